@@ -1,0 +1,125 @@
+// Package config holds the coordinator's configuration: where it listens, and the
+// path policy that says which probe measures what. Load reads a YAML file strictly
+// and validates it; every error names the file, the line and what to fix.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/linkmesh/linkmesh/internal/yamlconf"
+)
+
+// Config is the coordinator's configuration file.
+type Config struct {
+	// Name identifies this coordinator in logs and to probes (default: the host name).
+	Name string `yaml:"name"`
+	// Listen says where the coordinator serves.
+	Listen Listen `yaml:"listen"`
+	// Defaults apply to every path rule that does not set its own values.
+	Defaults Defaults `yaml:"defaults"`
+	// StaleAfter is how long a probe may go without reporting before the coordinator
+	// counts it as down and its paths as unknown (probes report at least every 10 s).
+	StaleAfter time.Duration `yaml:"stale_after"`
+	// Paths is the path policy: which probes measure which targets, and how.
+	Paths []Rule `yaml:"paths"`
+}
+
+// Listen holds the listen addresses.
+type Listen struct {
+	// GRPC is the address probes connect to ("host:port").
+	GRPC string `yaml:"grpc"`
+	// HTTP serves /metrics, /healthz, /readyz and /api ("host:port").
+	HTTP string `yaml:"http"`
+}
+
+// Defaults hold the per-rule defaults.
+type Defaults struct {
+	// Interval is the time between attempts on one path.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout is the deadline of one attempt.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Rule is one entry of the path policy: probes matching From measure the targets
+// described by To with the given Kind.
+type Rule struct {
+	// Name labels the rule in logs and reports (default: derived from from/to).
+	Name string `yaml:"name"`
+	// From selects the probes that measure.
+	From Selector `yaml:"from"`
+	// To says what they measure.
+	To Destination `yaml:"to"`
+	// Kind is the probe kind: tcp.
+	Kind string `yaml:"kind"`
+	// Interval overrides Defaults.Interval.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout overrides Defaults.Timeout.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Selector selects probes by site and labels; every given field must match.
+type Selector struct {
+	// Site is the probe's site, e.g. "sql" or "mi".
+	Site string `yaml:"site"`
+	// Labels must all be present on the probe with these values.
+	Labels map[string]string `yaml:"labels"`
+}
+
+// Destination is what a rule measures: either the probes a selector matches (at
+// their responder address, or at Port on their host) or one static address.
+type Destination struct {
+	// Site and Labels select target probes (when Address is empty). When Address
+	// is set, Site is only the `target_site` label of the static target
+	// (default "external").
+	Site   string            `yaml:"site"`
+	Labels map[string]string `yaml:"labels"`
+	// Address is a static host name or IP address, e.g. the MI's VNet-local FQDN.
+	Address string `yaml:"address"`
+	// Port is the TCP port: required with Address; with a probe selector it
+	// replaces the probe's responder port (e.g. 5022 on the SQL Server host).
+	Port int `yaml:"port"`
+	// Name is the `target` label of a static target (default: Address).
+	Name string `yaml:"name"`
+}
+
+// Default returns the configuration used for every field a file leaves out.
+func Default() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Name: host,
+		Listen: Listen{
+			GRPC: ":7022",
+			HTTP: ":9022",
+		},
+		Defaults: Defaults{
+			Interval: 30 * time.Second,
+			Timeout:  5 * time.Second,
+		},
+		StaleAfter: 45 * time.Second,
+	}
+}
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a configuration file's contents; file names the
+// source in error messages.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := Default()
+	doc, err := yamlconf.Decode(file, data, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(doc); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}

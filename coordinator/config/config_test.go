@@ -1,0 +1,108 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadValid(t *testing.T) {
+	cfg, err := Load("testdata/valid.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got, want := len(cfg.Paths), 4; got != want {
+		t.Fatalf("rules: got %d, want %d", got, want)
+	}
+	p1 := cfg.Paths[0]
+	if p1.Interval != 30*time.Second || p1.Timeout != 2*time.Second {
+		t.Errorf("rule 0 timing: got %v/%v, want 30s/2s (timeout from defaults)", p1.Interval, p1.Timeout)
+	}
+	if p1.Kind != "tcp" || p1.To.Name != "mi1.abc123.database.windows.net" || p1.To.Site != "mi" {
+		t.Errorf("rule 0 defaults: got kind %q name %q site %q", p1.Kind, p1.To.Name, p1.To.Site)
+	}
+	if got := cfg.Paths[3].Name; got != "p3" {
+		t.Errorf("rule 3 name: got %q, want p3", got)
+	}
+	if got := cfg.Paths[1].Name; got != "sql->mi/tcp" {
+		t.Errorf("rule 1 default name: got %q, want sql->mi/tcp", got)
+	}
+	if cfg.StaleAfter != 45*time.Second {
+		t.Errorf("stale_after default: got %v", cfg.StaleAfter)
+	}
+}
+
+// TestLoadBadConfigs: every invalid-*.yaml fails with the file, the line and the
+// words that tell the user what to fix.
+func TestLoadBadConfigs(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"invalid-unknown-field.yaml", []string{"invalid-unknown-field.yaml:5:", `unknown field "too"`}},
+		{"invalid-wrong-type.yaml", []string{"invalid-wrong-type.yaml:2:", `"often"`, "duration"}},
+		{"invalid-bad-port.yaml", []string{"invalid-bad-port.yaml:5:", "paths[0].to.port", "70000", "1 to 65535"}},
+		{"invalid-bad-listen.yaml", []string{"invalid-bad-listen.yaml:2:", "listen.grpc", "host:port"}},
+		{"invalid-empty-policy.yaml", []string{"invalid-empty-policy.yaml:3:", "paths", "empty"}},
+		{"invalid-duplicate-rule.yaml", []string{"invalid-duplicate-rule.yaml:6:", "paths[2]", "duplicates paths[0] (line 2)"}},
+		{"invalid-bad-address.yaml", []string{"invalid-bad-address.yaml:3:", "paths[0].to.address", "port in port:"}},
+		{"invalid-no-target.yaml", []string{"invalid-no-target.yaml:3:", "paths[0].to", "names no target"}},
+		{"invalid-timeout-over-interval.yaml", []string{"invalid-timeout-over-interval.yaml:5:", "paths[0].timeout", "no longer than the interval"}},
+		{"invalid-unknown-kind.yaml", []string{"invalid-unknown-kind.yaml:4:", `unknown kind "icmp"`, "tcp"}},
+		{"invalid-empty.yaml", []string{"invalid-empty.yaml", "no settings"}},
+		{"invalid-syntax.yaml", []string{"invalid-syntax.yaml:"}},
+	}
+	files, _ := filepath.Glob("testdata/invalid-*.yaml")
+	if len(files) != len(tests) {
+		t.Errorf("testdata has %d invalid-*.yaml files, the table covers %d", len(files), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tt.file))
+			if err == nil {
+				t.Fatal("Load succeeded; want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Fatalf("got %v, want a not-exist error", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.yaml", data)
+		if err == nil && len(cfg.Paths) == 0 {
+			t.Fatal("a config without paths was accepted")
+		}
+	})
+}

@@ -1,0 +1,207 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/linkmesh/linkmesh/internal/yamlconf"
+)
+
+// Kinds lists the probe kinds a rule may name, in the order docs list them.
+var Kinds = []string{"tcp"}
+
+// Bounds on rule timing: faster would load real endpoints, slower is not monitoring.
+const (
+	minInterval = 100 * time.Millisecond
+	maxInterval = time.Hour
+)
+
+// labelValueRe bounds what may become a Prometheus label value.
+var labelValueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+func (c *Config) validate(doc *yamlconf.Doc) error {
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	for _, f := range []struct {
+		key, addr string
+	}{{"grpc", c.Listen.GRPC}, {"http", c.Listen.HTTP}} {
+		if err := checkListen(f.addr); err != nil {
+			add(doc.Errorf([]any{"listen", f.key}, "%v", err))
+		}
+	}
+	if c.Defaults.Interval < minInterval || c.Defaults.Interval > maxInterval {
+		add(doc.Errorf([]any{"defaults", "interval"}, "%v is out of range; use %v to %v", c.Defaults.Interval, minInterval, maxInterval))
+	}
+	if c.Defaults.Timeout <= 0 {
+		add(doc.Errorf([]any{"defaults", "timeout"}, "must be positive, e.g. 5s"))
+	}
+	if c.StaleAfter < time.Second {
+		add(doc.Errorf([]any{"stale_after"}, "%v is too short; use at least 1s (probes report every 10 s when idle, so 30s or more is sensible)", c.StaleAfter))
+	}
+	if len(c.Paths) == 0 {
+		add(doc.Errorf([]any{"paths"}, "the path policy is empty; add at least one rule such as {from: {site: sql}, to: {site: mi}, kind: tcp}"))
+	}
+	seen := map[string]int{}
+	for i := range c.Paths {
+		r := &c.Paths[i]
+		for _, err := range r.validate(doc, i, c.Defaults) {
+			add(err)
+		}
+		key := r.key()
+		if first, ok := seen[key]; ok {
+			add(doc.Errorf([]any{"paths", i}, "duplicates paths[%d] (line %d): both measure the same thing; remove one", first, doc.Line("paths", first)))
+			continue
+		}
+		seen[key] = i
+	}
+	return errors.Join(errs...)
+}
+
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. \":7022\" or \"127.0.0.1:7022\")", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
+		return fmt.Errorf("%q is not an IP address or host name", host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// validHostname accepts RFC 1123 host names.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validate applies defaults to r and returns what is wrong with it.
+func (r *Rule) validate(doc *yamlconf.Doc, i int, d Defaults) []error {
+	var errs []error
+	at := func(path ...any) []any { return append([]any{"paths", i}, path...) }
+	if r.Kind == "" {
+		r.Kind = "tcp"
+	}
+	if !slices.Contains(Kinds, r.Kind) {
+		errs = append(errs, doc.Errorf(at("kind"), "unknown kind %q; use one of %s", r.Kind, strings.Join(Kinds, ", ")))
+	}
+	if r.Interval == 0 {
+		r.Interval = d.Interval
+	}
+	if r.Timeout == 0 {
+		r.Timeout = d.Timeout
+	}
+	if r.Interval < minInterval || r.Interval > maxInterval {
+		errs = append(errs, doc.Errorf(at("interval"), "%v is out of range; use %v to %v", r.Interval, minInterval, maxInterval))
+	}
+	if r.Timeout <= 0 || r.Timeout > r.Interval {
+		errs = append(errs, doc.Errorf(at("timeout"), "%v must be positive and no longer than the interval (%v)", r.Timeout, r.Interval))
+	}
+	if r.From.Site == "" && len(r.From.Labels) == 0 {
+		errs = append(errs, doc.Errorf(at("from"), "selects no probe; give a site (from: {site: sql}) or labels"))
+	}
+	errs = append(errs, checkLabels(doc, at("from"), r.From.Site, r.From.Labels)...)
+	to := &r.To
+	switch {
+	case to.Address != "":
+		if len(to.Labels) > 0 {
+			errs = append(errs, doc.Errorf(at("to", "labels"), "a static address cannot also select probes by labels; split it into two rules"))
+		}
+		if net.ParseIP(to.Address) == nil && !validHostname(to.Address) {
+			errs = append(errs, doc.Errorf(at("to", "address"), "%q is not an IP address or host name (give the host alone, the port in port:)", to.Address))
+		}
+		if to.Port < 1 || to.Port > 65535 {
+			errs = append(errs, doc.Errorf(at("to", "port"), "%d is not a TCP port; use 1 to 65535 (the MI link uses 5022)", to.Port))
+		}
+		if to.Site == "" {
+			to.Site = "external"
+		}
+		if to.Name == "" {
+			to.Name = to.Address
+		}
+	case to.Site != "" || len(to.Labels) > 0:
+		if to.Name != "" {
+			errs = append(errs, doc.Errorf(at("to", "name"), "name is only for a static address; probes are named by themselves"))
+		}
+		if to.Port < 0 || to.Port > 65535 {
+			errs = append(errs, doc.Errorf(at("to", "port"), "%d is not a TCP port; use 1 to 65535, or leave it out for the probes' responder port", to.Port))
+		}
+	default:
+		errs = append(errs, doc.Errorf(at("to"), "names no target; give an address and port, or a site (to: {site: mi})"))
+	}
+	if to.Address == "" {
+		errs = append(errs, checkLabels(doc, at("to"), to.Site, to.Labels)...)
+	} else if !labelValueRe.MatchString(to.Site) {
+		errs = append(errs, doc.Errorf(at("to", "site"), "%q is not a valid site name (letters, digits, '.', '_', '-'; at most 63)", to.Site))
+	}
+	if r.Name == "" {
+		r.Name = r.defaultName()
+	}
+	return errs
+}
+
+func checkLabels(doc *yamlconf.Doc, at []any, site string, labels map[string]string) []error {
+	var errs []error
+	if site != "" && !labelValueRe.MatchString(site) {
+		errs = append(errs, doc.Errorf(append(at, "site"), "%q is not a valid site name (letters, digits, '.', '_', '-'; at most 63)", site))
+	}
+	for k, v := range labels {
+		if !labelValueRe.MatchString(k) || !labelValueRe.MatchString(v) {
+			errs = append(errs, doc.Errorf(append(at, "labels", k), "label %s=%s: keys and values use letters, digits, '.', '_', '-' (at most 63)", k, v))
+		}
+	}
+	return errs
+}
+
+// key identifies what a rule measures, to find duplicates.
+func (r *Rule) key() string {
+	return fmt.Sprintf("%s|%v|%s|%v|%s|%d|%s", r.From.Site, sortedPairs(r.From.Labels), r.To.Site, sortedPairs(r.To.Labels), strings.ToLower(r.To.Address), r.To.Port, r.Kind)
+}
+
+func (r *Rule) defaultName() string {
+	from := r.From.Site
+	if from == "" {
+		from = fmt.Sprint(sortedPairs(r.From.Labels))
+	}
+	to := r.To.Address
+	if to == "" {
+		to = r.To.Site
+		if to == "" {
+			to = fmt.Sprint(sortedPairs(r.To.Labels))
+		}
+	}
+	if r.To.Port != 0 {
+		to += ":" + strconv.Itoa(r.To.Port)
+	}
+	return fmt.Sprintf("%s->%s/%s", from, to, r.Kind)
+}
+
+func sortedPairs(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,151 @@
+// Package exporter turns the coordinator's mesh state into Prometheus metrics at
+// scrape time (a prometheus.Collector building const metrics, as node_exporter
+// does), so a path or probe that goes away leaves no stale series behind.
+package exporter
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Source is what the collector reads: the coordinator's store.
+type Source interface {
+	Snapshot(staleAfter time.Duration) pathstate.Snapshot
+}
+
+var pathLabels = []string{"source", "source_site", "target", "target_site", "port", "kind"}
+
+// Collector exports the mesh state. Create it with New and register it on the
+// coordinator's own registry.
+type Collector struct {
+	src        Source
+	staleAfter func() time.Duration
+
+	pathUp          *prometheus.Desc
+	pathProbes      *prometheus.Desc
+	pathRTT         *prometheus.Desc
+	pathLastSuccess *prometheus.Desc
+	pathSYNRetrans  *prometheus.Desc
+	probeUp         *prometheus.Desc
+	probeLastReport *prometheus.Desc
+	probeInfo       *prometheus.Desc
+	probeDropped    *prometheus.Desc
+	probeGaps       *prometheus.Desc
+}
+
+// New returns a Collector over src. staleAfter returns the current stale-after
+// window (it can change with a config reload).
+func New(src Source, staleAfter func() time.Duration) *Collector {
+	probeLabels := []string{"probe", "site"}
+	return &Collector{
+		src:        src,
+		staleAfter: staleAfter,
+		pathUp: prometheus.NewDesc("linkmesh_path_up",
+			"1 if the latest attempt on the path succeeded, 0 if it failed; absent while the source probe is down (the path is unknown).",
+			pathLabels, nil),
+		pathProbes: prometheus.NewDesc("linkmesh_path_probes_total",
+			"Attempts on the path by result (ok, refused, timeout, unreachable, dns, reset, mismatch, error).",
+			append(append([]string{}, pathLabels...), "result"), nil),
+		pathRTT: prometheus.NewDesc("linkmesh_path_rtt_seconds",
+			"Round-trip time of successful attempts (kernel handshake RTT for tcp where available).",
+			pathLabels, nil),
+		pathLastSuccess: prometheus.NewDesc("linkmesh_path_last_success_timestamp_seconds",
+			"Probe-clock time of the latest successful attempt on the path.",
+			pathLabels, nil),
+		pathSYNRetrans: prometheus.NewDesc("linkmesh_path_syn_retransmits_total",
+			"SYNs the kernel had to send again before the handshake completed: each one is a lost packet on the path.",
+			pathLabels, nil),
+		probeUp: prometheus.NewDesc("linkmesh_probe_up",
+			"1 if the probe reported within the stale-after window, else 0.",
+			probeLabels, nil),
+		probeLastReport: prometheus.NewDesc("linkmesh_probe_last_report_timestamp_seconds",
+			"Coordinator-clock time of the probe's latest report (sent at least every 10 s).",
+			probeLabels, nil),
+		probeInfo: prometheus.NewDesc("linkmesh_probe_info",
+			"Constant 1, labelled with the probe's version and operating system.",
+			[]string{"probe", "site", "version", "os"}, nil),
+		probeDropped: prometheus.NewDesc("linkmesh_probe_dropped_results_total",
+			"Results the probe had to drop because its buffer was full while no coordinator took them.",
+			probeLabels, nil),
+		probeGaps: prometheus.NewDesc("linkmesh_probe_missing_results_total",
+			"Sequence numbers this coordinator never received from the probe (dropped or lost before delivery).",
+			probeLabels, nil),
+	}
+}
+
+// Describe sends every descriptor.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.pathUp, c.pathProbes, c.pathRTT, c.pathLastSuccess, c.pathSYNRetrans,
+		c.probeUp, c.probeLastReport, c.probeInfo, c.probeDropped, c.probeGaps} {
+		ch <- d
+	}
+}
+
+// Collect builds the metrics from a fresh snapshot.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.src.Snapshot(c.staleAfter())
+	up := make(map[string]bool, len(snap.Probes))
+	for _, p := range snap.Probes {
+		name, site := p.Info.GetName(), p.Info.GetSite()
+		up[name] = p.Up
+		ch <- prometheus.MustNewConstMetric(c.probeUp, prometheus.GaugeValue, boolValue(p.Up), name, site)
+		if !p.LastReport.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.probeLastReport, prometheus.GaugeValue, unixSeconds(p.LastReport), name, site)
+		}
+		ch <- prometheus.MustNewConstMetric(c.probeInfo, prometheus.GaugeValue, 1, name, site, p.Info.GetVersion(), p.Info.GetOs())
+		ch <- prometheus.MustNewConstMetric(c.probeDropped, prometheus.CounterValue, float64(p.DroppedTotal), name, site)
+		ch <- prometheus.MustNewConstMetric(c.probeGaps, prometheus.CounterValue, float64(p.Gaps), name, site)
+	}
+	for i := range snap.Paths {
+		c.collectPath(ch, &snap.Paths[i], up[snap.Paths[i].Source])
+	}
+}
+
+func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, sourceUp bool) {
+	lv := []string{p.Source, p.SourceSite, p.Target, p.TargetSite, strconv.FormatUint(uint64(p.Port), 10), KindName(p.Kind)}
+	if sourceUp && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED {
+		ch <- prometheus.MustNewConstMetric(c.pathUp, prometheus.GaugeValue, boolValue(p.Last == linkmeshv1.Code_CODE_OK), lv...)
+	}
+	for code := linkmeshv1.Code_CODE_OK; int(code) < pathstate.NumCodes; code++ {
+		ch <- prometheus.MustNewConstMetric(c.pathProbes, prometheus.CounterValue, float64(p.Counts[code]), append(lv, CodeName(code))...)
+	}
+	buckets := make(map[float64]uint64, len(pathstate.Buckets))
+	var cum uint64
+	for i, ub := range pathstate.Buckets {
+		cum += p.BucketCounts[i]
+		buckets[ub] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(c.pathRTT, p.RTTCount, p.RTTSum, buckets, lv...)
+	if !p.LastSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.pathLastSuccess, prometheus.GaugeValue, unixSeconds(p.LastSuccess), lv...)
+	}
+	if p.Kind == linkmeshv1.Kind_KIND_TCP || p.Kind == linkmeshv1.Kind_KIND_ECHO {
+		ch <- prometheus.MustNewConstMetric(c.pathSYNRetrans, prometheus.CounterValue, float64(p.SYNRetransmits), lv...)
+	}
+}
+
+// CodeName is the `result` label value of a code: "ok", "refused", ...
+func CodeName(c linkmeshv1.Code) string {
+	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
+}
+
+// KindName is the `kind` label value of a kind: "tcp", "echo", "dns".
+func KindName(k linkmeshv1.Kind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "KIND_"))
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}

@@ -1,0 +1,104 @@
+package coordinator
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/linkmesh/linkmesh/coordinator/exporter"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorLog:            slogPrinter{s},
+		MaxRequestsInFlight: 10,
+		Timeout:             30 * time.Second,
+		EnableOpenMetrics:   true,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /api/v1/paths", s.handlePaths)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("linkmesh coordinator\n\n/metrics        Prometheus metrics\n/api/v1/paths   path states as JSON\n/healthz /readyz\n"))
+	})
+	return mux
+}
+
+type slogPrinter struct{ s *Server }
+
+func (p slogPrinter) Println(v ...any) { p.s.logger.Error("metrics handler", "error", v) }
+
+// PathStatus is one path in the /api/v1/paths answer.
+type PathStatus struct {
+	Source       string            `json:"source"`
+	SourceSite   string            `json:"source_site"`
+	Target       string            `json:"target"`
+	TargetSite   string            `json:"target_site"`
+	Port         uint32            `json:"port"`
+	Kind         string            `json:"kind"`
+	State        string            `json:"state"` // up, down or unknown
+	LastResult   string            `json:"last_result"`
+	LastTime     time.Time         `json:"last_time"`
+	LastRTTMilli float64           `json:"last_rtt_ms"`
+	LastDetail   string            `json:"last_detail"`
+	LastSuccess  *time.Time        `json:"last_success,omitempty"`
+	Results      map[string]uint64 `json:"results"`
+}
+
+// Paths returns every path's status, judged now; the demo and /api/v1/paths use it.
+func (s *Server) Paths() []PathStatus {
+	snap := s.store.Snapshot(s.StaleAfter())
+	up := map[string]bool{}
+	for _, p := range snap.Probes {
+		up[p.Info.GetName()] = p.Up
+	}
+	out := make([]PathStatus, 0, len(snap.Paths))
+	for _, p := range snap.Paths {
+		ps := PathStatus{
+			Source: p.Source, SourceSite: p.SourceSite, Target: p.Target, TargetSite: p.TargetSite,
+			Port: p.Port, Kind: exporter.KindName(p.Kind), LastResult: exporter.CodeName(p.Last),
+			LastTime: p.LastTime, LastRTTMilli: float64(p.LastRTT) / 1e6, LastDetail: p.LastDetail,
+			Results: map[string]uint64{},
+		}
+		switch {
+		case !up[p.Source]:
+			ps.State = "unknown"
+		case p.Last == linkmeshv1.Code_CODE_OK:
+			ps.State = "up"
+		default:
+			ps.State = "down"
+		}
+		if !p.LastSuccess.IsZero() {
+			t := p.LastSuccess
+			ps.LastSuccess = &t
+		}
+		for code, n := range p.Counts {
+			if n > 0 {
+				ps.Results[exporter.CodeName(linkmeshv1.Code(code))] = n
+			}
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+func (s *Server) handlePaths(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(map[string]any{"paths": s.Paths()}); err != nil {
+		s.logger.Warn("write /api/v1/paths", "error", err)
+	}
+}

@@ -1,0 +1,151 @@
+package pathstate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+)
+
+// ErrUnknownProbe is returned by Ingest for a probe that has not registered (or
+// whose registration this coordinator lost in a restart); the probe should register
+// again and replay.
+var ErrUnknownProbe = errors.New("probe has not registered with this coordinator")
+
+// ErrEpochChanged is returned by Ingest when the batch's epoch is not the one the
+// probe registered with; the probe should register again.
+var ErrEpochChanged = errors.New("the batch's epoch differs from the registered one")
+
+// IngestStats says what Ingest did with a batch.
+type IngestStats struct {
+	// Counted results were new and are now in the path state.
+	Counted int
+	// Duplicates had been counted before (a replay) and were skipped.
+	Duplicates int
+	// AckedSeq is the probe's cursor after the batch.
+	AckedSeq uint64
+}
+
+// Ingest counts a batch of results from a registered probe. Results at or below the
+// probe's cursor are duplicates and are skipped; the batch must already be
+// validated (see Validate).
+func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*linkmeshv1.Result) (IngestStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.probes[probe]
+	if !ok {
+		return IngestStats{}, fmt.Errorf("%q: %w", probe, ErrUnknownProbe)
+	}
+	if epoch != p.Epoch {
+		return IngestStats{AckedSeq: p.AckedSeq}, fmt.Errorf("%q epoch %d, registered %d: %w", probe, epoch, p.Epoch, ErrEpochChanged)
+	}
+	p.LastReport = s.now()
+	if dropped > p.DroppedTotal {
+		p.DroppedTotal = dropped
+	}
+	if !sort.SliceIsSorted(results, func(i, j int) bool { return results[i].GetSeq() < results[j].GetSeq() }) {
+		results = append([]*linkmeshv1.Result(nil), results...)
+		sort.Slice(results, func(i, j int) bool { return results[i].GetSeq() < results[j].GetSeq() })
+	}
+	var st IngestStats
+	for _, r := range results {
+		if r.GetSeq() <= p.AckedSeq {
+			st.Duplicates++
+			continue
+		}
+		if gap := r.GetSeq() - p.AckedSeq - 1; gap > 0 {
+			p.Gaps += gap
+		}
+		p.AckedSeq = r.GetSeq()
+		s.countLocked(p.Info, r)
+		st.Counted++
+	}
+	st.AckedSeq = p.AckedSeq
+	return st, nil
+}
+
+func (s *Store) countLocked(src *linkmeshv1.ProbeInfo, r *linkmeshv1.Result) {
+	k := Key{
+		Source:     src.GetName(),
+		SourceSite: src.GetSite(),
+		Target:     r.GetTarget(),
+		TargetSite: r.GetTargetSite(),
+		Port:       r.GetPort(),
+		Kind:       r.GetKind(),
+	}
+	path, ok := s.paths[k]
+	if !ok {
+		path = &Path{Key: k}
+		s.paths[k] = path
+	}
+	code := r.GetCode()
+	path.Counts[code]++
+	path.SYNRetransmits += uint64(r.GetSynRetransmits())
+	t := r.GetTime().AsTime()
+	if code == linkmeshv1.Code_CODE_OK && r.GetRtt() != nil {
+		rtt := r.GetRtt().AsDuration()
+		sec := rtt.Seconds()
+		path.RTTSum += sec
+		path.RTTCount++
+		path.BucketCounts[sort.SearchFloat64s(Buckets[:], sec)]++
+	}
+	if !t.Before(path.LastTime) {
+		path.Last = code
+		path.LastTime = t
+		path.LastDetail = r.GetDetail()
+		if r.GetRtt() != nil {
+			path.LastRTT = r.GetRtt().AsDuration()
+		}
+	}
+	if code == linkmeshv1.Code_CODE_OK && t.After(path.LastSuccess) {
+		path.LastSuccess = t
+	}
+}
+
+// Snapshot is a consistent copy of the store for export.
+type Snapshot struct {
+	// Taken is when the snapshot was made (coordinator clock).
+	Taken  time.Time
+	Probes []ProbeState
+	Paths  []Path
+}
+
+// ProbeState is a probe with its liveness judged at snapshot time.
+type ProbeState struct {
+	Probe
+	// Up: the probe reported within the stale-after window.
+	Up bool
+}
+
+// Snapshot copies the state. A probe is up when it reported within staleAfter.
+func (s *Store) Snapshot(staleAfter time.Duration) Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	snap := Snapshot{Taken: now, Probes: make([]ProbeState, 0, len(s.probes)), Paths: make([]Path, 0, len(s.paths))}
+	for _, p := range s.probes {
+		up := !p.LastReport.IsZero() && now.Sub(p.LastReport) <= staleAfter
+		snap.Probes = append(snap.Probes, ProbeState{Probe: *p, Up: up})
+	}
+	for _, p := range s.paths {
+		snap.Paths = append(snap.Paths, *p)
+	}
+	sort.Slice(snap.Probes, func(i, j int) bool { return snap.Probes[i].Info.GetName() < snap.Probes[j].Info.GetName() })
+	sort.Slice(snap.Paths, func(i, j int) bool { return lessKey(snap.Paths[i].Key, snap.Paths[j].Key) })
+	return snap
+}
+
+func lessKey(a, b Key) bool {
+	if a.Source != b.Source {
+		return a.Source < b.Source
+	}
+	if a.Target != b.Target {
+		return a.Target < b.Target
+	}
+	if a.Port != b.Port {
+		return a.Port < b.Port
+	}
+	return a.Kind < b.Kind
+}

@@ -1,0 +1,196 @@
+// Package pathstate holds the coordinator's view of the mesh: the probes it knows,
+// and for every path (source probe → target, port, kind) the counts, RTT histogram
+// and latest outcome built from the results the probes report.
+//
+// Ingest is idempotent: a result is counted once per (probe, epoch, seq), so probes
+// may replay batches they are unsure about. The Store is safe for concurrent use;
+// the exporter reads it at scrape time through Snapshot.
+package pathstate
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+)
+
+// Buckets are the upper bounds (seconds) of the RTT histogram: 0.1 ms to 10 s,
+// roughly 2.5× apart, dense where LAN, VPN and ExpressRoute paths sit.
+var Buckets = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// NumCodes sizes arrays indexed by linkmeshv1.Code (CODE_ERROR is the last).
+const NumCodes = int(linkmeshv1.Code_CODE_ERROR) + 1
+
+// Key identifies a path. It is also the metric label set.
+type Key struct {
+	Source     string
+	SourceSite string
+	Target     string
+	TargetSite string
+	Port       uint32
+	Kind       linkmeshv1.Kind
+}
+
+// Path is the state of one path.
+type Path struct {
+	Key
+	// Counts holds the attempts per result code, indexed by linkmeshv1.Code.
+	Counts [NumCodes]uint64
+	// BucketCounts are the non-cumulative counts per Buckets entry; the last
+	// element counts RTTs above the largest bound.
+	BucketCounts [len(Buckets) + 1]uint64
+	// RTTSum and RTTCount describe every RTT observed (ok results only).
+	RTTSum   float64
+	RTTCount uint64
+	// SYNRetransmits sums the SYNs the kernel had to send again.
+	SYNRetransmits uint64
+	// Last is the code of the latest attempt (by probe time).
+	Last linkmeshv1.Code
+	// LastTime is when the latest attempt started (probe clock).
+	LastTime time.Time
+	// LastSuccess is when the latest ok attempt started (zero if none).
+	LastSuccess time.Time
+	// LastRTT is the RTT of the latest attempt that measured one.
+	LastRTT time.Duration
+	// LastDetail is the latest attempt's description.
+	LastDetail string
+}
+
+// Probe is what the coordinator knows of one probe.
+type Probe struct {
+	Info *linkmeshv1.ProbeInfo
+	// Registered is when the probe last registered (coordinator clock).
+	Registered time.Time
+	// LastReport is when the probe last reported, even an empty batch.
+	LastReport time.Time
+	// Streams counts the probe's open plan streams.
+	Streams int
+	// Epoch and AckedSeq are the ingest cursor: results with seq ≤ AckedSeq in
+	// this epoch have been counted.
+	Epoch    uint64
+	AckedSeq uint64
+	// DroppedTotal is what the probe says it had to drop.
+	DroppedTotal uint64
+	// Gaps counts sequence numbers that never arrived (dropped by the probe).
+	Gaps uint64
+}
+
+// Store is the coordinator's mesh state.
+type Store struct {
+	now func() time.Time
+
+	mu     sync.Mutex
+	probes map[string]*Probe
+	paths  map[Key]*Path
+	// changed is closed and replaced whenever the set of probes or their
+	// descriptions change, so plan streams can recompute.
+	changed chan struct{}
+}
+
+// New returns an empty Store. now is the clock (time.Now in production).
+func New(now func() time.Time) *Store {
+	return &Store{
+		now:     now,
+		probes:  map[string]*Probe{},
+		paths:   map[Key]*Path{},
+		changed: make(chan struct{}),
+	}
+}
+
+// Register records a probe's description and returns its ingest cursor for the
+// given epoch (0 if the epoch is new).
+func (s *Store) Register(info *linkmeshv1.ProbeInfo) (ackedSeq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.probes[info.GetName()]
+	if !ok {
+		p = &Probe{}
+		s.probes[info.GetName()] = p
+	}
+	notify := !ok || !sameInfo(p.Info, info)
+	p.Info = info
+	p.Registered = s.now()
+	if p.Epoch != info.GetEpoch() {
+		p.Epoch, p.AckedSeq = info.GetEpoch(), 0
+	}
+	if notify {
+		s.notifyLocked()
+	}
+	return p.AckedSeq
+}
+
+func sameInfo(a, b *linkmeshv1.ProbeInfo) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.GetSite() != b.GetSite() || a.GetResponderAddress() != b.GetResponderAddress() || len(a.GetLabels()) != len(b.GetLabels()) {
+		return false
+	}
+	for k, v := range a.GetLabels() {
+		if b.GetLabels()[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Changed returns a channel that is closed at the next change of membership.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// StreamOpened and StreamClosed track a probe's plan streams.
+func (s *Store) StreamOpened(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.probes[name]; ok {
+		p.Streams++
+	}
+}
+
+// StreamClosed is the counterpart of StreamOpened.
+func (s *Store) StreamClosed(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.probes[name]; ok && p.Streams > 0 {
+		p.Streams--
+	}
+}
+
+// Probes returns copies of every known probe's description, sorted by name.
+func (s *Store) Probes() []*linkmeshv1.ProbeInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*linkmeshv1.ProbeInfo, 0, len(s.probes))
+	for _, p := range s.probes {
+		out = append(out, p.Info)
+	}
+	slices.SortFunc(out, func(a, b *linkmeshv1.ProbeInfo) int { return compareStrings(a.GetName(), b.GetName()) })
+	return out
+}
+
+// Known reports whether a probe of that name has registered.
+func (s *Store) Known(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.probes[name]
+	return ok
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

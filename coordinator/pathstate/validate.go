@@ -1,0 +1,147 @@
+package pathstate
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// Limits on what a probe may send; everything beyond is refused, so no probe can
+// make the coordinator's state or its metric series grow without bound.
+const (
+	MaxBatch       = 1000
+	MaxLabels      = 16
+	maxDetail      = 512
+	maxVersion     = 64
+	maxRTT         = time.Hour
+	maxAddressSize = 300
+)
+
+// labelValueRe bounds names that become Prometheus label values.
+var labelValueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$`)
+
+// hostRe accepts host names and IP addresses (IPv6 without brackets) as target labels.
+var hostRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}$`)
+
+// ValidateProbe checks a probe's self-description.
+func ValidateProbe(p *linkmeshv1.ProbeInfo) error {
+	if p == nil {
+		return fmt.Errorf("probe: missing")
+	}
+	if !labelValueRe.MatchString(p.GetName()) {
+		return fmt.Errorf("probe.name %q: use 1-63 letters, digits, '.', '_', ':', '-'", p.GetName())
+	}
+	if !labelValueRe.MatchString(p.GetSite()) {
+		return fmt.Errorf("probe.site %q: use 1-63 letters, digits, '.', '_', ':', '-'", p.GetSite())
+	}
+	if len(p.GetLabels()) > MaxLabels {
+		return fmt.Errorf("probe.labels: %d labels, at most %d", len(p.GetLabels()), MaxLabels)
+	}
+	for k, v := range p.GetLabels() {
+		if !labelValueRe.MatchString(k) || !labelValueRe.MatchString(v) {
+			return fmt.Errorf("probe.labels %q=%q: use 1-63 letters, digits, '.', '_', ':', '-'", k, v)
+		}
+	}
+	if len(p.GetVersion()) > maxVersion || !utf8.ValidString(p.GetVersion()) {
+		return fmt.Errorf("probe.version: at most %d bytes of UTF-8", maxVersion)
+	}
+	if len(p.GetOs()) > maxVersion || !utf8.ValidString(p.GetOs()) {
+		return fmt.Errorf("probe.os: at most %d bytes of UTF-8", maxVersion)
+	}
+	if a := p.GetResponderAddress(); a != "" {
+		if err := checkHostPort(a); err != nil {
+			return fmt.Errorf("probe.responder_address: %w", err)
+		}
+	}
+	return nil
+}
+
+func checkHostPort(a string) error {
+	if len(a) > maxAddressSize {
+		return fmt.Errorf("longer than %d bytes", maxAddressSize)
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", a)
+	}
+	if host != "" && !hostRe.MatchString(host) {
+		return fmt.Errorf("%q is not a host name or IP address", host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not 1-65535", port)
+	}
+	return nil
+}
+
+// ValidateReport checks a batch before Ingest: its size, and every result's fields.
+func ValidateReport(r *linkmeshv1.ReportRequest) error {
+	if !labelValueRe.MatchString(r.GetProbe()) {
+		return fmt.Errorf("probe %q: not a valid probe name", r.GetProbe())
+	}
+	if n := len(r.GetResults()); n > MaxBatch {
+		return fmt.Errorf("results: %d in one batch, at most %d", n, MaxBatch)
+	}
+	for i, res := range r.GetResults() {
+		if err := validateResult(res); err != nil {
+			return fmt.Errorf("results[%d] (seq %d): %w", i, res.GetSeq(), err)
+		}
+	}
+	return nil
+}
+
+func validateResult(r *linkmeshv1.Result) error {
+	if r.GetSeq() == 0 {
+		return fmt.Errorf("seq: must start at 1")
+	}
+	if c := r.GetCode(); c <= linkmeshv1.Code_CODE_UNSPECIFIED || int(c) >= NumCodes {
+		return fmt.Errorf("code: %d is not a known result code", int32(c))
+	}
+	if k := r.GetKind(); k <= linkmeshv1.Kind_KIND_UNSPECIFIED || k > linkmeshv1.Kind_KIND_DNS {
+		return fmt.Errorf("kind: %d is not a known kind", int32(k))
+	}
+	if !hostRe.MatchString(r.GetTarget()) || len(r.GetTarget()) > 253 {
+		return fmt.Errorf("target %q: not a valid target name", r.GetTarget())
+	}
+	if !labelValueRe.MatchString(r.GetTargetSite()) {
+		return fmt.Errorf("target_site %q: not a valid site name", r.GetTargetSite())
+	}
+	if r.GetHost() != "" && !hostRe.MatchString(r.GetHost()) {
+		return fmt.Errorf("host %q: not a host name or IP address", r.GetHost())
+	}
+	if r.GetPort() > 65535 {
+		return fmt.Errorf("port %d: above 65535", r.GetPort())
+	}
+	if r.GetTime() == nil || r.GetTime().CheckValid() != nil {
+		return fmt.Errorf("time: missing or invalid")
+	}
+	for _, f := range []struct {
+		name string
+		d    *durationpb.Duration
+	}{{"rtt", r.GetRtt()}, {"jitter", r.GetJitter()}} {
+		if f.d == nil {
+			continue
+		}
+		if f.d.CheckValid() != nil || f.d.AsDuration() < 0 || f.d.AsDuration() > maxRTT {
+			return fmt.Errorf("%s: must be between 0 and %v", f.name, maxRTT)
+		}
+	}
+	if len(r.GetDetail()) > maxDetail || !utf8.ValidString(r.GetDetail()) {
+		return fmt.Errorf("detail: at most %d bytes of UTF-8", maxDetail)
+	}
+	if lr := r.GetLossRatio(); lr < 0 || lr > 1 || lr != lr {
+		return fmt.Errorf("loss_ratio: must be within [0, 1]")
+	}
+	if tp := r.GetThroughputBitsPerSecond(); tp < 0 || tp != tp || tp > 1e12 {
+		return fmt.Errorf("throughput_bits_per_second: out of range")
+	}
+	if len(r.GetAddresses()) > 64 {
+		return fmt.Errorf("addresses: at most 64")
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+
+	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// service implements linkmeshv1.MeshServiceServer on top of the Server's state.
+type service struct {
+	linkmeshv1.UnimplementedMeshServiceServer
+	s *Server
+}
+
+// Register validates and records a probe, filling in its responder host from the
+// connection's peer address when the probe left it empty or unspecified.
+func (v *service) Register(ctx context.Context, req *linkmeshv1.RegisterRequest) (*linkmeshv1.RegisterResponse, error) {
+	info := req.GetProbe()
+	if err := pathstate.ValidateProbe(info); err != nil {
+		v.s.rejected.WithLabelValues("invalid").Inc()
+		return nil, status.Errorf(codes.InvalidArgument, "register: %v", err)
+	}
+	info = proto.Clone(info).(*linkmeshv1.ProbeInfo)
+	info.ResponderAddress = fillHost(ctx, info.GetResponderAddress())
+	acked := v.s.store.Register(info)
+	v.s.logger.Debug("probe registered", "probe", info.GetName(), "site", info.GetSite(), "responder", info.GetResponderAddress(), "epoch", info.GetEpoch(), "acked_seq", acked)
+	return &linkmeshv1.RegisterResponse{
+		Coordinator:      v.s.cfg.Load().Name,
+		AckedSeq:         acked,
+		ResponderAddress: info.GetResponderAddress(),
+	}, nil
+}
+
+// fillHost replaces an empty or unspecified host in addr with the gRPC peer's IP.
+func fillHost(ctx context.Context, addr string) string {
+	if addr == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip, err := netip.ParseAddr(host); host != "" && (err != nil || !ip.IsUnspecified()) {
+		return addr
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return addr
+	}
+	ap, err := netip.ParseAddrPort(p.Addr.String())
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(ap.Addr().Unmap().String(), port)
+}
+
+// WatchPlan sends the probe's plan now and again whenever it changes.
+func (v *service) WatchPlan(req *linkmeshv1.WatchPlanRequest, stream grpc.ServerStreamingServer[linkmeshv1.WatchPlanResponse]) error {
+	name := req.GetProbe()
+	if !v.s.store.Known(name) {
+		v.s.rejected.WithLabelValues("unknown_probe").Inc()
+		return status.Errorf(codes.FailedPrecondition, "probe %q has not registered; call Register first", name)
+	}
+	v.s.store.StreamOpened(name)
+	defer v.s.store.StreamClosed(name)
+	sent := req.GetKnownGeneration()
+	first := true
+	for {
+		plan, membership, cfg, done := v.s.plans.plan(name)
+		if first || plan.GetGeneration() != sent {
+			if err := stream.Send(&linkmeshv1.WatchPlanResponse{Plan: plan}); err != nil {
+				return err
+			}
+			sent, first = plan.GetGeneration(), false
+		}
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-done:
+			return status.Error(codes.Unavailable, "coordinator shutting down")
+		case <-membership:
+		case <-cfg:
+		}
+	}
+}
+
+// Report validates and ingests a batch, answering with the probe's cursor.
+func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*linkmeshv1.ReportResponse, error) {
+	if err := pathstate.ValidateReport(req); err != nil {
+		v.s.rejected.WithLabelValues("invalid").Inc()
+		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
+	}
+	st, err := v.s.store.Ingest(req.GetProbe(), req.GetEpoch(), req.GetDroppedTotal(), req.GetResults())
+	switch {
+	case errors.Is(err, pathstate.ErrUnknownProbe), errors.Is(err, pathstate.ErrEpochChanged):
+		v.s.rejected.WithLabelValues("unknown_probe").Inc()
+		return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq, Reregister: true}, nil
+	case err != nil:
+		return nil, status.Errorf(codes.Internal, "report: %v", err)
+	}
+	v.s.ingested.Add(float64(st.Counted))
+	v.s.duplicates.Add(float64(st.Duplicates))
+	return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq}, nil
+}

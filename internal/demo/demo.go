@@ -1,0 +1,154 @@
+// Package demo runs a complete linkmesh mesh in one process on loopback: a
+// coordinator and two probes, site "sql" (standing in for the SQL Server host) and
+// site "mi" (standing in for the MI's VNet), each with a responder, measuring each
+// other in both directions. It prints where /metrics is and a table of paths.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/linkmesh/linkmesh/coordinator"
+	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/probe"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Options configure a demo run.
+type Options struct {
+	// Duration ends the demo after this long; 0 runs until ctx is done.
+	Duration time.Duration
+	// Every is how often the path table is printed.
+	Every time.Duration
+	// Interval is the probes' attempt interval.
+	Interval time.Duration
+	// Out receives the URL and the tables.
+	Out io.Writer
+	// Logger receives the components' logs.
+	Logger *slog.Logger
+	// Started, if set, is called with the running coordinator once it serves.
+	Started func(*coordinator.Server)
+}
+
+// policy is the demo's path policy: both directions between the probes.
+const policy = `
+name: demo
+listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
+defaults: {interval: %s, timeout: 800ms}
+stale_after: 30s
+paths:
+  - name: sql-to-mi
+    from: {site: sql}
+    to: {site: mi}
+  - name: mi-to-sql
+    from: {site: mi}
+    to: {site: sql}
+`
+
+// Run runs the demo until ctx is done or opts.Duration has passed.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Every <= 0 {
+		opts.Every = 3 * time.Second
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
+		defer cancel()
+	}
+	cfg, err := config.Parse("demo policy", []byte(fmt.Sprintf(policy, opts.Interval)))
+	if err != nil {
+		return fmt.Errorf("demo policy: %w", err)
+	}
+	coord, err := coordinator.New(cfg, opts.Logger.With("component", "coordinator"))
+	if err != nil {
+		return err
+	}
+	var agents []*probe.Agent
+	for _, site := range []string{"sql", "mi"} {
+		a, err := probe.New(probe.Config{
+			Name:         site + "-probe",
+			Site:         site,
+			Coordinators: []string{coord.GRPCAddr().String()},
+			Creds:        insecure.NewCredentials(),
+			Responder:    "127.0.0.1:0",
+			BufferSize:   10000,
+		}, opts.Logger.With("probe", site+"-probe"))
+		if err != nil {
+			return err
+		}
+		agents = append(agents, a)
+	}
+
+	// The probes stop before the coordinator, so none of them logs it going away.
+	coordCtx, stopCoord := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCoord()
+	coordDone := make(chan error, 1)
+	go func() { coordDone <- coord.Run(coordCtx) }()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, a := range agents {
+		g.Go(func() error { return a.Run(gctx) })
+	}
+	fmt.Fprintf(opts.Out, "linkmesh demo: a coordinator and two probes (sites sql and mi) on loopback, measuring each other every %v.\n", opts.Interval)
+	fmt.Fprintf(opts.Out, "metrics:\nhttp://%s/metrics\n", coord.HTTPAddr())
+	fmt.Fprintf(opts.Out, "paths as JSON: http://%s/api/v1/paths\n", coord.HTTPAddr())
+	if opts.Duration > 0 {
+		fmt.Fprintf(opts.Out, "running for %v (Ctrl-C ends it sooner)\n\n", opts.Duration)
+	} else {
+		fmt.Fprintf(opts.Out, "running until Ctrl-C\n\n")
+	}
+	if opts.Started != nil {
+		opts.Started(coord)
+	}
+	g.Go(func() error {
+		t := time.NewTicker(opts.Every)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				printTable(opts.Out, coord.Paths())
+				return nil
+			case <-t.C:
+				printTable(opts.Out, coord.Paths())
+			}
+		}
+	})
+	err = g.Wait()
+	stopCoord()
+	if cerr := <-coordDone; err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func printTable(w io.Writer, paths []coordinator.PathStatus) {
+	fmt.Fprintf(w, "%s\n", time.Now().Format("15:04:05"))
+	if len(paths) == 0 {
+		fmt.Fprintln(w, "  (no results yet)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PATH\tDIRECTION\tKIND\tSTATE\tRESULT\tRTT\tATTEMPTS")
+	for _, p := range paths {
+		var total uint64
+		for _, n := range p.Results {
+			total += n
+		}
+		rtt := "-"
+		if p.LastRTTMilli > 0 {
+			rtt = fmt.Sprintf("%.3f ms", p.LastRTTMilli)
+		}
+		fmt.Fprintf(tw, "  %s → %s:%d\t%s→%s\t%s\t%s\t%s\t%s\t%d\n",
+			p.Source, p.Target, p.Port, p.SourceSite, p.TargetSite, p.Kind, strings.ToUpper(p.State), p.LastResult, rtt, total)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}

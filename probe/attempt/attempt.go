@@ -1,0 +1,122 @@
+// Package attempt defines what one probe attempt produces: a Result whose Code is
+// one of a fixed set, the round-trip time and where that figure came from, and how
+// an error from the network is classified into a Code.
+//
+// Every probe kind (tcp, echo, dns) returns a Result; the scheduler records it and
+// the reporter sends it to the coordinators. The list of codes here is the only one:
+// metrics, config validation and the check report all read it.
+package attempt
+
+import (
+	"fmt"
+	"time"
+)
+
+// Code is the outcome of one attempt. Every attempt ends in exactly one Code.
+type Code int
+
+// The codes, in the order DESIGN §3 lists them. The zero value is not a valid code.
+const (
+	// OK: the attempt succeeded.
+	OK Code = iota + 1
+	// Refused: the host answered with a reset to the SYN (or ICMP port unreachable):
+	// it was reached, but nothing listens on the port.
+	Refused
+	// Timeout: no answer within the deadline; something dropped the packets.
+	Timeout
+	// Unreachable: an ICMP host/net unreachable or administratively prohibited came back.
+	Unreachable
+	// DNS: the target name did not resolve.
+	DNS
+	// Reset: the connection was accepted and then reset.
+	Reset
+	// Mismatch: something answered that is not the expected responder.
+	Mismatch
+	// Error: anything else; Result.Detail says what.
+	Error
+)
+
+// Codes lists every valid Code in a stable order. Metrics export a series per
+// code from this list, and config validation reads it.
+var Codes = []Code{OK, Refused, Timeout, Unreachable, DNS, Reset, Mismatch, Error}
+
+var codeNames = map[Code]string{
+	OK:          "ok",
+	Refused:     "refused",
+	Timeout:     "timeout",
+	Unreachable: "unreachable",
+	DNS:         "dns",
+	Reset:       "reset",
+	Mismatch:    "mismatch",
+	Error:       "error",
+}
+
+// String returns the lower-case name used in metrics labels and reports.
+func (c Code) String() string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("code(%d)", int(c))
+}
+
+// Valid reports whether c is one of Codes.
+func (c Code) Valid() bool {
+	_, ok := codeNames[c]
+	return ok
+}
+
+// ParseCode returns the Code whose String is s.
+func ParseCode(s string) (Code, bool) {
+	for c, n := range codeNames {
+		if n == s {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// RTTSource says where a Result's RTT came from.
+type RTTSource int
+
+const (
+	// RTTNone: no RTT was measured (the attempt failed before one could be).
+	RTTNone RTTSource = iota
+	// RTTKernel: the kernel's own handshake figure (TCP_INFO tcpi_rtt on Linux,
+	// SIO_TCP_INFO on Windows).
+	RTTKernel
+	// RTTConnect: the monotonic time the connect call took, measured in user space.
+	RTTConnect
+	// RTTApplication: round trips of application messages (the echo kind).
+	RTTApplication
+)
+
+// String returns the name used in logs and reports.
+func (s RTTSource) String() string {
+	switch s {
+	case RTTKernel:
+		return "kernel"
+	case RTTConnect:
+		return "connect"
+	case RTTApplication:
+		return "application"
+	default:
+		return "none"
+	}
+}
+
+// Result is what one attempt produced.
+type Result struct {
+	// Code is the outcome; always set.
+	Code Code
+	// RTT is the round-trip time when Code is OK (and sometimes otherwise, e.g. a
+	// refused connect still measures the RST's round trip); zero when not measured.
+	RTT time.Duration
+	// RTTSource says where RTT came from.
+	RTTSource RTTSource
+	// SYNRetransmits counts SYNs the kernel sent again before the handshake completed
+	// (each one is a lost packet on the path); zero where the platform cannot tell.
+	SYNRetransmits uint32
+	// Detail is a short, human-readable description of what happened, for logs and
+	// reports (the error text for failures).
+	Detail string
+}

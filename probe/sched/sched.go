@@ -1,0 +1,219 @@
+// Package sched runs a probe's plan: one goroutine per target, each making an
+// attempt every interval with a per-attempt deadline, starting at a random phase so
+// probes and targets never fire in lockstep. The kinds only make single attempts
+// (see Prober); scheduling, timing and recording live here, as in cloudprober.
+package sched
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/linkmesh/linkmesh/probe/attempt"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Prober makes one attempt against a target and honours ctx's deadline.
+type Prober interface {
+	Probe(ctx context.Context, t *linkmeshv1.Target) attempt.Result
+}
+
+// Recorder receives the result of every attempt. Record must not block for long:
+// it is called from the target's goroutine.
+type Recorder interface {
+	Record(r *linkmeshv1.Result)
+}
+
+// maxStartPhase caps the random delay before a target's first attempt, so a new
+// plan gives answers within seconds even when the interval is minutes.
+const maxStartPhase = 2 * time.Second
+
+// Scheduler runs targets. Create it with New and call Run once.
+type Scheduler struct {
+	probers map[linkmeshv1.Kind]Prober
+	rec     Recorder
+	logger  *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a Scheduler that uses probers by kind and sends results to rec.
+func New(probers map[linkmeshv1.Kind]Prober, rec Recorder, logger *slog.Logger) *Scheduler {
+	return &Scheduler{probers: probers, rec: rec, logger: logger, now: time.Now}
+}
+
+type job struct {
+	target *linkmeshv1.Target
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Run applies every plan received on plans until ctx is done, then stops all
+// targets and returns once their goroutines have ended. A target whose definition
+// is unchanged across plans keeps running undisturbed.
+func (s *Scheduler) Run(ctx context.Context, plans <-chan *linkmeshv1.Plan) error {
+	jobs := map[string]*job{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, j := range jobs {
+			j.cancel()
+		}
+		wg.Wait()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case plan := <-plans:
+			s.apply(ctx, plan, jobs, &wg)
+		}
+	}
+}
+
+func (s *Scheduler) apply(ctx context.Context, plan *linkmeshv1.Plan, jobs map[string]*job, wg *sync.WaitGroup) {
+	want := make(map[string]*linkmeshv1.Target, len(plan.GetTargets()))
+	for _, t := range plan.GetTargets() {
+		want[t.GetId()] = t
+	}
+	var started, stopped int
+	for id, j := range jobs {
+		if t, ok := want[id]; ok && proto.Equal(t, j.target) {
+			continue
+		}
+		j.cancel()
+		<-j.done
+		delete(jobs, id)
+		stopped++
+	}
+	for id, t := range want {
+		if _, ok := jobs[id]; ok {
+			continue
+		}
+		p, ok := s.probers[t.GetKind()]
+		if !ok {
+			s.logger.Warn("plan names a kind this probe cannot run; skipping the target", "target", id, "kind", t.GetKind().String())
+			continue
+		}
+		jctx, cancel := context.WithCancel(ctx)
+		j := &job{target: t, cancel: cancel, done: make(chan struct{})}
+		jobs[id] = j
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(j.done)
+			s.runTarget(jctx, p, t)
+		}()
+		started++
+	}
+	s.logger.Info("plan applied", "generation", plan.GetGeneration(), "targets", len(jobs), "started", started, "stopped", stopped)
+}
+
+// runTarget makes an attempt every interval, starting at a random phase.
+func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Target) {
+	interval := t.GetInterval().AsDuration()
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	timeout := t.GetTimeout().AsDuration()
+	if timeout <= 0 || timeout > interval {
+		timeout = interval
+	}
+	phase := time.Duration(rand.Int64N(int64(min(interval, maxStartPhase))))
+	timer := time.NewTimer(phase)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-timer.C:
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		s.once(ctx, p, t, timeout)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func (s *Scheduler) once(ctx context.Context, p Prober, t *linkmeshv1.Target, timeout time.Duration) {
+	start := s.now()
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	res := p.Probe(actx, t)
+	cancel()
+	if ctx.Err() != nil {
+		return // the target was stopped mid-attempt: the result says nothing about the path
+	}
+	s.rec.Record(ToProto(t, start, res))
+}
+
+// ToProto turns an attempt's result into the API's Result for target t (without a
+// sequence number; the reporter assigns it).
+func ToProto(t *linkmeshv1.Target, start time.Time, r attempt.Result) *linkmeshv1.Result {
+	out := &linkmeshv1.Result{
+		Time:           timestamppb.New(start),
+		TargetId:       t.GetId(),
+		Kind:           t.GetKind(),
+		Target:         t.GetName(),
+		TargetSite:     t.GetSite(),
+		Host:           t.GetHost(),
+		Port:           t.GetPort(),
+		Code:           codeToProto(r.Code),
+		RttSource:      rttSourceToProto(r.RTTSource),
+		SynRetransmits: r.SYNRetransmits,
+		Detail:         truncate(r.Detail, 500),
+	}
+	if r.RTTSource != attempt.RTTNone {
+		out.Rtt = durationpb.New(r.RTT)
+	}
+	return out
+}
+
+func codeToProto(c attempt.Code) linkmeshv1.Code {
+	switch c {
+	case attempt.OK:
+		return linkmeshv1.Code_CODE_OK
+	case attempt.Refused:
+		return linkmeshv1.Code_CODE_REFUSED
+	case attempt.Timeout:
+		return linkmeshv1.Code_CODE_TIMEOUT
+	case attempt.Unreachable:
+		return linkmeshv1.Code_CODE_UNREACHABLE
+	case attempt.DNS:
+		return linkmeshv1.Code_CODE_DNS
+	case attempt.Reset:
+		return linkmeshv1.Code_CODE_RESET
+	case attempt.Mismatch:
+		return linkmeshv1.Code_CODE_MISMATCH
+	}
+	return linkmeshv1.Code_CODE_ERROR
+}
+
+func rttSourceToProto(s attempt.RTTSource) linkmeshv1.RTTSource {
+	switch s {
+	case attempt.RTTKernel:
+		return linkmeshv1.RTTSource_RTT_SOURCE_KERNEL
+	case attempt.RTTConnect:
+		return linkmeshv1.RTTSource_RTT_SOURCE_CONNECT
+	case attempt.RTTApplication:
+		return linkmeshv1.RTTSource_RTT_SOURCE_APPLICATION
+	}
+	return linkmeshv1.RTTSource_RTT_SOURCE_UNSPECIFIED
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
