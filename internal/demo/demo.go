@@ -40,7 +40,7 @@ type Options struct {
 const policy = `
 name: demo
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
-defaults: {interval: %s, timeout: 800ms}
+defaults: {interval: %s, timeout: %s}
 stale_after: 30s
 paths:
   - name: sql-to-mi
@@ -64,7 +64,7 @@ func Run(ctx context.Context, opts Options) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
 		defer cancel()
 	}
-	cfg, err := config.Parse("demo policy", []byte(fmt.Sprintf(policy, opts.Interval)))
+	cfg, err := config.Parse("demo policy", []byte(fmt.Sprintf(policy, opts.Interval, min(800*time.Millisecond, opts.Interval*4/5))))
 	if err != nil {
 		return fmt.Errorf("demo policy: %w", err)
 	}
