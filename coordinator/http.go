@@ -55,11 +55,32 @@ type PathStatus struct {
 	LastDetail   string            `json:"last_detail"`
 	LastSuccess  *time.Time        `json:"last_success,omitempty"`
 	Results      map[string]uint64 `json:"results"`
+	// Window summarises the attempts of the last `window` (default 5m, at most
+	// the last 256 attempts).
+	Window *WindowStatus `json:"window,omitempty"`
 }
 
-// Paths returns every path's status, judged now; the demo and /api/v1/paths use it.
-func (s *Server) Paths() []PathStatus {
+// WindowStatus is pathstate.Stats in milliseconds, for JSON.
+type WindowStatus struct {
+	Attempts       int     `json:"attempts"`
+	OK             int     `json:"ok"`
+	SYNRetransmits int     `json:"syn_retransmits"`
+	LossRatio      float64 `json:"loss_ratio"`
+	RTTMinMilli    float64 `json:"rtt_min_ms"`
+	RTTP50Milli    float64 `json:"rtt_p50_ms"`
+	RTTP90Milli    float64 `json:"rtt_p90_ms"`
+	RTTP99Milli    float64 `json:"rtt_p99_ms"`
+	RTTMaxMilli    float64 `json:"rtt_max_ms"`
+	JitterMilli    float64 `json:"jitter_ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// Paths returns every path's status, judged now, with statistics over the
+// attempts of the last window; the demo and /api/v1/paths use it.
+func (s *Server) Paths(window time.Duration) []PathStatus {
 	snap := s.store.Snapshot(s.StaleAfter())
+	stats := s.store.Window(snap.Taken.Add(-window))
 	up := map[string]bool{}
 	for _, p := range snap.Probes {
 		up[p.Info.GetName()] = p.Up
@@ -84,6 +105,13 @@ func (s *Server) Paths() []PathStatus {
 			t := p.LastSuccess
 			ps.LastSuccess = &t
 		}
+		if st, ok := stats[p.Key]; ok {
+			ps.Window = &WindowStatus{
+				Attempts: st.Attempts, OK: st.OK, SYNRetransmits: st.SYNRetransmits, LossRatio: st.LossRatio,
+				RTTMinMilli: ms(st.RTTMin), RTTP50Milli: ms(st.RTTP50), RTTP90Milli: ms(st.RTTP90),
+				RTTP99Milli: ms(st.RTTP99), RTTMaxMilli: ms(st.RTTMax), JitterMilli: ms(st.Jitter),
+			}
+		}
 		for code, n := range p.Counts {
 			if n > 0 {
 				ps.Results[exporter.CodeName(linkmeshv1.Code(code))] = n
@@ -94,11 +122,20 @@ func (s *Server) Paths() []PathStatus {
 	return out
 }
 
-func (s *Server) handlePaths(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handlePaths(w http.ResponseWriter, r *http.Request) {
+	window := 5 * time.Minute
+	if v := r.URL.Query().Get("window"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			http.Error(w, "window: give a duration such as 30s or 5m (at most 24h)", http.StatusBadRequest)
+			return
+		}
+		window = d
+	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{"paths": s.Paths()}); err != nil {
+	if err := enc.Encode(map[string]any{"window": window.String(), "paths": s.Paths(window)}); err != nil {
 		s.logger.Warn("write /api/v1/paths", "error", err)
 	}
 }

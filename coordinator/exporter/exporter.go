@@ -16,7 +16,12 @@ import (
 // Source is what the collector reads: the coordinator's store.
 type Source interface {
 	Snapshot(staleAfter time.Duration) pathstate.Snapshot
+	Window(since time.Time) map[pathstate.Key]pathstate.Stats
 }
+
+// Window is the span loss and jitter are computed over (at most the last 256
+// attempts of a path).
+const Window = 5 * time.Minute
 
 var pathLabels = []string{"source", "source_site", "target", "target_site", "port", "kind"}
 
@@ -31,6 +36,8 @@ type Collector struct {
 	pathRTT         *prometheus.Desc
 	pathLastSuccess *prometheus.Desc
 	pathSYNRetrans  *prometheus.Desc
+	pathLoss        *prometheus.Desc
+	pathJitter      *prometheus.Desc
 	probeUp         *prometheus.Desc
 	probeLastReport *prometheus.Desc
 	probeInfo       *prometheus.Desc
@@ -60,6 +67,12 @@ func New(src Source, staleAfter func() time.Duration) *Collector {
 		pathSYNRetrans: prometheus.NewDesc("linkmesh_path_syn_retransmits_total",
 			"SYNs the kernel had to send again before the handshake completed: each one is a lost packet on the path.",
 			pathLabels, nil),
+		pathLoss: prometheus.NewDesc("linkmesh_path_loss_ratio",
+			"Estimated packet loss over the last 5 minutes: resent SYNs per SYN sent, counting attempts that got no answer as lost.",
+			pathLabels, nil),
+		pathJitter: prometheus.NewDesc("linkmesh_path_jitter_seconds",
+			"Mean absolute difference between consecutive RTTs over the last 5 minutes.",
+			pathLabels, nil),
 		probeUp: prometheus.NewDesc("linkmesh_probe_up",
 			"1 if the probe reported within the stale-after window, else 0.",
 			probeLabels, nil),
@@ -80,7 +93,7 @@ func New(src Source, staleAfter func() time.Duration) *Collector {
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pathUp, c.pathProbes, c.pathRTT, c.pathLastSuccess, c.pathSYNRetrans,
+	for _, d := range []*prometheus.Desc{c.pathUp, c.pathProbes, c.pathRTT, c.pathLastSuccess, c.pathSYNRetrans, c.pathLoss, c.pathJitter,
 		c.probeUp, c.probeLastReport, c.probeInfo, c.probeDropped, c.probeGaps} {
 		ch <- d
 	}
@@ -101,12 +114,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.probeDropped, prometheus.CounterValue, float64(p.DroppedTotal), name, site)
 		ch <- prometheus.MustNewConstMetric(c.probeGaps, prometheus.CounterValue, float64(p.Gaps), name, site)
 	}
+	stats := c.src.Window(snap.Taken.Add(-Window))
 	for i := range snap.Paths {
-		c.collectPath(ch, &snap.Paths[i], up[snap.Paths[i].Source])
+		p := &snap.Paths[i]
+		st, ok := stats[p.Key]
+		c.collectPath(ch, p, up[p.Source], st, ok)
 	}
 }
 
-func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, sourceUp bool) {
+func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, sourceUp bool, st pathstate.Stats, haveStats bool) {
 	lv := []string{p.Source, p.SourceSite, p.Target, p.TargetSite, strconv.FormatUint(uint64(p.Port), 10), KindName(p.Kind)}
 	if sourceUp && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED {
 		ch <- prometheus.MustNewConstMetric(c.pathUp, prometheus.GaugeValue, boolValue(p.Last == linkmeshv1.Code_CODE_OK), lv...)
@@ -126,6 +142,12 @@ func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, 
 	}
 	if p.Kind == linkmeshv1.Kind_KIND_TCP || p.Kind == linkmeshv1.Kind_KIND_ECHO {
 		ch <- prometheus.MustNewConstMetric(c.pathSYNRetrans, prometheus.CounterValue, float64(p.SYNRetransmits), lv...)
+	}
+	if haveStats {
+		ch <- prometheus.MustNewConstMetric(c.pathLoss, prometheus.GaugeValue, st.LossRatio, lv...)
+		if st.OK > 1 {
+			ch <- prometheus.MustNewConstMetric(c.pathJitter, prometheus.GaugeValue, st.Jitter.Seconds(), lv...)
+		}
 	}
 }
 

@@ -77,10 +77,13 @@ func (s *Store) countLocked(src *linkmeshv1.ProbeInfo, r *linkmeshv1.Result) {
 	}
 	path, ok := s.paths[k]
 	if !ok {
-		path = &Path{Key: k}
+		path = &Path{Key: k, recent: &window{}}
 		s.paths[k] = path
 	}
 	code := r.GetCode()
+	if code <= linkmeshv1.Code_CODE_UNSPECIFIED || int(code) >= NumCodes {
+		code = linkmeshv1.Code_CODE_ERROR // Validate refuses these; never index out of range
+	}
 	path.Counts[code]++
 	path.SYNRetransmits += uint64(r.GetSynRetransmits())
 	t := r.GetTime().AsTime()
@@ -99,6 +102,11 @@ func (s *Store) countLocked(src *linkmeshv1.ProbeInfo, r *linkmeshv1.Result) {
 			path.LastRTT = r.GetRtt().AsDuration()
 		}
 	}
+	smp := sample{t: t, code: code, syn: r.GetSynRetransmits()}
+	if r.GetRtt() != nil {
+		smp.rtt = r.GetRtt().AsDuration()
+	}
+	path.recent.add(smp)
 	if code == linkmeshv1.Code_CODE_OK && t.After(path.LastSuccess) {
 		path.LastSuccess = t
 	}
@@ -130,7 +138,9 @@ func (s *Store) Snapshot(staleAfter time.Duration) Snapshot {
 		snap.Probes = append(snap.Probes, ProbeState{Probe: *p, Up: up})
 	}
 	for _, p := range s.paths {
-		snap.Paths = append(snap.Paths, *p)
+		cp := *p
+		cp.recent = nil
+		snap.Paths = append(snap.Paths, cp)
 	}
 	sort.Slice(snap.Probes, func(i, j int) bool { return snap.Probes[i].Info.GetName() < snap.Probes[j].Info.GetName() })
 	sort.Slice(snap.Paths, func(i, j int) bool { return lessKey(snap.Paths[i].Key, snap.Paths[j].Key) })

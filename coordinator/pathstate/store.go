@@ -55,6 +55,9 @@ type Path struct {
 	LastRTT time.Duration
 	// LastDetail is the latest attempt's description.
 	LastDetail string
+
+	// recent holds the latest attempts; Snapshot leaves it out of copies.
+	recent *window
 }
 
 // Probe is what the coordinator knows of one probe.

@@ -20,7 +20,12 @@ type series map[string]float64
 
 // scrape fetches and parses a /metrics page.
 func scrape(url string) (series, error) {
-	client := &http.Client{Timeout: 5 * time.Second}
+	return scrapeWith(&http.Client{Timeout: 5 * time.Second}, url)
+}
+
+// scrapeWith fetches and parses a /metrics page with client (e.g. one that dials
+// from inside a lab namespace).
+func scrapeWith(client *http.Client, url string) (series, error) {
 	resp, err := client.Get(url)
 	if err != nil {
 		return nil, err
@@ -113,12 +118,18 @@ func (s series) one(name string, kv ...string) (float64, bool) {
 // scrape and how long it took for cond to hold.
 func waitMetrics(t testing.TB, url string, timeout time.Duration, what string, cond func(series) bool) (series, time.Duration) {
 	t.Helper()
+	return waitMetricsWith(t, &http.Client{Timeout: 5 * time.Second}, url, timeout, what, cond)
+}
+
+// waitMetricsWith is waitMetrics with a given HTTP client.
+func waitMetricsWith(t testing.TB, client *http.Client, url string, timeout time.Duration, what string, cond func(series) bool) (series, time.Duration) {
+	t.Helper()
 	start := time.Now()
 	deadline := start.Add(timeout)
 	var last series
 	var lastErr error
 	for time.Now().Before(deadline) {
-		s, err := scrape(url)
+		s, err := scrapeWith(client, url)
 		if err == nil {
 			last = s
 			if cond(s) {

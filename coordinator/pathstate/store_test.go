@@ -1,0 +1,648 @@
+package pathstate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// t0 is the fixed start of every test clock.
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// clock is an injectable, settable clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func probeInfo(name, site string, epoch uint64) *linkmeshv1.ProbeInfo {
+	return &linkmeshv1.ProbeInfo{
+		Name:             name,
+		Site:             site,
+		Labels:           map[string]string{"role": "primary"},
+		Version:          "v1.0.0",
+		Os:               "linux/amd64",
+		ResponderAddress: "10.0.0.1:5023",
+		Epoch:            epoch,
+	}
+}
+
+// res is a valid ok result to mi01:5023/tcp with seq and a 1 ms RTT, started
+// seq seconds after t0.
+func res(seq uint64) *linkmeshv1.Result {
+	return &linkmeshv1.Result{
+		Seq:        seq,
+		Time:       timestamppb.New(t0.Add(time.Duration(seq) * time.Second)),
+		TargetId:   "sql->mi/tcp/mi01:5023/tcp",
+		Kind:       linkmeshv1.Kind_KIND_TCP,
+		Target:     "mi01",
+		TargetSite: "mi",
+		Host:       "10.1.0.1",
+		Port:       5023,
+		Code:       linkmeshv1.Code_CODE_OK,
+		Rtt:        durationpb.New(time.Millisecond),
+		RttSource:  linkmeshv1.RTTSource_RTT_SOURCE_KERNEL,
+	}
+}
+
+func seqs(ns ...uint64) []*linkmeshv1.Result {
+	out := make([]*linkmeshv1.Result, len(ns))
+	for i, n := range ns {
+		out[i] = res(n)
+	}
+	return out
+}
+
+// onlyPath returns the single path of a snapshot.
+func onlyPath(t *testing.T, s *Store) Path {
+	t.Helper()
+	snap := s.Snapshot(time.Minute)
+	if len(snap.Paths) != 1 {
+		t.Fatalf("paths: got %d, want 1: %+v", len(snap.Paths), snap.Paths)
+	}
+	return snap.Paths[0]
+}
+
+func onlyProbe(t *testing.T, s *Store) ProbeState {
+	t.Helper()
+	snap := s.Snapshot(time.Minute)
+	if len(snap.Probes) != 1 {
+		t.Fatalf("probes: got %d, want 1", len(snap.Probes))
+	}
+	return snap.Probes[0]
+}
+
+func TestRegisterReturnsCursor(t *testing.T) {
+	s := New(newClock().Now)
+	if got := s.Register(probeInfo("sql01", "sql", 7)); got != 0 {
+		t.Fatalf("first Register: got cursor %d, want 0", got)
+	}
+	if _, err := s.Ingest("sql01", 7, 0, seqs(1, 2, 3)); err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	if got := s.Register(probeInfo("sql01", "sql", 7)); got != 3 {
+		t.Errorf("Register again, same epoch: got cursor %d, want 3", got)
+	}
+	if got := s.Register(probeInfo("sql01", "sql", 8)); got != 0 {
+		t.Errorf("Register with a new epoch: got cursor %d, want 0", got)
+	}
+	// The old epoch's batch is refused now, with the new epoch's cursor.
+	st, err := s.Ingest("sql01", 7, 0, seqs(4))
+	if !errors.Is(err, ErrEpochChanged) {
+		t.Fatalf("Ingest with the old epoch: got %v, want ErrEpochChanged", err)
+	}
+	if st.AckedSeq != 0 || st.Counted != 0 {
+		t.Errorf("Ingest with the old epoch: got %+v, want nothing counted and cursor 0", st)
+	}
+	// The new epoch restarts at seq 1 and is counted on top of the old counts.
+	if _, err := s.Ingest("sql01", 8, 0, seqs(1, 2)); err != nil {
+		t.Fatalf("Ingest new epoch: %v", err)
+	}
+	if got := onlyPath(t, s).Counts[linkmeshv1.Code_CODE_OK]; got != 5 {
+		t.Errorf("ok count over two epochs: got %d, want 5", got)
+	}
+	if got := onlyProbe(t, s).Gaps; got != 0 {
+		t.Errorf("gaps after an epoch change: got %d, want 0", got)
+	}
+}
+
+func TestIngestUnknownProbe(t *testing.T) {
+	s := New(newClock().Now)
+	_, err := s.Ingest("ghost", 1, 0, seqs(1))
+	if !errors.Is(err, ErrUnknownProbe) {
+		t.Fatalf("got %v, want ErrUnknownProbe", err)
+	}
+	if snap := s.Snapshot(time.Minute); len(snap.Paths) != 0 || len(snap.Probes) != 0 {
+		t.Errorf("an unknown probe's batch left state behind: %+v", snap)
+	}
+}
+
+// TestIngestIdempotent replays, overlaps and reorders batches: each (epoch, seq)
+// is counted once, and missing seqs are counted as gaps.
+func TestIngestIdempotent(t *testing.T) {
+	type batch struct {
+		seqs           []uint64
+		wantCounted    int
+		wantDuplicates int
+		wantAcked      uint64
+	}
+	tests := []struct {
+		name     string
+		batches  []batch
+		wantOK   uint64
+		wantGaps uint64
+	}{
+		{
+			name: "replayed batch is not double-counted",
+			batches: []batch{
+				{[]uint64{1, 2, 3}, 3, 0, 3},
+				{[]uint64{1, 2, 3}, 0, 3, 3},
+			},
+			wantOK: 3,
+		},
+		{
+			name: "overlapping batch counts only the new part",
+			batches: []batch{
+				{[]uint64{1, 2, 3}, 3, 0, 3},
+				{[]uint64{2, 3, 4, 5}, 2, 2, 5},
+			},
+			wantOK: 5,
+		},
+		{
+			name: "seq equal to the cursor is a duplicate",
+			batches: []batch{
+				{[]uint64{1, 2}, 2, 0, 2},
+				{[]uint64{2}, 0, 1, 2},
+			},
+			wantOK: 2,
+		},
+		{
+			name: "duplicate seq inside one batch counted once",
+			batches: []batch{
+				{[]uint64{1, 2, 2, 3}, 3, 1, 3},
+			},
+			wantOK: 3,
+		},
+		{
+			name: "unsorted batch is sorted first",
+			batches: []batch{
+				{[]uint64{3, 1, 2}, 3, 0, 3},
+				{[]uint64{2, 4}, 1, 1, 4},
+			},
+			wantOK: 4,
+		},
+		{
+			name: "gaps counted",
+			batches: []batch{
+				{[]uint64{1, 2, 5}, 3, 0, 5},
+				{[]uint64{9, 10}, 2, 0, 10},
+			},
+			wantOK:   5,
+			wantGaps: 2 + 3,
+		},
+		{
+			name: "first seq above 1 is a gap",
+			batches: []batch{
+				{[]uint64{4}, 1, 0, 4},
+			},
+			wantOK:   1,
+			wantGaps: 3,
+		},
+		{
+			name: "late result below the cursor after a gap is a duplicate",
+			batches: []batch{
+				{[]uint64{1, 3}, 2, 0, 3},
+				{[]uint64{2}, 0, 1, 3},
+			},
+			wantOK:   2,
+			wantGaps: 1,
+		},
+		{
+			name: "empty batch (heartbeat) counts nothing",
+			batches: []batch{
+				{nil, 0, 0, 0},
+				{[]uint64{1}, 1, 0, 1},
+				{nil, 0, 0, 1},
+			},
+			wantOK: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(newClock().Now)
+			s.Register(probeInfo("sql01", "sql", 1))
+			for i, b := range tt.batches {
+				st, err := s.Ingest("sql01", 1, 0, seqs(b.seqs...))
+				if err != nil {
+					t.Fatalf("batch %d: %v", i, err)
+				}
+				want := IngestStats{Counted: b.wantCounted, Duplicates: b.wantDuplicates, AckedSeq: b.wantAcked}
+				if st != want {
+					t.Errorf("batch %d %v: got %+v, want %+v", i, b.seqs, st, want)
+				}
+			}
+			p := onlyProbe(t, s)
+			if p.Gaps != tt.wantGaps {
+				t.Errorf("gaps: got %d, want %d", p.Gaps, tt.wantGaps)
+			}
+			path := onlyPath(t, s)
+			if got := path.Counts[linkmeshv1.Code_CODE_OK]; got != tt.wantOK {
+				t.Errorf("ok count: got %d, want %d", got, tt.wantOK)
+			}
+			if path.RTTCount != tt.wantOK {
+				t.Errorf("rtt count: got %d, want %d", path.RTTCount, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestIngestDoesNotReorderCallersSlice(t *testing.T) {
+	s := New(newClock().Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	batch := seqs(3, 1, 2)
+	if _, err := s.Ingest("sql01", 1, 0, batch); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, r := range batch {
+		got = append(got, r.GetSeq())
+	}
+	if fmt.Sprint(got) != "[3 1 2]" {
+		t.Errorf("caller's batch order: got %v, want [3 1 2] (unchanged)", got)
+	}
+}
+
+func TestIngestDroppedTotalNeverDecreases(t *testing.T) {
+	s := New(newClock().Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	for i, tt := range []struct{ dropped, want uint64 }{{5, 5}, {3, 5}, {9, 9}, {0, 9}} {
+		if _, err := s.Ingest("sql01", 1, tt.dropped, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := onlyProbe(t, s).DroppedTotal; got != tt.want {
+			t.Errorf("step %d (reported %d): got DroppedTotal %d, want %d", i, tt.dropped, got, tt.want)
+		}
+	}
+}
+
+// TestIngestLatestByProbeTime: Last follows the attempt time, not the arrival order.
+func TestIngestLatestByProbeTime(t *testing.T) {
+	s := New(newClock().Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	mk := func(seq uint64, at time.Duration, code linkmeshv1.Code, rtt time.Duration, detail string) *linkmeshv1.Result {
+		r := res(seq)
+		r.Time = timestamppb.New(t0.Add(at))
+		r.Code = code
+		r.Detail = detail
+		r.Rtt = nil
+		if rtt > 0 {
+			r.Rtt = durationpb.New(rtt)
+		}
+		return r
+	}
+	batch := []*linkmeshv1.Result{
+		mk(1, 10*time.Second, linkmeshv1.Code_CODE_OK, 2*time.Millisecond, "ok"),
+		mk(2, 20*time.Second, linkmeshv1.Code_CODE_TIMEOUT, 0, "i/o timeout"),
+		// Reported later, started earlier (two targets' goroutines raced):
+		mk(3, 15*time.Second, linkmeshv1.Code_CODE_OK, 3*time.Millisecond, "late ok"),
+		mk(4, 20*time.Second, linkmeshv1.Code_CODE_REFUSED, 700*time.Microsecond, "refused, same instant"),
+	}
+	if _, err := s.Ingest("sql01", 1, 0, batch); err != nil {
+		t.Fatal(err)
+	}
+	p := onlyPath(t, s)
+	if p.Last != linkmeshv1.Code_CODE_REFUSED || !p.LastTime.Equal(t0.Add(20*time.Second)) || p.LastDetail != "refused, same instant" {
+		t.Errorf("latest: got %v at %v %q, want CODE_REFUSED at t0+20s %q", p.Last, p.LastTime, p.LastDetail, "refused, same instant")
+	}
+	if p.LastRTT != 700*time.Microsecond {
+		t.Errorf("LastRTT: got %v, want 700µs (the latest attempt that measured one)", p.LastRTT)
+	}
+	if want := t0.Add(15 * time.Second); !p.LastSuccess.Equal(want) {
+		t.Errorf("LastSuccess: got %v, want %v", p.LastSuccess, want)
+	}
+	wantCounts := map[linkmeshv1.Code]uint64{linkmeshv1.Code_CODE_OK: 2, linkmeshv1.Code_CODE_TIMEOUT: 1, linkmeshv1.Code_CODE_REFUSED: 1}
+	for c := linkmeshv1.Code_CODE_UNSPECIFIED; int(c) < NumCodes; c++ {
+		if p.Counts[c] != wantCounts[c] {
+			t.Errorf("Counts[%v]: got %d, want %d", c, p.Counts[c], wantCounts[c])
+		}
+	}
+	// Only ok RTTs go into the histogram.
+	if p.RTTCount != 2 || math.Abs(p.RTTSum-0.005) > 1e-12 {
+		t.Errorf("histogram: got count %d sum %v, want 2 and 0.005", p.RTTCount, p.RTTSum)
+	}
+}
+
+func TestIngestSeparatesPathsAndSumsSYNRetransmits(t *testing.T) {
+	s := New(newClock().Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	a := res(1)
+	a.SynRetransmits = 2
+	b := res(2)
+	b.SynRetransmits = 1
+	c := res(3)
+	c.Port = 5022 // another path: same target, other port
+	d := res(4)
+	d.Kind = linkmeshv1.Kind_KIND_ECHO // another path: other kind
+	if _, err := s.Ingest("sql01", 1, 0, []*linkmeshv1.Result{a, b, c, d}); err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Snapshot(time.Minute)
+	if len(snap.Paths) != 3 {
+		t.Fatalf("paths: got %d, want 3", len(snap.Paths))
+	}
+	wantKeys := []Key{
+		{Source: "sql01", SourceSite: "sql", Target: "mi01", TargetSite: "mi", Port: 5022, Kind: linkmeshv1.Kind_KIND_TCP},
+		{Source: "sql01", SourceSite: "sql", Target: "mi01", TargetSite: "mi", Port: 5023, Kind: linkmeshv1.Kind_KIND_TCP},
+		{Source: "sql01", SourceSite: "sql", Target: "mi01", TargetSite: "mi", Port: 5023, Kind: linkmeshv1.Kind_KIND_ECHO},
+	}
+	for i, want := range wantKeys {
+		if snap.Paths[i].Key != want {
+			t.Errorf("paths[%d]: got %+v, want %+v", i, snap.Paths[i].Key, want)
+		}
+	}
+	if got := snap.Paths[1].SYNRetransmits; got != 3 {
+		t.Errorf("SYN retransmits on 5023/tcp: got %d, want 3", got)
+	}
+}
+
+// TestHistogramBuckets: an RTT exactly on a bound belongs to that bucket (le).
+func TestHistogramBuckets(t *testing.T) {
+	tests := []struct {
+		name   string
+		rtt    time.Duration
+		bucket int // index into BucketCounts; len(Buckets) is "above 10 s"
+	}{
+		{"zero", 0, 0},
+		{"below the first bound", 50 * time.Microsecond, 0},
+		{"on the first bound 100µs", 100 * time.Microsecond, 0},
+		{"just above 100µs", 100*time.Microsecond + time.Nanosecond, 1},
+		{"on 250µs", 250 * time.Microsecond, 1},
+		{"on 1ms", time.Millisecond, 3},
+		{"just above 1ms", time.Millisecond + time.Nanosecond, 4},
+		{"on 2.5ms", 2500 * time.Microsecond, 4},
+		{"on 25ms", 25 * time.Millisecond, 7},
+		{"on 100ms", 100 * time.Millisecond, 9},
+		{"on 1s", time.Second, 12},
+		{"on 2.5s", 2500 * time.Millisecond, 13},
+		{"on the last bound 10s", 10 * time.Second, 15},
+		{"above the last bound", 10*time.Second + time.Nanosecond, 16},
+		{"an hour", time.Hour, 16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(newClock().Now)
+			s.Register(probeInfo("sql01", "sql", 1))
+			r := res(1)
+			r.Rtt = durationpb.New(tt.rtt)
+			if _, err := s.Ingest("sql01", 1, 0, []*linkmeshv1.Result{r}); err != nil {
+				t.Fatal(err)
+			}
+			p := onlyPath(t, s)
+			var want [len(Buckets) + 1]uint64
+			want[tt.bucket] = 1
+			if p.BucketCounts != want {
+				t.Errorf("rtt %v: got buckets %v, want %v", tt.rtt, p.BucketCounts, want)
+			}
+			if p.RTTCount != 1 || p.RTTSum != tt.rtt.Seconds() {
+				t.Errorf("rtt %v: got count %d sum %v, want 1 and %v", tt.rtt, p.RTTCount, p.RTTSum, tt.rtt.Seconds())
+			}
+		})
+	}
+}
+
+func TestSnapshotLiveness(t *testing.T) {
+	const stale = 45 * time.Second
+	clk := newClock()
+	s := New(clk.Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	up := func() bool { return onlyProbeStale(t, s, stale).Up }
+
+	if up() {
+		t.Errorf("registered, never reported: got up, want down")
+	}
+	clk.Advance(time.Second)
+	if _, err := s.Ingest("sql01", 1, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	reported := clk.Now()
+	if p := onlyProbeStale(t, s, stale); !p.Up || !p.LastReport.Equal(reported) {
+		t.Errorf("just reported: got up=%v LastReport=%v, want up at %v", p.Up, p.LastReport, reported)
+	}
+	clk.Advance(stale)
+	if !up() {
+		t.Errorf("exactly staleAfter since the report: got down, want up")
+	}
+	clk.Advance(time.Nanosecond)
+	if up() {
+		t.Errorf("staleAfter+1ns since the report: got up, want down")
+	}
+	if snap := s.Snapshot(stale); !snap.Taken.Equal(clk.Now()) {
+		t.Errorf("Taken: got %v, want %v", snap.Taken, clk.Now())
+	}
+	// Registering again is not reporting.
+	s.Register(probeInfo("sql01", "sql", 1))
+	if up() {
+		t.Errorf("re-registered without reporting: got up, want down")
+	}
+	// A refused batch (old epoch) is not a report either.
+	s.Register(probeInfo("sql01", "sql", 2))
+	if _, err := s.Ingest("sql01", 1, 0, nil); !errors.Is(err, ErrEpochChanged) {
+		t.Fatalf("got %v, want ErrEpochChanged", err)
+	}
+	if up() {
+		t.Errorf("after a refused batch: got up, want down")
+	}
+}
+
+func onlyProbeStale(t *testing.T, s *Store, stale time.Duration) ProbeState {
+	t.Helper()
+	snap := s.Snapshot(stale)
+	if len(snap.Probes) != 1 {
+		t.Fatalf("probes: got %d, want 1", len(snap.Probes))
+	}
+	return snap.Probes[0]
+}
+
+// TestSnapshotIsACopy: changing the store afterwards does not change a snapshot.
+func TestSnapshotIsACopy(t *testing.T) {
+	s := New(newClock().Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	if _, err := s.Ingest("sql01", 1, 0, seqs(1)); err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Snapshot(time.Minute)
+	if _, err := s.Ingest("sql01", 1, 0, seqs(2, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Paths[0].Counts[linkmeshv1.Code_CODE_OK]; got != 1 {
+		t.Errorf("snapshot changed after a later Ingest: got ok count %d, want 1", got)
+	}
+	if got := snap.Probes[0].AckedSeq; got != 1 {
+		t.Errorf("snapshot changed after a later Ingest: got AckedSeq %d, want 1", got)
+	}
+}
+
+// TestSnapshotOrderDeterministic: paths that differ only in their sites (a probe
+// moved site, a static target's site was edited) still come out in one order.
+func TestSnapshotOrderDeterministic(t *testing.T) {
+	s := New(newClock().Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	var batch []*linkmeshv1.Result
+	for i, site := range []string{"mi", "mi-old", "external", "azure", "b", "c"} {
+		r := res(uint64(i + 1))
+		r.TargetSite = site
+		batch = append(batch, r)
+	}
+	if _, err := s.Ingest("sql01", 1, 0, batch); err != nil {
+		t.Fatal(err)
+	}
+	order := func() string {
+		var sites []string
+		for _, p := range s.Snapshot(time.Minute).Paths {
+			sites = append(sites, p.TargetSite)
+		}
+		return fmt.Sprint(sites)
+	}
+	first := order()
+	for i := range 50 {
+		if got := order(); got != first {
+			t.Fatalf("snapshot %d: got path order %s, want %s (same as the first)", i, got, first)
+		}
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestChanged(t *testing.T) {
+	base := probeInfo("sql01", "sql", 1)
+	tests := []struct {
+		name   string
+		modify func(p *linkmeshv1.ProbeInfo)
+		want   bool
+	}{
+		{"identical re-register", func(p *linkmeshv1.ProbeInfo) {}, false},
+		{"same labels in a new map", func(p *linkmeshv1.ProbeInfo) { p.Labels = map[string]string{"role": "primary"} }, false},
+		{"new epoch only", func(p *linkmeshv1.ProbeInfo) { p.Epoch = 2 }, false},
+		{"site changed", func(p *linkmeshv1.ProbeInfo) { p.Site = "mi" }, true},
+		{"responder address changed", func(p *linkmeshv1.ProbeInfo) { p.ResponderAddress = "10.0.0.9:5023" }, true},
+		{"label value changed", func(p *linkmeshv1.ProbeInfo) { p.Labels["role"] = "secondary" }, true},
+		{"label added", func(p *linkmeshv1.ProbeInfo) { p.Labels["zone"] = "a" }, true},
+		{"labels removed", func(p *linkmeshv1.ProbeInfo) { p.Labels = nil }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(newClock().Now)
+			before := s.Changed()
+			s.Register(proto.Clone(base).(*linkmeshv1.ProbeInfo))
+			if !isClosed(before) {
+				t.Fatalf("first Register of a probe: Changed not closed, want closed")
+			}
+			ch := s.Changed()
+			if isClosed(ch) {
+				t.Fatalf("Changed after the first Register: got a closed channel, want a fresh one")
+			}
+			info := proto.Clone(base).(*linkmeshv1.ProbeInfo)
+			tt.modify(info)
+			s.Register(info)
+			if got := isClosed(ch); got != tt.want {
+				t.Errorf("Changed closed: got %v, want %v", got, tt.want)
+			}
+			if got := s.Probes(); len(got) != 1 || !proto.Equal(got[0], info) {
+				t.Errorf("Probes: got %v, want [%v]", got, info)
+			}
+		})
+	}
+}
+
+func TestChangedSecondProbe(t *testing.T) {
+	s := New(newClock().Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	ch := s.Changed()
+	s.Register(probeInfo("mi01", "mi", 1))
+	if !isClosed(ch) {
+		t.Errorf("a second probe registered: Changed not closed, want closed")
+	}
+	names := []string{}
+	for _, p := range s.Probes() {
+		names = append(names, p.GetName())
+	}
+	if fmt.Sprint(names) != "[mi01 sql01]" {
+		t.Errorf("Probes: got %v, want [mi01 sql01] (sorted)", names)
+	}
+	if !s.Known("mi01") || s.Known("nobody") {
+		t.Errorf("Known: got mi01=%v nobody=%v, want true, false", s.Known("mi01"), s.Known("nobody"))
+	}
+}
+
+func TestStreams(t *testing.T) {
+	s := New(newClock().Now)
+	s.StreamOpened("ghost") // unknown: ignored
+	s.Register(probeInfo("sql01", "sql", 1))
+	s.StreamOpened("sql01")
+	s.StreamOpened("sql01")
+	s.StreamClosed("sql01")
+	if got := onlyProbe(t, s).Streams; got != 1 {
+		t.Errorf("streams: got %d, want 1", got)
+	}
+	s.StreamClosed("sql01")
+	s.StreamClosed("sql01") // never below zero
+	if got := onlyProbe(t, s).Streams; got != 0 {
+		t.Errorf("streams: got %d, want 0", got)
+	}
+}
+
+// TestConcurrentUse is for the race detector.
+func TestConcurrentUse(t *testing.T) {
+	s := New(time.Now)
+	const probes, batches, per = 4, 50, 10
+	var wg sync.WaitGroup
+	for p := range probes {
+		name := fmt.Sprintf("p%d", p)
+		s.Register(probeInfo(name, "sql", 1))
+		wg.Go(func() {
+			for b := range batches {
+				first := uint64(b*per + 1)
+				batch := make([]*linkmeshv1.Result, per)
+				for i := range batch {
+					batch[i] = res(first + uint64(i))
+				}
+				if _, err := s.Ingest(name, 1, 0, batch); err != nil {
+					t.Error(err)
+					return
+				}
+				// Replay half of it.
+				if st, err := s.Ingest(name, 1, 0, batch[per/2:]); err != nil || st.Counted != 0 {
+					t.Errorf("replay: got %+v, %v; want nothing counted", st, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 100 {
+			s.Snapshot(time.Minute)
+			s.Probes()
+			isClosed(s.Changed())
+		}
+	})
+	wg.Go(func() {
+		for i := range 100 {
+			s.Register(probeInfo(fmt.Sprintf("churn%d", i), "mi", 1))
+		}
+	})
+	wg.Wait()
+	for _, p := range s.Snapshot(time.Minute).Paths {
+		if p.Counts[linkmeshv1.Code_CODE_OK] != batches*per {
+			t.Errorf("%s: got %d ok, want %d", p.Source, p.Counts[linkmeshv1.Code_CODE_OK], batches*per)
+		}
+	}
+}

@@ -1,0 +1,290 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/linkmesh/linkmesh/internal/netlab"
+)
+
+// Ports used in the lab mesh.
+const (
+	labGRPC      = 7022
+	labHTTP      = 9022
+	labResponder = 5023
+	labEndpoint  = 5022 // a plain listener standing in for a mirroring endpoint
+)
+
+// labMesh is a linkmesh mesh in a lab: the coordinator runs in the router
+// namespace (so path faults in FORWARD never touch reports), a probe in sql and
+// one in mi, and plain listeners on 5022 in both.
+type labMesh struct {
+	lab    *netlab.Lab
+	client *http.Client // dials from the router namespace
+	base   string       // http://<router>:9022
+}
+
+// newLabMesh starts the mesh with the given path policy (YAML, without listen:)
+// and waits until the coordinator is ready.
+func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int) *labMesh {
+	t.Helper()
+	bin := netlab.BuildLinkmesh(t)
+	router, sql, mi := lab.Router(), lab.SQL(), lab.MI()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "coordinator.yaml")
+	cfg := fmt.Sprintf("name: lab\nlisten: {grpc: \":%d\", http: \":%d\"}\n%s", labGRPC, labHTTP, policy)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &labMesh{
+		lab:  lab,
+		base: fmt.Sprintf("http://%s", net.JoinHostPort(router.AddrToward(sql).String(), fmt.Sprint(labHTTP))),
+		client: &http.Client{
+			Timeout: 5 * time.Second,
+			Transport: &http.Transport{
+				DialContext:       router.DialContext,
+				DisableKeepAlives: true,
+			},
+		},
+	}
+	for _, h := range []*netlab.Host{sql, mi} {
+		for _, p := range append([]int{labEndpoint}, listenPorts...) {
+			serveAndClose(t, h, p)
+		}
+	}
+	startProcess(t, router, "coordinator", bin, "coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug")
+	m.waitReady(t)
+	for _, p := range []struct {
+		h    *netlab.Host
+		name string
+	}{{sql, "sql"}, {mi, "mi"}} {
+		coord := net.JoinHostPort(router.AddrToward(p.h).String(), fmt.Sprint(labGRPC))
+		startProcess(t, p.h, p.name+"-probe", bin, "probe", "--name", p.name+"1", "--site", p.name,
+			"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--insecure", "--log-level", "debug")
+	}
+	return m
+}
+
+func (m *labMesh) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := m.client.Get(m.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("coordinator at %s not ready within 15 s", m.base)
+}
+
+// metricsURL is the coordinator's /metrics.
+func (m *labMesh) metricsURL() string { return m.base + "/metrics" }
+
+// wait scrapes until cond holds; see waitMetrics.
+func (m *labMesh) wait(t *testing.T, timeout time.Duration, what string, cond func(series) bool) (series, time.Duration) {
+	t.Helper()
+	return waitMetricsWith(t, m.client, m.metricsURL(), timeout, what, cond)
+}
+
+func (m *labMesh) scrape(t *testing.T) series {
+	t.Helper()
+	s, err := scrapeWith(m.client, m.metricsURL())
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	return s
+}
+
+// apiPath is one path of /api/v1/paths (the fields the lab reads).
+type apiPath struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+	Port   int    `json:"port"`
+	State  string `json:"state"`
+	Window *struct {
+		Attempts       int     `json:"attempts"`
+		OK             int     `json:"ok"`
+		SYNRetransmits int     `json:"syn_retransmits"`
+		LossRatio      float64 `json:"loss_ratio"`
+		P50            float64 `json:"rtt_p50_ms"`
+		P99            float64 `json:"rtt_p99_ms"`
+	} `json:"window"`
+}
+
+// paths reads /api/v1/paths with the given window.
+func (m *labMesh) paths(window time.Duration) ([]apiPath, error) {
+	resp, err := m.client.Get(fmt.Sprintf("%s/api/v1/paths?window=%s", m.base, window))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Paths []apiPath `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	return body.Paths, nil
+}
+
+// serveAndClose listens on port inside h and closes every connection at once,
+// like an endpoint that accepts the handshake.
+func serveAndClose(t *testing.T, h *netlab.Host, port int) {
+	t.Helper()
+	lis, err := h.Listen("tcp", fmt.Sprintf(":%d", port))
+	if err != nil {
+		t.Fatalf("listen on %s:%d: %v", h.Name(), port, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		lis.Close()
+		<-done
+	})
+}
+
+// startProcess starts bin inside h with its output in a log file, and stops it
+// (SIGTERM, then SIGKILL after 5 s) at cleanup; on failure it prints the log tail.
+func startProcess(t *testing.T, h *netlab.Host, name, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := h.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatalf("start %s in %s: %v", name, h.Name(), err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-waited:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s (pid %d) did not stop within 5 s of SIGTERM; killing it", name, cmd.Process.Pid)
+			_ = cmd.Process.Kill()
+			<-waited
+		}
+		logFile.Close()
+		if t.Failed() {
+			t.Logf("--- last lines of %s log ---\n%s", name, tail(logPath, 40))
+		}
+	})
+	return cmd
+}
+
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// pathLabels are the labels that pick one path out of the series.
+func pathLabels(src, dst string, port int) []string {
+	return []string{"source", src, "target", dst, "port", fmt.Sprint(port)}
+}
+
+func upValue(s series, src, dst string, port int) (float64, bool) {
+	return s.one("linkmesh_path_up", pathLabels(src, dst, port)...)
+}
+
+// failures sums a path's attempts whose result is not ok.
+func failures(s series, src, dst string, port int) float64 {
+	var sum float64
+	for k, v := range s.find("linkmesh_path_probes_total", pathLabels(src, dst, port)...) {
+		if !strings.Contains(k, `result="ok"`) {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func resultCount(s series, src, dst string, port int, result string) float64 {
+	v, _ := s.one("linkmesh_path_probes_total", append(pathLabels(src, dst, port), "result", result)...)
+	return v
+}
+
+// report appends lines to $LINKMESH_LAB_REPORT when set, for docs/benchmarks.md.
+func report(t *testing.T, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		t.Log(l)
+	}
+	path := os.Getenv("LINKMESH_LAB_REPORT")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Errorf("report: %v", err)
+		return
+	}
+	defer f.Close()
+	for _, l := range lines {
+		fmt.Fprintln(f, l)
+	}
+}
+
+var errNotYet = errors.New("not yet")
+
+// pollPaths reads /api/v1/paths until f accepts it or timeout passes.
+func (m *labMesh) pollPaths(t *testing.T, timeout time.Duration, window func() time.Duration, f func([]apiPath) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		ps, err := m.paths(window())
+		if err == nil {
+			if err = f(ps); err == nil {
+				return
+			}
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("after %v: %v", timeout, last)
+}
