@@ -157,5 +157,11 @@ func lessKey(a, b Key) bool {
 	if a.Port != b.Port {
 		return a.Port < b.Port
 	}
-	return a.Kind < b.Kind
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	if a.SourceSite != b.SourceSite {
+		return a.SourceSite < b.SourceSite
+	}
+	return a.TargetSite < b.TargetSite
 }

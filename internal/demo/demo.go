@@ -114,10 +114,10 @@ func Run(ctx context.Context, opts Options) error {
 		for {
 			select {
 			case <-gctx.Done():
-				printTable(opts.Out, coord.Paths())
+				printTable(opts.Out, coord.Paths(time.Minute))
 				return nil
 			case <-t.C:
-				printTable(opts.Out, coord.Paths())
+				printTable(opts.Out, coord.Paths(time.Minute))
 			}
 		}
 	})
