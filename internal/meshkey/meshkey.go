@@ -1,0 +1,71 @@
+// Package meshkey handles the mesh's shared secret: 32 random bytes that every
+// probe and coordinator of one mesh holds. It encrypts gossip (memberlist's
+// keyring) and authenticates the echo hello between probes (HMAC), so a host
+// without the key can neither join the mesh nor pass for a probe's responder.
+//
+// On disk the key is one line of standard base64 (44 characters), created with
+// `linkmesh certs mesh-key` or Generate.
+package meshkey
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+)
+
+// Size is the key length in bytes (AES-256 for memberlist).
+const Size = 32
+
+// Generate returns a new random key.
+func Generate() ([]byte, error) {
+	k := make([]byte, Size)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("generate mesh key: %w", err)
+	}
+	return k, nil
+}
+
+// Encode returns the key's file form (without a newline).
+func Encode(k []byte) string {
+	return base64.StdEncoding.EncodeToString(k)
+}
+
+// Parse decodes a key from its file form; surrounding white space is ignored.
+func Parse(text []byte) ([]byte, error) {
+	s := bytes.TrimSpace(text)
+	k := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(k, s)
+	if err != nil {
+		return nil, fmt.Errorf("not base64: %w", err)
+	}
+	if n != Size {
+		return nil, fmt.Errorf("decodes to %d bytes, want %d (create one with `linkmesh certs mesh-key`)", n, Size)
+	}
+	return k[:n], nil
+}
+
+// Load reads a key file; errors name the file and what to fix.
+func Load(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mesh key: %w", err)
+	}
+	k, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("mesh key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// Write stores k at path, readable by the owner only.
+func Write(path string, k []byte) error {
+	if len(k) != Size {
+		return fmt.Errorf("mesh key: %d bytes, want %d", len(k), Size)
+	}
+	if err := os.WriteFile(path, []byte(Encode(k)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write mesh key: %w", err)
+	}
+	return nil
+}
