@@ -30,6 +30,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// StandInState is what became of a stand-in request.
+type StandInState int32
+
+const (
+	StandInState_STAND_IN_STATE_UNSPECIFIED StandInState = 0
+	// The probe holds the port and answers the responder protocol on it.
+	StandInState_STAND_IN_STATE_SERVING StandInState = 1
+	// Another program holds the port (on the SQL Server host: usually the real
+	// mirroring endpoint). The port is left alone; measure it with tcp instead.
+	StandInState_STAND_IN_STATE_PORT_TAKEN StandInState = 2
+	// The probe could not bind the port for another reason (see detail).
+	StandInState_STAND_IN_STATE_FAILED StandInState = 3
+	// The stand-in ran for its max_duration and the port was released.
+	StandInState_STAND_IN_STATE_ENDED StandInState = 4
+)
+
+// Enum value maps for StandInState.
+var (
+	StandInState_name = map[int32]string{
+		0: "STAND_IN_STATE_UNSPECIFIED",
+		1: "STAND_IN_STATE_SERVING",
+		2: "STAND_IN_STATE_PORT_TAKEN",
+		3: "STAND_IN_STATE_FAILED",
+		4: "STAND_IN_STATE_ENDED",
+	}
+	StandInState_value = map[string]int32{
+		"STAND_IN_STATE_UNSPECIFIED": 0,
+		"STAND_IN_STATE_SERVING":     1,
+		"STAND_IN_STATE_PORT_TAKEN":  2,
+		"STAND_IN_STATE_FAILED":      3,
+		"STAND_IN_STATE_ENDED":       4,
+	}
+)
+
+func (x StandInState) Enum() *StandInState {
+	p := new(StandInState)
+	*p = x
+	return p
+}
+
+func (x StandInState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StandInState) Descriptor() protoreflect.EnumDescriptor {
+	return file_linkmesh_v1_mesh_proto_enumTypes[0].Descriptor()
+}
+
+func (StandInState) Type() protoreflect.EnumType {
+	return &file_linkmesh_v1_mesh_proto_enumTypes[0]
+}
+
+func (x StandInState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StandInState.Descriptor instead.
+func (StandInState) EnumDescriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{0}
+}
+
 // Kind is a probe kind.
 type Kind int32
 
@@ -70,11 +131,11 @@ func (x Kind) String() string {
 }
 
 func (Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_linkmesh_v1_mesh_proto_enumTypes[0].Descriptor()
+	return file_linkmesh_v1_mesh_proto_enumTypes[1].Descriptor()
 }
 
 func (Kind) Type() protoreflect.EnumType {
-	return &file_linkmesh_v1_mesh_proto_enumTypes[0]
+	return &file_linkmesh_v1_mesh_proto_enumTypes[1]
 }
 
 func (x Kind) Number() protoreflect.EnumNumber {
@@ -83,7 +144,7 @@ func (x Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Kind.Descriptor instead.
 func (Kind) EnumDescriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{0}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{1}
 }
 
 // Code is the outcome of one attempt.
@@ -145,11 +206,11 @@ func (x Code) String() string {
 }
 
 func (Code) Descriptor() protoreflect.EnumDescriptor {
-	return file_linkmesh_v1_mesh_proto_enumTypes[1].Descriptor()
+	return file_linkmesh_v1_mesh_proto_enumTypes[2].Descriptor()
 }
 
 func (Code) Type() protoreflect.EnumType {
-	return &file_linkmesh_v1_mesh_proto_enumTypes[1]
+	return &file_linkmesh_v1_mesh_proto_enumTypes[2]
 }
 
 func (x Code) Number() protoreflect.EnumNumber {
@@ -158,7 +219,7 @@ func (x Code) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Code.Descriptor instead.
 func (Code) EnumDescriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{1}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{2}
 }
 
 // RTTSource says where an RTT figure came from.
@@ -172,6 +233,8 @@ const (
 	RTTSource_RTT_SOURCE_CONNECT RTTSource = 2
 	// Application round trips (echo).
 	RTTSource_RTT_SOURCE_APPLICATION RTTSource = 3
+	// The time a name lookup took (dns).
+	RTTSource_RTT_SOURCE_LOOKUP RTTSource = 4
 )
 
 // Enum value maps for RTTSource.
@@ -181,12 +244,14 @@ var (
 		1: "RTT_SOURCE_KERNEL",
 		2: "RTT_SOURCE_CONNECT",
 		3: "RTT_SOURCE_APPLICATION",
+		4: "RTT_SOURCE_LOOKUP",
 	}
 	RTTSource_value = map[string]int32{
 		"RTT_SOURCE_UNSPECIFIED": 0,
 		"RTT_SOURCE_KERNEL":      1,
 		"RTT_SOURCE_CONNECT":     2,
 		"RTT_SOURCE_APPLICATION": 3,
+		"RTT_SOURCE_LOOKUP":      4,
 	}
 )
 
@@ -201,11 +266,11 @@ func (x RTTSource) String() string {
 }
 
 func (RTTSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_linkmesh_v1_mesh_proto_enumTypes[2].Descriptor()
+	return file_linkmesh_v1_mesh_proto_enumTypes[3].Descriptor()
 }
 
 func (RTTSource) Type() protoreflect.EnumType {
-	return &file_linkmesh_v1_mesh_proto_enumTypes[2]
+	return &file_linkmesh_v1_mesh_proto_enumTypes[3]
 }
 
 func (x RTTSource) Number() protoreflect.EnumNumber {
@@ -214,7 +279,7 @@ func (x RTTSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RTTSource.Descriptor instead.
 func (RTTSource) EnumDescriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{2}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{3}
 }
 
 // ProbeInfo describes a probe. The name is unique in the mesh.
@@ -540,7 +605,13 @@ type Plan struct {
 	// The targets to probe.
 	Targets []*Target `protobuf:"bytes,2,rep,name=targets,proto3" json:"targets,omitempty"`
 	// When the coordinator computed the plan.
-	Created       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created,proto3" json:"created,omitempty"`
+	Created *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created,proto3" json:"created,omitempty"`
+	// Ports on which the probe should serve the responder protocol as a stand-in
+	// for the real endpoint (e.g. 5022 before SQL Server's mirroring endpoint
+	// exists). A probe binds a port only while it is free and only while the
+	// stand-in is listed here, for at most its max_duration; it reports the
+	// outcome in ReportRequest.stand_ins.
+	StandIns      []*StandIn `protobuf:"bytes,4,rep,name=stand_ins,json=standIns,proto3" json:"stand_ins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -596,6 +667,133 @@ func (x *Plan) GetCreated() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Plan) GetStandIns() []*StandIn {
+	if x != nil {
+		return x.StandIns
+	}
+	return nil
+}
+
+// StandIn asks a probe to stand in for an endpoint: bind the port on its host
+// and answer the responder protocol there, so the far side can prove the path
+// end to end before the real endpoint exists.
+type StandIn struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// TCP port to bind on all of the probe's addresses, e.g. 5022.
+	Port uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	// The longest the probe holds the port, counted from when it first sees this
+	// stand-in in a plan; it releases the port earlier when a plan drops it.
+	MaxDuration   *durationpb.Duration `protobuf:"bytes,2,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StandIn) Reset() {
+	*x = StandIn{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StandIn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StandIn) ProtoMessage() {}
+
+func (x *StandIn) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StandIn.ProtoReflect.Descriptor instead.
+func (*StandIn) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StandIn) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *StandIn) GetMaxDuration() *durationpb.Duration {
+	if x != nil {
+		return x.MaxDuration
+	}
+	return nil
+}
+
+// StandInStatus reports one stand-in the probe was asked for.
+type StandInStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Port  uint32                 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	State StandInState           `protobuf:"varint,2,opt,name=state,proto3,enum=linkmesh.v1.StandInState" json:"state,omitempty"`
+	// Human-readable explanation, e.g. "port 5022 is in use by another program".
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StandInStatus) Reset() {
+	*x = StandInStatus{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StandInStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StandInStatus) ProtoMessage() {}
+
+func (x *StandInStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StandInStatus.ProtoReflect.Descriptor instead.
+func (*StandInStatus) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StandInStatus) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *StandInStatus) GetState() StandInState {
+	if x != nil {
+		return x.State
+	}
+	return StandInState_STAND_IN_STATE_UNSPECIFIED
+}
+
+func (x *StandInStatus) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 // Target is one thing a probe measures, on its own schedule.
 type Target struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -626,7 +824,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[6]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +836,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[6]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +849,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{6}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Target) GetId() string {
@@ -739,14 +937,19 @@ type EchoOptions struct {
 	// Run a path-MTU check every this many attempts (0: never).
 	MtuEvery uint32 `protobuf:"varint,2,opt,name=mtu_every,json=mtuEvery,proto3" json:"mtu_every,omitempty"`
 	// Bytes of a throughput burst per attempt (0: none).
-	BurstBytes    uint64 `protobuf:"varint,3,opt,name=burst_bytes,json=burstBytes,proto3" json:"burst_bytes,omitempty"`
+	BurstBytes uint64 `protobuf:"varint,3,opt,name=burst_bytes,json=burstBytes,proto3" json:"burst_bytes,omitempty"`
+	// Run the throughput burst every this many attempts (0 or 1: every attempt).
+	BurstEvery uint32 `protobuf:"varint,4,opt,name=burst_every,json=burstEvery,proto3" json:"burst_every,omitempty"`
+	// The longest one burst may send; the throughput is measured over what
+	// arrived by then (unset: 5 s).
+	BurstMaxTime  *durationpb.Duration `protobuf:"bytes,5,opt,name=burst_max_time,json=burstMaxTime,proto3" json:"burst_max_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EchoOptions) Reset() {
 	*x = EchoOptions{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[7]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +961,7 @@ func (x *EchoOptions) String() string {
 func (*EchoOptions) ProtoMessage() {}
 
 func (x *EchoOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[7]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +974,7 @@ func (x *EchoOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EchoOptions.ProtoReflect.Descriptor instead.
 func (*EchoOptions) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{7}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EchoOptions) GetRounds() uint32 {
@@ -795,6 +998,20 @@ func (x *EchoOptions) GetBurstBytes() uint64 {
 	return 0
 }
 
+func (x *EchoOptions) GetBurstEvery() uint32 {
+	if x != nil {
+		return x.BurstEvery
+	}
+	return 0
+}
+
+func (x *EchoOptions) GetBurstMaxTime() *durationpb.Duration {
+	if x != nil {
+		return x.BurstMaxTime
+	}
+	return nil
+}
+
 // DNSOptions tune the dns kind.
 type DNSOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -806,7 +1023,7 @@ type DNSOptions struct {
 
 func (x *DNSOptions) Reset() {
 	*x = DNSOptions{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[8]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1035,7 @@ func (x *DNSOptions) String() string {
 func (*DNSOptions) ProtoMessage() {}
 
 func (x *DNSOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[8]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1048,7 @@ func (x *DNSOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DNSOptions.ProtoReflect.Descriptor instead.
 func (*DNSOptions) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{8}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DNSOptions) GetExpectCidrs() []string {
@@ -870,14 +1087,18 @@ type Result struct {
 	MtuBytes                uint32               `protobuf:"varint,16,opt,name=mtu_bytes,json=mtuBytes,proto3" json:"mtu_bytes,omitempty"`
 	ThroughputBitsPerSecond float64              `protobuf:"fixed64,17,opt,name=throughput_bits_per_second,json=throughputBitsPerSecond,proto3" json:"throughput_bits_per_second,omitempty"`
 	// DNS kind: the addresses the name resolved to.
-	Addresses     []string `protobuf:"bytes,18,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	Addresses []string `protobuf:"bytes,18,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// Echo kind, when the attempt ran a path-MTU check (mtu_bytes is then set):
+	// full-size packets were lost while smaller ones passed, with no ICMP
+	// "fragmentation needed" coming back (a path-MTU black hole).
+	MtuBlackhole  bool `protobuf:"varint,19,opt,name=mtu_blackhole,json=mtuBlackhole,proto3" json:"mtu_blackhole,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[9]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +1110,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[9]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +1123,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{9}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Result) GetSeq() uint64 {
@@ -1031,6 +1252,13 @@ func (x *Result) GetAddresses() []string {
 	return nil
 }
 
+func (x *Result) GetMtuBlackhole() bool {
+	if x != nil {
+		return x.MtuBlackhole
+	}
+	return false
+}
+
 // ReportRequest carries a batch of results from one probe.
 type ReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1041,14 +1269,17 @@ type ReportRequest struct {
 	// Results in increasing seq order.
 	Results []*Result `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
 	// Results the probe had to drop (its buffer was full) since it started.
-	DroppedTotal  uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
+	DroppedTotal uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
+	// The current state of every stand-in the probe was asked for (by a plan or
+	// by its own configuration).
+	StandIns      []*StandInStatus `protobuf:"bytes,5,rep,name=stand_ins,json=standIns,proto3" json:"stand_ins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[10]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1291,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[10]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1304,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{10}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReportRequest) GetProbe() string {
@@ -1104,6 +1335,13 @@ func (x *ReportRequest) GetDroppedTotal() uint64 {
 	return 0
 }
 
+func (x *ReportRequest) GetStandIns() []*StandInStatus {
+	if x != nil {
+		return x.StandIns
+	}
+	return nil
+}
+
 // ReportResponse acknowledges a batch.
 type ReportResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1119,7 +1357,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1369,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1382,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{11}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReportResponse) GetAckedSeq() uint64 {
@@ -1187,13 +1425,21 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12)\n" +
 	"\x10known_generation\x18\x02 \x01(\x04R\x0fknownGeneration\":\n" +
 	"\x11WatchPlanResponse\x12%\n" +
-	"\x04plan\x18\x01 \x01(\v2\x11.linkmesh.v1.PlanR\x04plan\"\x8b\x01\n" +
+	"\x04plan\x18\x01 \x01(\v2\x11.linkmesh.v1.PlanR\x04plan\"\xbe\x01\n" +
 	"\x04Plan\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12-\n" +
 	"\atargets\x18\x02 \x03(\v2\x13.linkmesh.v1.TargetR\atargets\x124\n" +
-	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"\xe8\x02\n" +
+	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x121\n" +
+	"\tstand_ins\x18\x04 \x03(\v2\x14.linkmesh.v1.StandInR\bstandIns\"[\n" +
+	"\aStandIn\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\x12<\n" +
+	"\fmax_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\"l\n" +
+	"\rStandInStatus\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\x12/\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x19.linkmesh.v1.StandInStateR\x05state\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xe8\x02\n" +
 	"\x06Target\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x11.linkmesh.v1.KindR\x04kind\x12\x12\n" +
@@ -1206,15 +1452,18 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x04rule\x18\t \x01(\tR\x04rule\x12,\n" +
 	"\x04echo\x18\n" +
 	" \x01(\v2\x18.linkmesh.v1.EchoOptionsR\x04echo\x12)\n" +
-	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\"c\n" +
+	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\"\xc5\x01\n" +
 	"\vEchoOptions\x12\x16\n" +
 	"\x06rounds\x18\x01 \x01(\rR\x06rounds\x12\x1b\n" +
 	"\tmtu_every\x18\x02 \x01(\rR\bmtuEvery\x12\x1f\n" +
 	"\vburst_bytes\x18\x03 \x01(\x04R\n" +
-	"burstBytes\"/\n" +
+	"burstBytes\x12\x1f\n" +
+	"\vburst_every\x18\x04 \x01(\rR\n" +
+	"burstEvery\x12?\n" +
+	"\x0eburst_max_time\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fburstMaxTime\"/\n" +
 	"\n" +
 	"DNSOptions\x12!\n" +
-	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\x85\x05\n" +
+	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\xaa\x05\n" +
 	"\x06Result\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
@@ -1237,17 +1486,25 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x06jitter\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x12\x1b\n" +
 	"\tmtu_bytes\x18\x10 \x01(\rR\bmtuBytes\x12;\n" +
 	"\x1athroughput_bits_per_second\x18\x11 \x01(\x01R\x17throughputBitsPerSecond\x12\x1c\n" +
-	"\taddresses\x18\x12 \x03(\tR\taddresses\"\x8f\x01\n" +
+	"\taddresses\x18\x12 \x03(\tR\taddresses\x12#\n" +
+	"\rmtu_blackhole\x18\x13 \x01(\bR\fmtuBlackhole\"\xc8\x01\n" +
 	"\rReportRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
 	"\aresults\x18\x03 \x03(\v2\x13.linkmesh.v1.ResultR\aresults\x12#\n" +
-	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\"M\n" +
+	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\x127\n" +
+	"\tstand_ins\x18\x05 \x03(\v2\x1a.linkmesh.v1.StandInStatusR\bstandIns\"M\n" +
 	"\x0eReportResponse\x12\x1b\n" +
 	"\tacked_seq\x18\x01 \x01(\x04R\backedSeq\x12\x1e\n" +
 	"\n" +
 	"reregister\x18\x02 \x01(\bR\n" +
-	"reregister*G\n" +
+	"reregister*\x9e\x01\n" +
+	"\fStandInState\x12\x1e\n" +
+	"\x1aSTAND_IN_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16STAND_IN_STATE_SERVING\x10\x01\x12\x1d\n" +
+	"\x19STAND_IN_STATE_PORT_TAKEN\x10\x02\x12\x19\n" +
+	"\x15STAND_IN_STATE_FAILED\x10\x03\x12\x18\n" +
+	"\x14STAND_IN_STATE_ENDED\x10\x04*G\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bKIND_TCP\x10\x01\x12\r\n" +
@@ -1264,12 +1521,13 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"CODE_RESET\x10\x06\x12\x11\n" +
 	"\rCODE_MISMATCH\x10\a\x12\x0e\n" +
 	"\n" +
-	"CODE_ERROR\x10\b*r\n" +
+	"CODE_ERROR\x10\b*\x89\x01\n" +
 	"\tRTTSource\x12\x1a\n" +
 	"\x16RTT_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RTT_SOURCE_KERNEL\x10\x01\x12\x16\n" +
 	"\x12RTT_SOURCE_CONNECT\x10\x02\x12\x1a\n" +
-	"\x16RTT_SOURCE_APPLICATION\x10\x032\xe7\x01\n" +
+	"\x16RTT_SOURCE_APPLICATION\x10\x03\x12\x15\n" +
+	"\x11RTT_SOURCE_LOOKUP\x10\x042\xe7\x01\n" +
 	"\vMeshService\x12G\n" +
 	"\bRegister\x12\x1c.linkmesh.v1.RegisterRequest\x1a\x1d.linkmesh.v1.RegisterResponse\x12L\n" +
 	"\tWatchPlan\x12\x1d.linkmesh.v1.WatchPlanRequest\x1a\x1e.linkmesh.v1.WatchPlanResponse0\x01\x12A\n" +
@@ -1288,57 +1546,65 @@ func file_linkmesh_v1_mesh_proto_rawDescGZIP() []byte {
 	return file_linkmesh_v1_mesh_proto_rawDescData
 }
 
-var file_linkmesh_v1_mesh_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_linkmesh_v1_mesh_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_linkmesh_v1_mesh_proto_goTypes = []any{
-	(Kind)(0),                     // 0: linkmesh.v1.Kind
-	(Code)(0),                     // 1: linkmesh.v1.Code
-	(RTTSource)(0),                // 2: linkmesh.v1.RTTSource
-	(*ProbeInfo)(nil),             // 3: linkmesh.v1.ProbeInfo
-	(*RegisterRequest)(nil),       // 4: linkmesh.v1.RegisterRequest
-	(*RegisterResponse)(nil),      // 5: linkmesh.v1.RegisterResponse
-	(*WatchPlanRequest)(nil),      // 6: linkmesh.v1.WatchPlanRequest
-	(*WatchPlanResponse)(nil),     // 7: linkmesh.v1.WatchPlanResponse
-	(*Plan)(nil),                  // 8: linkmesh.v1.Plan
-	(*Target)(nil),                // 9: linkmesh.v1.Target
-	(*EchoOptions)(nil),           // 10: linkmesh.v1.EchoOptions
-	(*DNSOptions)(nil),            // 11: linkmesh.v1.DNSOptions
-	(*Result)(nil),                // 12: linkmesh.v1.Result
-	(*ReportRequest)(nil),         // 13: linkmesh.v1.ReportRequest
-	(*ReportResponse)(nil),        // 14: linkmesh.v1.ReportResponse
-	nil,                           // 15: linkmesh.v1.ProbeInfo.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(StandInState)(0),             // 0: linkmesh.v1.StandInState
+	(Kind)(0),                     // 1: linkmesh.v1.Kind
+	(Code)(0),                     // 2: linkmesh.v1.Code
+	(RTTSource)(0),                // 3: linkmesh.v1.RTTSource
+	(*ProbeInfo)(nil),             // 4: linkmesh.v1.ProbeInfo
+	(*RegisterRequest)(nil),       // 5: linkmesh.v1.RegisterRequest
+	(*RegisterResponse)(nil),      // 6: linkmesh.v1.RegisterResponse
+	(*WatchPlanRequest)(nil),      // 7: linkmesh.v1.WatchPlanRequest
+	(*WatchPlanResponse)(nil),     // 8: linkmesh.v1.WatchPlanResponse
+	(*Plan)(nil),                  // 9: linkmesh.v1.Plan
+	(*StandIn)(nil),               // 10: linkmesh.v1.StandIn
+	(*StandInStatus)(nil),         // 11: linkmesh.v1.StandInStatus
+	(*Target)(nil),                // 12: linkmesh.v1.Target
+	(*EchoOptions)(nil),           // 13: linkmesh.v1.EchoOptions
+	(*DNSOptions)(nil),            // 14: linkmesh.v1.DNSOptions
+	(*Result)(nil),                // 15: linkmesh.v1.Result
+	(*ReportRequest)(nil),         // 16: linkmesh.v1.ReportRequest
+	(*ReportResponse)(nil),        // 17: linkmesh.v1.ReportResponse
+	nil,                           // 18: linkmesh.v1.ProbeInfo.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
 }
 var file_linkmesh_v1_mesh_proto_depIdxs = []int32{
-	15, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
-	3,  // 1: linkmesh.v1.RegisterRequest.probe:type_name -> linkmesh.v1.ProbeInfo
-	8,  // 2: linkmesh.v1.WatchPlanResponse.plan:type_name -> linkmesh.v1.Plan
-	9,  // 3: linkmesh.v1.Plan.targets:type_name -> linkmesh.v1.Target
-	16, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
-	0,  // 5: linkmesh.v1.Target.kind:type_name -> linkmesh.v1.Kind
-	17, // 6: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
-	17, // 7: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
-	10, // 8: linkmesh.v1.Target.echo:type_name -> linkmesh.v1.EchoOptions
-	11, // 9: linkmesh.v1.Target.dns:type_name -> linkmesh.v1.DNSOptions
-	16, // 10: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
-	0,  // 11: linkmesh.v1.Result.kind:type_name -> linkmesh.v1.Kind
-	1,  // 12: linkmesh.v1.Result.code:type_name -> linkmesh.v1.Code
-	17, // 13: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
-	2,  // 14: linkmesh.v1.Result.rtt_source:type_name -> linkmesh.v1.RTTSource
-	17, // 15: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
-	12, // 16: linkmesh.v1.ReportRequest.results:type_name -> linkmesh.v1.Result
-	4,  // 17: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
-	6,  // 18: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
-	13, // 19: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
-	5,  // 20: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
-	7,  // 21: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
-	14, // 22: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
-	20, // [20:23] is the sub-list for method output_type
-	17, // [17:20] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	18, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
+	4,  // 1: linkmesh.v1.RegisterRequest.probe:type_name -> linkmesh.v1.ProbeInfo
+	9,  // 2: linkmesh.v1.WatchPlanResponse.plan:type_name -> linkmesh.v1.Plan
+	12, // 3: linkmesh.v1.Plan.targets:type_name -> linkmesh.v1.Target
+	19, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
+	10, // 5: linkmesh.v1.Plan.stand_ins:type_name -> linkmesh.v1.StandIn
+	20, // 6: linkmesh.v1.StandIn.max_duration:type_name -> google.protobuf.Duration
+	0,  // 7: linkmesh.v1.StandInStatus.state:type_name -> linkmesh.v1.StandInState
+	1,  // 8: linkmesh.v1.Target.kind:type_name -> linkmesh.v1.Kind
+	20, // 9: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
+	20, // 10: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
+	13, // 11: linkmesh.v1.Target.echo:type_name -> linkmesh.v1.EchoOptions
+	14, // 12: linkmesh.v1.Target.dns:type_name -> linkmesh.v1.DNSOptions
+	20, // 13: linkmesh.v1.EchoOptions.burst_max_time:type_name -> google.protobuf.Duration
+	19, // 14: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
+	1,  // 15: linkmesh.v1.Result.kind:type_name -> linkmesh.v1.Kind
+	2,  // 16: linkmesh.v1.Result.code:type_name -> linkmesh.v1.Code
+	20, // 17: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
+	3,  // 18: linkmesh.v1.Result.rtt_source:type_name -> linkmesh.v1.RTTSource
+	20, // 19: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
+	15, // 20: linkmesh.v1.ReportRequest.results:type_name -> linkmesh.v1.Result
+	11, // 21: linkmesh.v1.ReportRequest.stand_ins:type_name -> linkmesh.v1.StandInStatus
+	5,  // 22: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
+	7,  // 23: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
+	16, // 24: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
+	6,  // 25: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
+	8,  // 26: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
+	17, // 27: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
+	25, // [25:28] is the sub-list for method output_type
+	22, // [22:25] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_linkmesh_v1_mesh_proto_init() }
@@ -1351,8 +1617,8 @@ func file_linkmesh_v1_mesh_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_linkmesh_v1_mesh_proto_rawDesc), len(file_linkmesh_v1_mesh_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   13,
+			NumEnums:      4,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
