@@ -158,7 +158,7 @@ func (a *Agent) Buffer() *report.Buffer { return a.buf }
 func (a *Agent) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if a.lis != nil {
-		r := responder.New(a.logger.With("component", "responder"))
+		r := responder.New(responder.Config{}, a.logger.With("component", "responder"))
 		g.Go(func() error { return r.Serve(ctx, a.lis) })
 	}
 	plans := make(chan *linkmeshv1.Plan)

@@ -1,6 +1,16 @@
 // Package responder is the probe's listener that other probes measure against.
-// For now it accepts a connection and closes it cleanly, which is all the tcp kind
-// needs; it bounds how many connections it holds at once.
+// It speaks the responder protocol (package wire): a hello in which both sides
+// prove they hold the mesh key, then echo round trips, path-MTU test frames and
+// a throughput burst, for the echo kind of other probes. A tcp-kind attempt
+// that connects and closes without a byte is served too: it just ends.
+//
+// Everything a client sends is bounded: the number of connections (the oldest
+// unauthenticated one is evicted to make room), the time to finish the hello
+// (an absolute deadline, so a client trickling bytes gains nothing), the time
+// for every later frame, each frame's length (checked before its payload is
+// read), the frames and burst bytes per connection and the connection's life.
+// And no client can use it to amplify traffic: it never has sent more bytes on
+// a connection than it has received on it.
 package responder
 
 import (
@@ -9,30 +19,122 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// maxConns bounds the connections being handled at once; more are closed at once.
-const maxConns = 256
+// Config bounds what the responder accepts. Zero fields take the defaults
+// noted on each (see DefaultConfig).
+type Config struct {
+	// Key is the mesh key (meshkey.Size bytes). Without it the responder
+	// answers every hello with "no mesh key", and echo attempts against it fail.
+	Key []byte
+	// MaxConns bounds the connections handled at once (default 64). When it
+	// is reached, the oldest connection that has not finished its hello is
+	// closed to make room; when every connection has, the new one is closed.
+	MaxConns int
+	// MaxAuthenticated bounds the connections past the hello (default 48),
+	// so there is always room for new hellos; more are refused as busy.
+	MaxAuthenticated int
+	// HandshakeTimeout is how long a client has from connecting to finishing
+	// its hello (default 5 s).
+	HandshakeTimeout time.Duration
+	// FrameTimeout is how long each later frame may take to arrive, counted
+	// from when the previous one was answered (default 10 s).
+	FrameTimeout time.Duration
+	// MaxLifetime bounds one connection's life (default 10 min).
+	MaxLifetime time.Duration
+	// MaxFrames bounds the frames one connection may send (default 100,000).
+	MaxFrames int
+	// MaxBurstBytes bounds the bytes of one connection's bursts (default 1 GiB).
+	MaxBurstBytes int64
+}
 
-// Responder serves a listener. The zero value is not usable; use New.
+// DefaultConfig returns the limits used for every zero field of a Config.
+func DefaultConfig() Config {
+	return Config{
+		MaxConns:         64,
+		MaxAuthenticated: 48,
+		HandshakeTimeout: 5 * time.Second,
+		FrameTimeout:     10 * time.Second,
+		MaxLifetime:      10 * time.Minute,
+		MaxFrames:        100_000,
+		MaxBurstBytes:    1 << 30,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	c.MaxConns = cmp(c.MaxConns, d.MaxConns)
+	c.MaxAuthenticated = min(cmp(c.MaxAuthenticated, d.MaxAuthenticated), c.MaxConns)
+	c.HandshakeTimeout = cmp(c.HandshakeTimeout, d.HandshakeTimeout)
+	c.FrameTimeout = cmp(c.FrameTimeout, d.FrameTimeout)
+	c.MaxLifetime = cmp(c.MaxLifetime, d.MaxLifetime)
+	c.MaxFrames = cmp(c.MaxFrames, d.MaxFrames)
+	c.MaxBurstBytes = cmp(c.MaxBurstBytes, d.MaxBurstBytes)
+	return c
+}
+
+// cmp returns v, or def when v is not positive.
+func cmp[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Stats counts what the responder did since it started. All fields only grow.
+type Stats struct {
+	Accepted, Authenticated, Evicted, Refused uint64
+	// ProtocolErrors: connections closed for bytes that are not the protocol,
+	// a bad length, a bad version or a late frame.
+	ProtocolErrors uint64
+	// AuthFailures: clients whose proof did not match the mesh key.
+	AuthFailures uint64
+	// BytesIn and BytesOut are payload and header bytes over all connections.
+	BytesIn, BytesOut uint64
+}
+
+// Responder serves the responder protocol. Create it with New; Serve may run on
+// several listeners at once (the responder port and a stand-in port), sharing
+// the limits.
 type Responder struct {
+	cfg    Config
 	logger *slog.Logger
-	sem    chan struct{}
+	reg    registry
+	stats  struct {
+		accepted, authenticated, evicted, refused, protoErrs, authFails, in, out atomic.Uint64
+	}
 }
 
-// New returns a Responder that logs to logger.
-func New(logger *slog.Logger) *Responder {
-	return &Responder{logger: logger, sem: make(chan struct{}, maxConns)}
+// New returns a Responder with cfg's limits that logs to logger.
+func New(cfg Config, logger *slog.Logger) *Responder {
+	r := &Responder{cfg: cfg.withDefaults(), logger: logger}
+	r.reg.init()
+	return r
 }
 
-// Serve accepts connections on lis until ctx is done, then closes lis and returns
-// once every connection it handles is closed.
+// Stats returns the counters so far.
+func (r *Responder) Stats() Stats {
+	s := &r.stats
+	return Stats{
+		Accepted: s.accepted.Load(), Authenticated: s.authenticated.Load(), Evicted: s.evicted.Load(),
+		Refused: s.refused.Load(), ProtocolErrors: s.protoErrs.Load(), AuthFailures: s.authFails.Load(),
+		BytesIn: s.in.Load(), BytesOut: s.out.Load(),
+	}
+}
+
+// Serve accepts connections on lis until ctx is done, then closes lis and
+// every connection it handles, and returns once their goroutines have ended.
 func (r *Responder) Serve(ctx context.Context, lis net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	stop := context.AfterFunc(ctx, func() { lis.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		lis.Close()
+		r.reg.closeAll()
+	})
 	defer stop()
+	wg.Go(func() { r.summarize(ctx) })
 	var tempDelay time.Duration
 	for {
 		conn, err := lis.Accept()
@@ -53,22 +155,49 @@ func (r *Responder) Serve(ctx context.Context, lis net.Listener) error {
 			continue
 		}
 		tempDelay = 0
-		select {
-		case r.sem <- struct{}{}:
-		default:
+		r.stats.accepted.Add(1)
+		s, evicted := r.reg.admit(conn, r.cfg.MaxConns)
+		if evicted {
+			r.stats.evicted.Add(1)
+		}
+		if s == nil {
+			r.stats.refused.Add(1)
 			conn.Close()
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-r.sem }()
-			r.handle(conn)
-		}()
+		if ctx.Err() != nil { // closeAll may have run before admit
+			r.reg.done(s)
+			conn.Close()
+			continue
+		}
+		wg.Go(func() {
+			defer r.reg.done(s)
+			r.handle(s)
+		})
 	}
 }
 
-// handle closes the connection cleanly (FIN): the tcp kind only needs the handshake.
-func (r *Responder) handle(conn net.Conn) {
-	conn.Close()
+// summarize logs, at most once a minute, what the responder refused, so a
+// scan or an attack is visible without a log line per connection.
+func (r *Responder) summarize(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	var last Stats
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := r.Stats()
+		bad := now.ProtocolErrors - last.ProtocolErrors + now.AuthFailures - last.AuthFailures +
+			now.Evicted - last.Evicted + now.Refused - last.Refused
+		if bad > 0 {
+			r.logger.Warn("responder refused connections in the last minute",
+				"protocol_errors", now.ProtocolErrors-last.ProtocolErrors,
+				"auth_failures", now.AuthFailures-last.AuthFailures,
+				"evicted", now.Evicted-last.Evicted, "refused", now.Refused-last.Refused)
+		}
+		last = now
+	}
 }

@@ -1,0 +1,5 @@
+//go:build !linux && !windows
+
+package pmtu
+
+func setDontFragment(uintptr, string) error { return ErrUnsupported }

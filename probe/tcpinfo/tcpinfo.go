@@ -1,0 +1,51 @@
+// Package tcpinfo reads what the kernel knows about one TCP connection: the
+// segment size in use, whether TCP timestamps are on, how many segments it
+// had to retransmit, and the path MTU it believes in. The echo kind uses it to
+// size path-MTU test packets and to count loss; the responder uses it to tell
+// the echo client about losses on the way back.
+//
+// Linux reads TCP_INFO; Windows reads SIO_TCP_INFO (TCP_INFO_v0, Windows 10
+// 1703 and later) and IP_MTU; elsewhere nothing is known and Get says so.
+package tcpinfo
+
+import (
+	"errors"
+	"net"
+)
+
+// Info is the kernel's view of a connection. Zero fields are unknown.
+type Info struct {
+	// MSS is the data carried by one full segment (timestamp options already
+	// taken off on Linux).
+	MSS int
+	// Timestamps: the TCP timestamps option is in use, 12 bytes per segment.
+	Timestamps bool
+	// Retransmits counts segments sent again since the connection opened
+	// (Windows: estimated as retransmitted bytes / MSS, rounded up).
+	Retransmits uint32
+	// PathMTU is the largest IP packet the kernel believes the path carries,
+	// from the route and any ICMP "fragmentation needed" it received.
+	PathMTU int
+}
+
+// ErrUnsupported: this platform does not expose connection details.
+var ErrUnsupported = errors.New("tcp connection details are not available on this platform")
+
+// Get returns the kernel's view of conn.
+func Get(conn *net.TCPConn) (Info, error) {
+	return get(conn)
+}
+
+// Overhead is the bytes a full-size packet of conn carries besides data: the
+// IP header (20 for IPv4, 40 for IPv6), the TCP header (20) and the timestamp
+// option (12) when in use.
+func Overhead(conn *net.TCPConn, timestamps bool) int {
+	n := 20 + 20
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok && a.IP.To4() == nil {
+		n = 40 + 20
+	}
+	if timestamps {
+		n += 12
+	}
+	return n
+}

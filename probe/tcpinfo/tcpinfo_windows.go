@@ -1,0 +1,98 @@
+//go:build windows
+
+package tcpinfo
+
+import (
+	"fmt"
+	"net"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// sioTCPInfo is SIO_TCP_INFO from mstcpip.h: _WSAIORW(IOC_VENDOR, 39).
+const sioTCPInfo = windows.IOC_INOUT | windows.IOC_VENDOR | 39
+
+// ipMTU and ipv6MTU are IP_MTU and IPV6_MTU from ws2ipdef.h (getsockopt on a
+// connected socket, Windows 10 and later).
+const (
+	ipMTU   = 73
+	ipv6MTU = 72
+)
+
+// tcpInfoV0 mirrors TCP_INFO_v0 from mstcpip.h (as in probe/tcp).
+type tcpInfoV0 struct {
+	State             int32
+	Mss               uint32
+	ConnectionTimeMs  uint64
+	TimestampsEnabled uint8
+	RttUs             uint32
+	MinRttUs          uint32
+	BytesInFlight     uint32
+	Cwnd              uint32
+	SndWnd            uint32
+	RcvWnd            uint32
+	RcvBuf            uint32
+	BytesOut          uint64
+	BytesIn           uint64
+	BytesReordered    uint32
+	BytesRetrans      uint32
+	FastRetrans       uint32
+	DupAcksIn         uint32
+	TimeoutEpisodes   uint32
+	SynRetrans        uint8
+}
+
+// Layout checks: each constant overflows uint (a compile error) unless it is zero.
+const (
+	_ = uint(unsafe.Sizeof(tcpInfoV0{}) - 88)
+	_ = uint(88 - unsafe.Sizeof(tcpInfoV0{}))
+	_ = uint(unsafe.Offsetof(tcpInfoV0{}.BytesRetrans) - 68)
+	_ = uint(68 - unsafe.Offsetof(tcpInfoV0{}.BytesRetrans))
+)
+
+func get(conn *net.TCPConn) (Info, error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return Info{}, fmt.Errorf("sio_tcp_info: %w", err)
+	}
+	var (
+		info    tcpInfoV0
+		ioErr   error
+		got     uint32
+		mtu     int
+		mtuErr  error
+		version uint32
+	)
+	v6 := false
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok && a.IP.To4() == nil {
+		v6 = true
+	}
+	if err := rc.Control(func(fd uintptr) {
+		ioErr = windows.WSAIoctl(windows.Handle(fd), sioTCPInfo,
+			(*byte)(unsafe.Pointer(&version)), uint32(unsafe.Sizeof(version)),
+			(*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)),
+			&got, nil, 0)
+		if v6 {
+			mtu, mtuErr = windows.GetsockoptInt(windows.Handle(fd), windows.IPPROTO_IPV6, ipv6MTU)
+		} else {
+			mtu, mtuErr = windows.GetsockoptInt(windows.Handle(fd), windows.IPPROTO_IP, ipMTU)
+		}
+	}); err != nil {
+		return Info{}, fmt.Errorf("sio_tcp_info: %w", err)
+	}
+	if ioErr != nil {
+		return Info{}, fmt.Errorf("wsaioctl sio_tcp_info: %w", ioErr)
+	}
+	if got < uint32(unsafe.Offsetof(info.BytesRetrans))+4 {
+		return Info{}, fmt.Errorf("wsaioctl sio_tcp_info: short answer, %d bytes", got)
+	}
+	out := Info{MSS: int(info.Mss), Timestamps: info.TimestampsEnabled != 0}
+	if info.Mss > 0 {
+		out.Retransmits = (info.BytesRetrans + info.Mss - 1) / info.Mss
+	}
+	if mtuErr == nil && mtu > 0 {
+		out.PathMTU = mtu
+	}
+	return out, nil
+}
