@@ -88,6 +88,8 @@ const (
 	RTTConnect
 	// RTTApplication: round trips of application messages (the echo kind).
 	RTTApplication
+	// RTTLookup: the time a name lookup took (the dns kind).
+	RTTLookup
 )
 
 // String returns the name used in logs and reports.
@@ -99,6 +101,8 @@ func (s RTTSource) String() string {
 		return "connect"
 	case RTTApplication:
 		return "application"
+	case RTTLookup:
+		return "lookup"
 	default:
 		return "none"
 	}
@@ -119,4 +123,24 @@ type Result struct {
 	// Detail is a short, human-readable description of what happened, for logs and
 	// reports (the error text for failures).
 	Detail string
+
+	// The echo kind's figures; zero when not measured.
+
+	// LossRatio is the share of the round trips' segments the kernels had to
+	// send again (each resend is a packet lost on the path), in [0, 1].
+	LossRatio float64
+	// Jitter is the mean absolute difference between consecutive round trips.
+	Jitter time.Duration
+	// MTU is the largest packet, in bytes, that crossed the path in this
+	// attempt's path-MTU check; 0 when the attempt made no check.
+	MTU int
+	// MTUBlackhole: the check found full-size packets dropped while smaller
+	// ones pass, with no ICMP "fragmentation needed" to make TCP adapt.
+	MTUBlackhole bool
+	// Throughput is what the burst measured, in bits per second; 0 when the
+	// attempt ran no burst.
+	Throughput float64
+
+	// Addresses are what the dns kind's name resolved to.
+	Addresses []string
 }

@@ -17,7 +17,7 @@ const (
 	// Max is the largest packet ever tested: a 9000-byte jumbo frame.
 	Max = 9000
 	// MaxSteps bounds the tests one search makes after the first failure.
-	MaxSteps = 12
+	MaxSteps = 16
 )
 
 // ErrUnsupported: this platform cannot set the don't-fragment bit.

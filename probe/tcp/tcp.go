@@ -34,6 +34,9 @@ type Prober struct {
 	SourceAddr netip.Addr
 	// Resolver resolves host names. Nil means net.DefaultResolver.
 	Resolver Resolver
+	// Control, if set, runs on the socket after it is created and before it
+	// connects, like net.Dialer.Control (the echo kind sets don't-fragment).
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Probe makes one attempt against address ("host:port") and honours ctx's deadline.
@@ -42,12 +45,40 @@ type Prober struct {
 // deadline on ctx a silently dropped SYN is retried until the OS gives up (about
 // two minutes on Linux), so the scheduler always sets one.
 func (p *Prober) Probe(ctx context.Context, address string) attempt.Result {
+	c, res := p.Connect(ctx, address)
+	if c == nil {
+		return res
+	}
+	closeErr := closeGracefully(c.TCPConn)
+	if closeErr != nil {
+		// The path worked; a failed close is worth a note, not a different code.
+		res.Detail += fmt.Sprintf("; close: %v", closeErr)
+	}
+	return res
+}
+
+// Connection is an established connection and what its handshake measured.
+// The echo kind connects with Connect and then speaks the responder protocol.
+type Connection struct {
+	*net.TCPConn
+	// Remote is the address that was dialed (after resolving a name).
+	Remote netip.AddrPort
+	// ConnectTime is the monotonic time the connect call took.
+	ConnectTime time.Duration
+}
+
+// Connect resolves address, connects and measures the handshake, as Probe does,
+// but leaves the connection open. On success it returns the connection and the
+// ok Result describing the handshake (the caller closes the connection); on
+// failure a nil connection and the failed attempt's Result. Control, if set,
+// runs on the socket before it connects (e.g. to set don't-fragment).
+func (p *Prober) Connect(ctx context.Context, address string) (*Connection, attempt.Result) {
 	if err := ctx.Err(); err != nil {
-		return failure(fmt.Errorf("attempt not started: %w", err))
+		return nil, failure(fmt.Errorf("attempt not started: %w", err))
 	}
 	raddr, err := p.resolve(ctx, address)
 	if err != nil {
-		return failure(err)
+		return nil, failure(err)
 	}
 
 	var connectStart time.Time
@@ -57,7 +88,12 @@ func (p *Prober) Probe(ctx context.Context, address string) attempt.Result {
 		KeepAlive: -1,
 		// Control runs after socket(2) and just before bind/connect; stamping the
 		// start here keeps socket creation out of the connect time.
-		ControlContext: func(context.Context, string, string, syscall.RawConn) error {
+		ControlContext: func(_ context.Context, network, address string, c syscall.RawConn) error {
+			if p.Control != nil {
+				if err := p.Control(network, address, c); err != nil {
+					return err
+				}
+			}
 			connectStart = time.Now()
 			return nil
 		},
@@ -82,28 +118,22 @@ func (p *Prober) Probe(ctx context.Context, address string) attempt.Result {
 			// it): the connect time is a round trip too.
 			res.RTT, res.RTTSource = connectTime, attempt.RTTConnect
 		}
-		return res
+		return nil, res
 	}
 	conn, ok := c.(*net.TCPConn)
 	if !ok { // cannot happen for "tcp"; keep the socket from leaking if it does
 		c.Close()
-		return failure(fmt.Errorf("dial %s: unexpected connection type %T", raddr, c))
+		return nil, failure(fmt.Errorf("dial %s: unexpected connection type %T", raddr, c))
 	}
 
 	info, infoErr := handshakeInfo(conn)
-	closeErr := closeGracefully(conn)
-
 	res := attempt.Result{Code: attempt.OK, SYNRetransmits: info.synRetransmits}
 	res.RTT, res.RTTSource = chooseRTT(connectTime, info)
 	res.Detail = okDetail(raddr, address, connectTime, info, res.RTTSource)
 	if infoErr != nil {
 		res.Detail += fmt.Sprintf("; no kernel rtt: %v", infoErr)
 	}
-	if closeErr != nil {
-		// The path worked; a failed close is worth a note, not a different code.
-		res.Detail += fmt.Sprintf("; close: %v", closeErr)
-	}
-	return res
+	return &Connection{TCPConn: conn, Remote: raddr, ConnectTime: connectTime}, res
 }
 
 // resolve turns "host:port" into one address to dial. A literal IP is used as is; a

@@ -1,0 +1,214 @@
+// Package echo implements the echo probe kind: connect to another probe's
+// responder, prove both ends hold the mesh key (so the answer cannot come from
+// a firewall, proxy or NAT that completed the TCP handshake in the responder's
+// place), then measure N round trips on the same connection — application RTT,
+// jitter and loss — and, when asked, the path MTU (black-hole detection) and
+// the throughput of a bounded burst.
+//
+// The transport failures are the tcp kind's (refused, timeout, unreachable,
+// dns, reset); a far end that is not a linkmesh responder of this mesh is
+// mismatch.
+package echo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/linkmesh/linkmesh/probe/attempt"
+	"github.com/linkmesh/linkmesh/probe/pmtu"
+	"github.com/linkmesh/linkmesh/probe/tcp"
+	"github.com/linkmesh/linkmesh/probe/tcpinfo"
+)
+
+// Limits on what one attempt does.
+const (
+	// DefaultRounds is the round trips of an attempt when Options.Rounds is 0.
+	DefaultRounds = 10
+	// MaxRounds bounds Options.Rounds.
+	MaxRounds = 100
+	// DefaultBurstTime is the burst's time cap when Options.BurstTime is 0.
+	DefaultBurstTime = 5 * time.Second
+	// MaxBurstBytes bounds Options.BurstBytes (the responder's own limit).
+	MaxBurstBytes = 1 << 30
+)
+
+// Options say what one attempt measures besides the hello.
+type Options struct {
+	// Rounds is the number of round trips (0: DefaultRounds; at most MaxRounds).
+	Rounds int
+	// MTU runs a path-MTU check.
+	MTU bool
+	// BurstBytes, when positive, sends a throughput burst of at most that many
+	// bytes (at most MaxBurstBytes) ...
+	BurstBytes int64
+	// BurstTime ... for at most this long (0: DefaultBurstTime).
+	BurstTime time.Duration
+}
+
+// Prober makes echo attempts. The scheduler calls Probe once per attempt; a
+// Prober holds no state between attempts and is safe for concurrent use.
+type Prober struct {
+	// Key is the mesh key; without it every attempt fails with a note saying so.
+	Key []byte
+	// TCP connects (its resolver and source address are used; Control is
+	// replaced when a path-MTU check needs don't-fragment).
+	TCP tcp.Prober
+}
+
+// Probe makes one attempt against a responder at address ("host:port") and
+// honours ctx's deadline.
+func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.Result {
+	if len(p.Key) == 0 {
+		return attempt.Result{Code: attempt.Error, Detail: "this probe has no mesh key, so it cannot prove itself to responders: start it with --mesh-key-file"}
+	}
+	o = o.normalized()
+	dialer := p.dialer(o.MTU)
+	c, res := dialer.Connect(ctx, address)
+	if c == nil {
+		return res
+	}
+	handshake := res // the tcp-level view: SYN retransmits, handshake RTT
+	s := newSession(ctx, c.TCPConn)
+	defer func() { s.close() }()
+
+	if err := s.hello(p.Key); err != nil {
+		return failed(handshake, "hello", err)
+	}
+	before, infoErr := tcpinfo.Get(c.TCPConn)
+	rtts := make([]time.Duration, 0, o.Rounds)
+	var firstServer, lastServer uint32
+	for i := range o.Rounds {
+		rtt, serverRetrans, err := s.round(uint32(i + 1))
+		if err != nil {
+			return failed(handshake, "round trips", err)
+		}
+		if i == 0 {
+			firstServer = serverRetrans
+		}
+		lastServer = serverRetrans
+		rtts = append(rtts, rtt)
+	}
+	after, infoErr2 := tcpinfo.Get(c.TCPConn)
+	f := figures(rtts)
+	out := attempt.Result{
+		Code:           attempt.OK,
+		RTT:            f.median,
+		RTTSource:      attempt.RTTApplication,
+		SYNRetransmits: handshake.SYNRetransmits,
+		Jitter:         f.jitter,
+	}
+	if infoErr == nil && infoErr2 == nil {
+		lost := float64(after.Retransmits-before.Retransmits) + float64(lastServer-firstServer)
+		out.LossRatio = min(lost/float64(2*o.Rounds), 1)
+	}
+	d := describe{rounds: f, loss: out.LossRatio, lossKnown: infoErr == nil && infoErr2 == nil}
+
+	if o.MTU {
+		m := p.checkMTU(ctx, s, dialer, c.Remote.String(), f.median)
+		if m.err != nil {
+			return failed(handshake, "path-MTU check", m.err)
+		}
+		out.MTU, out.MTUBlackhole = m.mtu, m.blackhole
+		d.mtu = &m
+	}
+	if o.BurstBytes > 0 {
+		b := burstFigures{}
+		if s.dead {
+			b.skipped = true
+		} else {
+			res, sent, err := s.burst(o.BurstBytes, o.BurstTime)
+			b.sent, b.res, b.err = sent, res, err
+			if err == nil {
+				out.Throughput = res.Rate()
+			}
+		}
+		d.burst = &b
+	}
+	out.Detail = d.String()
+	return out
+}
+
+func (o Options) normalized() Options {
+	if o.Rounds <= 0 {
+		o.Rounds = DefaultRounds
+	}
+	o.Rounds = min(o.Rounds, MaxRounds)
+	o.BurstBytes = min(o.BurstBytes, MaxBurstBytes)
+	if o.BurstTime <= 0 {
+		o.BurstTime = DefaultBurstTime
+	}
+	return o
+}
+
+// dialer returns the tcp dialer to use: with don't-fragment set when the
+// attempt checks the path MTU (where the platform can; TCP sets DF anyway on
+// Linux and Windows).
+func (p *Prober) dialer(mtu bool) *tcp.Prober {
+	d := p.TCP
+	if mtu {
+		d.Control = func(network, address string, c syscall.RawConn) error {
+			if err := pmtu.DontFragment(network, address, c); err != nil && !errors.Is(err, pmtu.ErrUnsupported) {
+				return err
+			}
+			return nil
+		}
+	}
+	return &d
+}
+
+// failed turns a step's error into the attempt's result, keeping what the
+// handshake measured.
+func failed(handshake attempt.Result, step string, err error) attempt.Result {
+	res := attempt.Result{Code: attempt.Error, SYNRetransmits: handshake.SYNRetransmits, Detail: step + ": " + err.Error()}
+	var se *stepError
+	if errors.As(err, &se) {
+		res.Code, res.Detail = se.code, se.detail
+	}
+	if res.Code == attempt.OK { // a step never fails with ok
+		res.Code = attempt.Error
+	}
+	return res
+}
+
+// newSession wraps conn; its deadline follows ctx, and ctx's end closes it.
+func newSession(ctx context.Context, conn *net.TCPConn) *session {
+	s := &session{conn: conn}
+	if dl, ok := ctx.Deadline(); ok {
+		s.deadline = dl
+		conn.SetDeadline(dl)
+	}
+	s.stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	return s
+}
+
+// roundFigures summarise the round trips.
+type roundFigures struct {
+	n                int
+	min, median, max time.Duration
+	jitter           time.Duration
+}
+
+func figures(rtts []time.Duration) roundFigures {
+	f := roundFigures{n: len(rtts)}
+	if len(rtts) == 0 {
+		return f
+	}
+	var sum time.Duration
+	for i := 1; i < len(rtts); i++ {
+		sum += (rtts[i] - rtts[i-1]).Abs()
+	}
+	if len(rtts) > 1 {
+		f.jitter = sum / time.Duration(len(rtts)-1)
+	}
+	sorted := slices.Sorted(slices.Values(rtts))
+	f.min, f.max = sorted[0], sorted[len(sorted)-1]
+	f.median = sorted[len(sorted)/2]
+	return f
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
