@@ -11,14 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"regexp"
-	"strconv"
 
 	"github.com/linkmesh/linkmesh/internal/buildinfo"
-	"github.com/linkmesh/linkmesh/probe/attempt"
+	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/probe/report"
 	"github.com/linkmesh/linkmesh/probe/responder"
 	"github.com/linkmesh/linkmesh/probe/sched"
-	"github.com/linkmesh/linkmesh/probe/tcp"
+	"github.com/linkmesh/linkmesh/probe/standin"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/credentials"
@@ -44,6 +43,18 @@ type Config struct {
 	Advertise string
 	// BufferSize bounds the results kept while coordinators are away.
 	BufferSize int
+	// MeshKey is the mesh's shared secret (meshkey.Size bytes): the responder
+	// and the echo kind prove with it that both ends belong to the mesh.
+	// Without it the responder refuses every hello and echo attempts fail.
+	MeshKey []byte
+	// ResponderMaxConns bounds the responder's connections (0: its default).
+	ResponderMaxConns int
+	// StandIns are ports (e.g. 5022) on which the probe serves the responder
+	// protocol for as long as it runs, in place of an endpoint that does not
+	// exist yet. Only when asked for: SQL Server cannot create its endpoint on
+	// a port the probe holds. Coordinators can ask for bounded stand-ins in
+	// plans without this.
+	StandIns []uint32
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$`)
@@ -77,6 +88,14 @@ func (c *Config) Validate() error {
 	if c.BufferSize < 1 {
 		return fmt.Errorf("--buffer %d: must be at least 1", c.BufferSize)
 	}
+	if len(c.MeshKey) != 0 && len(c.MeshKey) != meshkey.Size {
+		return fmt.Errorf("--mesh-key-file: the key is %d bytes, want %d", len(c.MeshKey), meshkey.Size)
+	}
+	for _, p := range c.StandIns {
+		if p == 0 || p > 65535 {
+			return fmt.Errorf("--stand-in %d: not a TCP port (use 1 to 65535, e.g. 5022)", p)
+		}
+	}
 	return nil
 }
 
@@ -100,7 +119,10 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		cfg:     cfg,
 		logger:  logger,
 		buf:     report.NewBuffer(cfg.BufferSize),
-		probers: map[linkmeshv1.Kind]sched.Prober{linkmeshv1.Kind_KIND_TCP: tcpKind{&tcp.Prober{}}},
+		probers: probers(cfg.MeshKey),
+	}
+	if len(cfg.MeshKey) == 0 {
+		logger.Warn("no mesh key (--mesh-key-file): echo paths to and from this probe will fail; tcp and dns paths work")
 	}
 	var advertise string
 	if cfg.Responder != "" {
@@ -153,35 +175,37 @@ func (a *Agent) ResponderAddr() net.Addr {
 // Buffer exposes the result buffer (for the probe's own metrics and tests).
 func (a *Agent) Buffer() *report.Buffer { return a.buf }
 
-// Run runs the responder, the coordinator clients and the scheduler until ctx is
-// done. Coordinators being away never stops it: probing goes on and results wait.
+// Run runs the responder, the coordinator clients, the stand-ins and the
+// scheduler until ctx is done. Coordinators being away never stops it: probing
+// goes on and results wait.
 func (a *Agent) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
+	r := responder.New(responder.Config{Key: a.cfg.MeshKey, MaxConns: a.cfg.ResponderMaxConns}, a.logger.With("component", "responder"))
 	if a.lis != nil {
-		r := responder.New(responder.Config{}, a.logger.With("component", "responder"))
 		g.Go(func() error { return r.Serve(ctx, a.lis) })
 	}
+	standIns := standin.New(r.Serve, "", a.logger.With("component", "stand-in"))
 	plans := make(chan *linkmeshv1.Plan)
 	for _, addr := range a.cfg.Coordinators {
 		c := &report.Client{
-			Address: addr,
-			Creds:   a.cfg.Creds,
-			Info:    a.info,
-			Buffer:  a.buf,
-			Plans:   plans,
-			Logger:  a.logger.With("component", "report", "coordinator", addr),
+			Address:         addr,
+			Creds:           a.cfg.Creds,
+			Info:            a.info,
+			Buffer:          a.buf,
+			Plans:           plans,
+			Logger:          a.logger.With("component", "report", "coordinator", addr),
+			StandIns:        standIns.Statuses,
+			StandInsChanged: standIns.Changed,
 		}
 		g.Go(func() error { return c.Run(ctx) })
 	}
+	toSched := make(chan *linkmeshv1.Plan)
+	toStandIns := make(chan []standin.Request)
 	s := sched.New(a.probers, a.buf, a.logger.With("component", "sched"))
-	g.Go(func() error { return s.Run(ctx, plans) })
-	a.logger.Info("probe running", "name", a.cfg.Name, "site", a.cfg.Site, "responder", a.info.GetResponderAddress(), "coordinators", a.cfg.Coordinators)
+	g.Go(func() error { return s.Run(ctx, toSched) })
+	g.Go(func() error { return standIns.Run(ctx, toStandIns) })
+	g.Go(func() error { return a.route(ctx, plans, toSched, toStandIns) })
+	a.logger.Info("probe running", "name", a.cfg.Name, "site", a.cfg.Site, "responder", a.info.GetResponderAddress(),
+		"coordinators", a.cfg.Coordinators, "stand_ins", a.cfg.StandIns)
 	return g.Wait()
-}
-
-// tcpKind adapts the tcp kind to the scheduler's Prober.
-type tcpKind struct{ p *tcp.Prober }
-
-func (k tcpKind) Probe(ctx context.Context, t *linkmeshv1.Target) attempt.Result {
-	return k.p.Probe(ctx, net.JoinHostPort(t.GetHost(), strconv.Itoa(int(t.GetPort()))))
 }

@@ -48,6 +48,13 @@ type Client struct {
 	Plans chan<- *linkmeshv1.Plan
 	// Logger is scoped to this coordinator by the caller.
 	Logger *slog.Logger
+	// StandIns, if set, returns the state of the probe's stand-in endpoints;
+	// every report carries it.
+	StandIns func() []*linkmeshv1.StandInStatus
+	// StandInsChanged, if set, returns a channel closed when that state next
+	// changes, so the change is reported at once rather than with the next
+	// heartbeat.
+	StandInsChanged func() <-chan struct{}
 }
 
 // Run keeps the probe registered with the coordinator, follows its plan stream and
@@ -143,12 +150,17 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 	defer heartbeat.Stop()
 	for {
 		added := c.Buffer.Added()
+		var standInsChanged <-chan struct{} // nil: never ready
+		if c.StandInsChanged != nil {
+			standInsChanged = c.StandInsChanged()
+		}
 		batch := c.Buffer.Since(acked, MaxBatch)
 		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-heartbeat.C:
+			case <-standInsChanged:
 			case <-added:
 				if err := sleepCtx(ctx, flushDelay); err != nil {
 					return err
@@ -162,6 +174,7 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 			Epoch:        c.Info.GetEpoch(),
 			Results:      batch,
 			DroppedTotal: c.Buffer.Dropped(),
+			StandIns:     c.standIns(),
 		})
 		cancel()
 		if err != nil {
@@ -174,6 +187,13 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 		c.Buffer.Ack(c.Address, acked)
 		heartbeat.Reset(Heartbeat)
 	}
+}
+
+func (c *Client) standIns() []*linkmeshv1.StandInStatus {
+	if c.StandIns == nil {
+		return nil
+	}
+	return c.StandIns()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -18,9 +18,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Prober makes one attempt against a target and honours ctx's deadline.
+// Prober makes one attempt against a target and honours ctx's deadline. n
+// counts the target's attempts from 0 since it was scheduled: kinds that do
+// some work only every so often (the echo kind's path-MTU check and burst)
+// read it.
 type Prober interface {
-	Probe(ctx context.Context, t *linkmeshv1.Target) attempt.Result
+	Probe(ctx context.Context, t *linkmeshv1.Target, n uint64) attempt.Result
 }
 
 // Recorder receives the result of every attempt. Record must not block for long:
@@ -132,8 +135,8 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
-	for {
-		s.once(ctx, p, t, timeout)
+	for n := uint64(0); ; n++ {
+		s.once(ctx, p, t, timeout, n)
 		select {
 		case <-ctx.Done():
 			return
@@ -142,10 +145,10 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 	}
 }
 
-func (s *Scheduler) once(ctx context.Context, p Prober, t *linkmeshv1.Target, timeout time.Duration) {
+func (s *Scheduler) once(ctx context.Context, p Prober, t *linkmeshv1.Target, timeout time.Duration, n uint64) {
 	start := s.now()
 	actx, cancel := context.WithTimeout(ctx, timeout)
-	res := p.Probe(actx, t)
+	res := p.Probe(actx, t, n)
 	cancel()
 	if ctx.Err() != nil {
 		return // the target was stopped mid-attempt: the result says nothing about the path
@@ -157,20 +160,30 @@ func (s *Scheduler) once(ctx context.Context, p Prober, t *linkmeshv1.Target, ti
 // sequence number; the reporter assigns it).
 func ToProto(t *linkmeshv1.Target, start time.Time, r attempt.Result) *linkmeshv1.Result {
 	out := &linkmeshv1.Result{
-		Time:           timestamppb.New(start),
-		TargetId:       t.GetId(),
-		Kind:           t.GetKind(),
-		Target:         t.GetName(),
-		TargetSite:     t.GetSite(),
-		Host:           t.GetHost(),
-		Port:           t.GetPort(),
-		Code:           codeToProto(r.Code),
-		RttSource:      rttSourceToProto(r.RTTSource),
-		SynRetransmits: r.SYNRetransmits,
-		Detail:         truncate(r.Detail, 500),
+		Time:                    timestamppb.New(start),
+		TargetId:                t.GetId(),
+		Kind:                    t.GetKind(),
+		Target:                  t.GetName(),
+		TargetSite:              t.GetSite(),
+		Host:                    t.GetHost(),
+		Port:                    t.GetPort(),
+		Code:                    codeToProto(r.Code),
+		RttSource:               rttSourceToProto(r.RTTSource),
+		SynRetransmits:          r.SYNRetransmits,
+		Detail:                  truncate(r.Detail, 500),
+		LossRatio:               min(max(r.LossRatio, 0), 1),
+		MtuBytes:                uint32(min(max(r.MTU, 0), 65535)),
+		MtuBlackhole:            r.MTUBlackhole && r.MTU > 0,
+		ThroughputBitsPerSecond: max(r.Throughput, 0),
 	}
 	if r.RTTSource != attempt.RTTNone {
 		out.Rtt = durationpb.New(r.RTT)
+	}
+	if r.Jitter > 0 {
+		out.Jitter = durationpb.New(r.Jitter)
+	}
+	if n := len(r.Addresses); n > 0 {
+		out.Addresses = append([]string(nil), r.Addresses[:min(n, 64)]...)
 	}
 	return out
 }
@@ -203,6 +216,8 @@ func rttSourceToProto(s attempt.RTTSource) linkmeshv1.RTTSource {
 		return linkmeshv1.RTTSource_RTT_SOURCE_CONNECT
 	case attempt.RTTApplication:
 		return linkmeshv1.RTTSource_RTT_SOURCE_APPLICATION
+	case attempt.RTTLookup:
+		return linkmeshv1.RTTSource_RTT_SOURCE_LOOKUP
 	}
 	return linkmeshv1.RTTSource_RTT_SOURCE_UNSPECIFIED
 }

@@ -1,0 +1,70 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/linkmesh/linkmesh/probe/attempt"
+	"github.com/linkmesh/linkmesh/probe/dns"
+	"github.com/linkmesh/linkmesh/probe/echo"
+	"github.com/linkmesh/linkmesh/probe/sched"
+	"github.com/linkmesh/linkmesh/probe/tcp"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+)
+
+// probers returns the scheduler's Prober for every kind this probe runs.
+func probers(key []byte) map[linkmeshv1.Kind]sched.Prober {
+	return map[linkmeshv1.Kind]sched.Prober{
+		linkmeshv1.Kind_KIND_TCP:  tcpKind{&tcp.Prober{}},
+		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key}},
+		linkmeshv1.Kind_KIND_DNS:  dnsKind{&dns.Prober{}},
+	}
+}
+
+func hostPort(t *linkmeshv1.Target) string {
+	return net.JoinHostPort(t.GetHost(), strconv.Itoa(int(t.GetPort())))
+}
+
+// tcpKind adapts the tcp kind to the scheduler's Prober.
+type tcpKind struct{ p *tcp.Prober }
+
+func (k tcpKind) Probe(ctx context.Context, t *linkmeshv1.Target, _ uint64) attempt.Result {
+	return k.p.Probe(ctx, hostPort(t))
+}
+
+// echoKind adapts the echo kind: the path-MTU check runs on the first attempt
+// and then every mtu_every attempts, the burst every burst_every.
+type echoKind struct{ p *echo.Prober }
+
+func (k echoKind) Probe(ctx context.Context, t *linkmeshv1.Target, n uint64) attempt.Result {
+	o := t.GetEcho()
+	opts := echo.Options{Rounds: int(o.GetRounds())}
+	if every := uint64(o.GetMtuEvery()); every > 0 && n%every == 0 {
+		opts.MTU = true
+	}
+	if b := o.GetBurstBytes(); b > 0 && n%max(uint64(o.GetBurstEvery()), 1) == 0 {
+		opts.BurstBytes = int64(min(b, echo.MaxBurstBytes))
+		if d := o.GetBurstMaxTime(); d != nil && d.CheckValid() == nil {
+			opts.BurstTime = min(d.AsDuration(), time.Minute)
+		}
+	}
+	return k.p.Probe(ctx, hostPort(t), opts)
+}
+
+// dnsKind adapts the dns kind: the target's host is the name.
+type dnsKind struct{ p *dns.Prober }
+
+func (k dnsKind) Probe(ctx context.Context, t *linkmeshv1.Target, _ uint64) attempt.Result {
+	var expect []netip.Prefix
+	for _, c := range t.GetDns().GetExpectCidrs() {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return attempt.Result{Code: attempt.Error, Detail: "the plan's expected CIDR " + strconv.Quote(c) + " is not valid: " + err.Error()}
+		}
+		expect = append(expect, p.Masked())
+	}
+	return k.p.Probe(ctx, t.GetHost(), expect)
+}

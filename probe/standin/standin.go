@@ -1,0 +1,215 @@
+// Package standin lets a probe stand in for an endpoint that does not exist
+// yet: it binds the real port on its host (5022, the database mirroring
+// endpoint's port) while that port is free, serves the responder protocol
+// there so the far side can prove the path end to end, and releases the port
+// when the request is withdrawn or its time is up.
+//
+// A port another program holds is never touched: the stand-in reports it as
+// taken (on the SQL Server host that is usually the real mirroring endpoint,
+// which the far side then measures with the tcp kind). Nor is it retried: a
+// probe that grabbed 5022 the moment SQL Server released it during a restart
+// would keep SQL Server from creating its endpoint.
+package standin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+)
+
+// Bounds on a requested stand-in.
+const (
+	// DefaultDuration applies when a request gives none.
+	DefaultDuration = 10 * time.Minute
+	// MaxDuration caps every request that is not Continuous.
+	MaxDuration = time.Hour
+)
+
+// Request asks for one stand-in.
+type Request struct {
+	// Port to bind on all the host's addresses.
+	Port uint32
+	// MaxDuration is the longest the port is held, from when the request is
+	// first seen (0: DefaultDuration; at most MaxDuration).
+	MaxDuration time.Duration
+	// Continuous holds the port for as long as the request stands, with no
+	// time limit: only from the probe's own --stand-in flag.
+	Continuous bool
+}
+
+// Serve serves the responder protocol on lis until ctx is done.
+type Serve func(ctx context.Context, lis net.Listener) error
+
+// Manager holds the stand-ins. Create it with New and call Run once.
+type Manager struct {
+	serve  Serve
+	logger *slog.Logger
+	// host is the address to bind ("" for all; tests use 127.0.0.1).
+	host string
+
+	mu      sync.Mutex
+	entries map[uint32]*entry
+	changed chan struct{}
+}
+
+// entry is one requested port.
+type entry struct {
+	req    Request
+	status *linkmeshv1.StandInStatus
+	cancel context.CancelFunc // stops the serving goroutine (nil when not serving)
+	done   chan struct{}      // closed when it has stopped
+}
+
+// New returns a Manager that serves stand-ins with serve. host is the address
+// to bind ("" for all of the host's addresses).
+func New(serve Serve, host string, logger *slog.Logger) *Manager {
+	return &Manager{serve: serve, host: host, logger: logger, entries: map[uint32]*entry{}, changed: make(chan struct{})}
+}
+
+// Run applies every set of requests received until ctx is done, then releases
+// every port and returns once their goroutines have ended. Each set replaces
+// the previous one: ports no longer requested are released.
+func (m *Manager) Run(ctx context.Context, requests <-chan []Request) error {
+	var wg sync.WaitGroup
+	defer func() {
+		m.mu.Lock()
+		for _, e := range m.entries {
+			if e.cancel != nil {
+				e.cancel()
+			}
+		}
+		m.mu.Unlock()
+		wg.Wait()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case reqs := <-requests:
+			m.apply(ctx, reqs, &wg)
+		}
+	}
+}
+
+func (m *Manager) apply(ctx context.Context, reqs []Request, wg *sync.WaitGroup) {
+	want := map[uint32]Request{}
+	for _, r := range reqs {
+		if r.Port == 0 || r.Port > 65535 {
+			continue
+		}
+		if _, dup := want[r.Port]; !dup {
+			want[r.Port] = r
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for port, e := range m.entries {
+		if _, ok := want[port]; ok {
+			continue
+		}
+		if e.cancel != nil {
+			e.cancel()
+			m.mu.Unlock()
+			<-e.done // the port is free again before anything else happens
+			m.mu.Lock()
+		}
+		delete(m.entries, port)
+		m.logger.Info("stand-in withdrawn; port released", "port", port)
+	}
+	for port, r := range want {
+		if _, ok := m.entries[port]; ok {
+			continue // already handled: serving, taken, failed or ended
+		}
+		m.entries[port] = m.start(ctx, r, wg)
+	}
+	m.notifyLocked()
+}
+
+// start binds the port and serves it, or records why it cannot.
+func (m *Manager) start(ctx context.Context, r Request, wg *sync.WaitGroup) *entry {
+	e := &entry{req: r, status: &linkmeshv1.StandInStatus{Port: r.Port}}
+	lis, err := net.Listen("tcp", net.JoinHostPort(m.host, strconv.Itoa(int(r.Port))))
+	if err != nil {
+		e.status.State, e.status.Detail = refusal(r.Port, err)
+		m.logger.Warn("stand-in not started", "port", r.Port, "reason", e.status.GetDetail())
+		return e
+	}
+	limit := r.MaxDuration
+	if limit <= 0 {
+		limit = DefaultDuration
+	}
+	limit = min(limit, MaxDuration)
+	var (
+		sctx   context.Context
+		cancel context.CancelFunc
+	)
+	if r.Continuous {
+		sctx, cancel = context.WithCancel(ctx)
+	} else {
+		sctx, cancel = context.WithTimeout(ctx, limit)
+	}
+	e.cancel, e.done = cancel, make(chan struct{})
+	e.status.State = linkmeshv1.StandInState_STAND_IN_STATE_SERVING
+	if r.Continuous {
+		e.status.Detail = fmt.Sprintf("serving the responder protocol on port %d until the probe stops (--stand-in): SQL Server cannot create an endpoint on this port meanwhile", r.Port)
+	} else {
+		e.status.Detail = fmt.Sprintf("serving the responder protocol on port %d for at most %v, then releasing it", r.Port, limit)
+	}
+	m.logger.Info("stand-in serving", "port", r.Port, "continuous", r.Continuous, "max_duration", limit)
+	wg.Go(func() {
+		defer close(e.done)
+		if err := m.serve(sctx, lis); err != nil {
+			m.logger.Warn("stand-in stopped", "port", r.Port, "error", err)
+		}
+		lis.Close()
+		if ctx.Err() == nil && sctx.Err() != nil && !r.Continuous {
+			m.ended(e, limit)
+		}
+	})
+	return e
+}
+
+// ended records that a stand-in ran for its time and released the port.
+func (m *Manager) ended(e *entry, limit time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.status.GetState() != linkmeshv1.StandInState_STAND_IN_STATE_SERVING {
+		return
+	}
+	e.status = &linkmeshv1.StandInStatus{Port: e.req.Port, State: linkmeshv1.StandInState_STAND_IN_STATE_ENDED,
+		Detail: fmt.Sprintf("ran for its %v and released port %d", limit, e.req.Port)}
+	m.logger.Info("stand-in ended; port released", "port", e.req.Port)
+	m.notifyLocked()
+}
+
+func (m *Manager) notifyLocked() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// Statuses returns the state of every requested stand-in, by port. The report
+// client sends it with every report.
+func (m *Manager) Statuses() []*linkmeshv1.StandInStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*linkmeshv1.StandInStatus, 0, len(m.entries))
+	for _, e := range m.entries {
+		out = append(out, &linkmeshv1.StandInStatus{Port: e.status.GetPort(), State: e.status.GetState(), Detail: e.status.GetDetail()})
+	}
+	slices.SortFunc(out, func(a, b *linkmeshv1.StandInStatus) int { return int(a.GetPort()) - int(b.GetPort()) })
+	return out
+}
+
+// Changed returns a channel closed at the next change of any status.
+func (m *Manager) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
