@@ -3,9 +3,11 @@ package coordinator
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/exporter"
+	"github.com/linkmesh/linkmesh/internal/seeding"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -55,6 +57,16 @@ type PathStatus struct {
 	LastDetail   string            `json:"last_detail"`
 	LastSuccess  *time.Time        `json:"last_success,omitempty"`
 	Results      map[string]uint64 `json:"results"`
+	// MTUBytes and MTUBlackhole are the latest path-MTU check (echo; absent
+	// before the first).
+	MTUBytes     uint32 `json:"mtu_bytes,omitempty"`
+	MTUBlackhole *bool  `json:"mtu_blackhole,omitempty"`
+	// ThroughputBPS is the latest burst's throughput (echo; absent before the
+	// first), and Seeding100GB what it means for seeding 100 GB.
+	ThroughputBPS float64 `json:"throughput_bps,omitempty"`
+	Seeding100GB  string  `json:"seeding_100gb,omitempty"`
+	// Addresses are what the latest dns attempt resolved the name to.
+	Addresses []string `json:"addresses,omitempty"`
 	// Window summarises the attempts of the last `window` (default 5m, at most
 	// the last 256 attempts).
 	Window *WindowStatus `json:"window,omitempty"`
@@ -105,6 +117,15 @@ func (s *Server) Paths(window time.Duration) []PathStatus {
 			t := p.LastSuccess
 			ps.LastSuccess = &t
 		}
+		if !p.MTUTime.IsZero() {
+			hole := p.MTUBlackhole
+			ps.MTUBytes, ps.MTUBlackhole = p.MTU, &hole
+		}
+		if !p.ThroughputTime.IsZero() {
+			ps.ThroughputBPS = p.Throughput
+			ps.Seeding100GB = seeding.Describe(100*seeding.GB, p.Throughput)
+		}
+		ps.Addresses = p.Addresses
 		if st, ok := stats[p.Key]; ok {
 			ps.Window = &WindowStatus{
 				Attempts: st.Attempts, OK: st.OK, SYNRetransmits: st.SYNRetransmits, LossRatio: st.LossRatio,
@@ -122,6 +143,28 @@ func (s *Server) Paths(window time.Duration) []PathStatus {
 	return out
 }
 
+// StandInStatus is one probe's stand-in endpoint in the /api/v1/paths answer.
+type StandInStatus struct {
+	Probe  string `json:"probe"`
+	Port   uint32 `json:"port"`
+	State  string `json:"state"` // serving, port_taken, failed, ended
+	Detail string `json:"detail"`
+}
+
+// StandIns returns every stand-in the probes report, by probe and port.
+func (s *Server) StandIns() []StandInStatus {
+	out := []StandInStatus{}
+	for _, p := range s.store.Snapshot(s.StaleAfter()).Probes {
+		for _, st := range p.StandIns {
+			out = append(out, StandInStatus{
+				Probe: p.Info.GetName(), Port: st.GetPort(), Detail: st.GetDetail(),
+				State: strings.ToLower(strings.TrimPrefix(st.GetState().String(), "STAND_IN_STATE_")),
+			})
+		}
+	}
+	return out
+}
+
 func (s *Server) handlePaths(w http.ResponseWriter, r *http.Request) {
 	window := 5 * time.Minute
 	if v := r.URL.Query().Get("window"); v != "" {
@@ -135,7 +178,7 @@ func (s *Server) handlePaths(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{"window": window.String(), "paths": s.Paths(window)}); err != nil {
+	if err := enc.Encode(map[string]any{"window": window.String(), "paths": s.Paths(window), "stand_ins": s.StandIns()}); err != nil {
 		s.logger.Warn("write /api/v1/paths", "error", err)
 	}
 }

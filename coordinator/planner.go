@@ -22,7 +22,9 @@ type planner struct {
 	mu          sync.Mutex
 	builtFor    <-chan struct{} // the store's change channel the plans were built for
 	builtCfg    *config.Config
+	dirty       bool // stand-in requests changed since the plans were built
 	plans       map[string]*linkmeshv1.Plan
+	standIns    map[string][]standInRequest // by probe
 	cfgChanged  chan struct{}
 	done        chan struct{}
 	stopOnce    sync.Once
@@ -34,6 +36,7 @@ func newPlanner(store *pathstate.Store, cfg func() *config.Config) *planner {
 		store:      store,
 		cfg:        cfg,
 		plans:      map[string]*linkmeshv1.Plan{},
+		standIns:   map[string][]standInRequest{},
 		cfgChanged: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -46,9 +49,9 @@ func (p *planner) plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, do
 	c := p.cfg()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if changed != p.builtFor || c != p.builtCfg {
+	if changed != p.builtFor || c != p.builtCfg || p.dirty {
 		p.rebuildLocked(c)
-		p.builtFor, p.builtCfg = changed, c
+		p.builtFor, p.builtCfg, p.dirty = changed, c, false
 	}
 	plan, ok := p.plans[probe]
 	if !ok {
@@ -58,17 +61,20 @@ func (p *planner) plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, do
 }
 
 func (p *planner) rebuildLocked(c *config.Config) {
-	expanded := policy.Expand(c.Paths, p.store.Probes())
+	expanded := policy.Expand(c.Paths, p.store.Probes(), p.store.Serving)
+	now := time.Now()
 	for name, targets := range expanded {
+		standIns := p.standInsLocked(name, now)
 		old, ok := p.plans[name]
-		if ok && equalTargets(old.GetTargets(), targets) {
+		if ok && equalTargets(old.GetTargets(), targets) && equalStandIns(old.GetStandIns(), standIns) {
 			continue
 		}
 		p.generations++
 		p.plans[name] = &linkmeshv1.Plan{
 			Generation: p.generations,
 			Targets:    targets,
-			Created:    timestamppb.New(time.Now()),
+			Created:    timestamppb.New(now),
+			StandIns:   standIns,
 		}
 	}
 }
@@ -89,11 +95,25 @@ func equalTargets(a, b []*linkmeshv1.Target) bool {
 func (p *planner) configChanged() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.wakeLocked()
+}
+
+// wakeLocked wakes every plan stream to look at its plan again.
+func (p *planner) wakeLocked() {
 	close(p.cfgChanged)
 	p.cfgChanged = make(chan struct{})
 }
 
 // stop ends every plan stream (graceful shutdown waits for them).
 func (p *planner) stop() {
-	p.stopOnce.Do(func() { close(p.done) })
+	p.stopOnce.Do(func() {
+		close(p.done)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, reqs := range p.standIns {
+			for _, r := range reqs {
+				r.expiry.Stop()
+			}
+		}
+	})
 }

@@ -107,6 +107,7 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 	case err != nil:
 		return nil, status.Errorf(codes.Internal, "report: %v", err)
 	}
+	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
 	v.s.ingested.Add(float64(st.Counted))
 	v.s.duplicates.Add(float64(st.Duplicates))
 	return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq}, nil

@@ -51,8 +51,12 @@ type Rule struct {
 	From Selector `yaml:"from"`
 	// To says what they measure.
 	To Destination `yaml:"to"`
-	// Kind is the probe kind: tcp.
+	// Kind is the probe kind: tcp, echo or dns.
 	Kind string `yaml:"kind"`
+	// Echo tunes kind echo (round trips, path-MTU checks, throughput bursts).
+	Echo *EchoOptions `yaml:"echo"`
+	// DNS tunes kind dns (the CIDRs the answers must fall in).
+	DNS *DNSOptions `yaml:"dns"`
 	// Interval overrides Defaults.Interval.
 	Interval time.Duration `yaml:"interval"`
 	// Timeout overrides Defaults.Timeout.

@@ -13,7 +13,7 @@ func TestLoadValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if got, want := len(cfg.Paths), 4; got != want {
+	if got, want := len(cfg.Paths), 7; got != want {
 		t.Fatalf("rules: got %d, want %d", got, want)
 	}
 	p1 := cfg.Paths[0]
@@ -31,6 +31,48 @@ func TestLoadValid(t *testing.T) {
 	}
 	if cfg.StaleAfter != 45*time.Second {
 		t.Errorf("stale_after default: got %v", cfg.StaleAfter)
+	}
+	echo := cfg.Paths[4].Echo
+	if echo == nil || echo.Rounds != 20 || *echo.MTUEvery != 10*time.Minute || echo.BurstBytes != 16<<20 || echo.BurstTime != 10*time.Second {
+		t.Errorf("rule 4 echo options: got %+v", echo)
+	}
+	def := cfg.Paths[5].Echo
+	if def == nil || def.Rounds != DefaultRounds || *def.MTUEvery != DefaultMTUEvery || def.BurstBytes != 0 {
+		t.Errorf("rule 5 echo defaults: got %+v; want 10 rounds, mtu every 5m, no burst", def)
+	}
+	if d := cfg.Paths[6]; d.Kind != "dns" || d.DNS == nil || len(d.DNS.ExpectCIDRs) != 1 || d.To.Port != 0 {
+		t.Errorf("rule 6 dns: got %+v", d)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"", 0, true}, {"4096", 4096, true}, {"16MiB", 16 << 20, true}, {"10MB", 10e6, true},
+		{"1 GiB", 1 << 30, true}, {"2KB", 2000, true}, {"lots", 0, false}, {"-1", 0, false}, {"1.5GiB", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseBytes(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d (ok %v)", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestEvery(t *testing.T) {
+	tests := []struct {
+		period, interval time.Duration
+		want             uint32
+	}{
+		{0, time.Second, 0}, {5 * time.Minute, 30 * time.Second, 10}, {time.Minute, 25 * time.Second, 3}, {time.Second, time.Minute, 1},
+	}
+	for _, tt := range tests {
+		if got := Every(tt.period, tt.interval); got != tt.want {
+			t.Errorf("Every(%v, %v) = %d, want %d", tt.period, tt.interval, got, tt.want)
+		}
 	}
 }
 
@@ -52,6 +94,14 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"invalid-timeout-over-interval.yaml", []string{"invalid-timeout-over-interval.yaml:5:", "paths[0].timeout", "no longer than the interval"}},
 		{"invalid-unknown-kind.yaml", []string{"invalid-unknown-kind.yaml:4:", `unknown kind "icmp"`, "tcp"}},
 		{"invalid-empty.yaml", []string{"invalid-empty.yaml", "no settings"}},
+		{"invalid-echo-options-on-tcp.yaml", []string{"invalid-echo-options-on-tcp.yaml:5:", "paths[0].echo", "need kind: echo"}},
+		{"invalid-echo-rounds.yaml", []string{"invalid-echo-rounds.yaml:6:", "paths[0].echo.rounds", "500", "1 to 100"}},
+		{"invalid-burst-size.yaml", []string{"invalid-burst-size.yaml:6:", "paths[0].echo.burst", `"lots"`, "16MiB"}},
+		{"invalid-burst-time-over-timeout.yaml", []string{"invalid-burst-time-over-timeout.yaml:8:", "paths[0].echo.burst_time", "timeout (5s)", "at least 15s"}},
+		{"invalid-mtu-every.yaml", []string{"invalid-mtu-every.yaml:7:", "paths[0].echo.mtu_every", "0 (no path-MTU checks)"}},
+		{"invalid-dns-cidr.yaml", []string{"invalid-dns-cidr.yaml:6:", "paths[0].dns.expect_cidrs[1]", "10.1.3.0/33", "not a CIDR"}},
+		{"invalid-dns-ip-address.yaml", []string{"invalid-dns-ip-address.yaml:5:", "paths[0].to.address", "needs a host name"}},
+		{"invalid-dns-port.yaml", []string{"invalid-dns-port.yaml:3:", "paths[0].to.port", "uses no port"}},
 		{"invalid-syntax.yaml", []string{"invalid-syntax.yaml:"}},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")

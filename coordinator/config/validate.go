@@ -14,7 +14,7 @@ import (
 )
 
 // Kinds lists the probe kinds a rule may name, in the order docs list them.
-var Kinds = []string{"tcp"}
+var Kinds = []string{"tcp", "echo", "dns"}
 
 // Bounds on rule timing: faster would load real endpoints, slower is not monitoring.
 const (
@@ -131,7 +131,10 @@ func (r *Rule) validate(doc *yamlconf.Doc, i int, d Defaults) []error {
 		if net.ParseIP(to.Address) == nil && !validHostname(to.Address) {
 			errs = append(errs, doc.Errorf(at("to", "address"), "%q is not an IP address or host name (give the host alone, the port in port:)", to.Address))
 		}
-		if to.Port < 1 || to.Port > 65535 {
+		switch {
+		case r.Kind == "dns" && to.Port != 0:
+			errs = append(errs, doc.Errorf(at("to", "port"), "kind dns resolves a name and uses no port; leave port out"))
+		case r.Kind != "dns" && (to.Port < 1 || to.Port > 65535):
 			errs = append(errs, doc.Errorf(at("to", "port"), "%d is not a TCP port; use 1 to 65535 (the MI link uses 5022)", to.Port))
 		}
 		if to.Site == "" {
@@ -155,6 +158,7 @@ func (r *Rule) validate(doc *yamlconf.Doc, i int, d Defaults) []error {
 	} else if !labelValueRe.MatchString(to.Site) {
 		errs = append(errs, doc.Errorf(at("to", "site"), "%q is not a valid site name (letters, digits, '.', '_', '-'; at most 63)", to.Site))
 	}
+	errs = append(errs, r.validateKindOptions(doc, at)...)
 	if r.Name == "" {
 		r.Name = r.defaultName()
 	}

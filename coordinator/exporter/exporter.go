@@ -38,6 +38,9 @@ type Collector struct {
 	pathSYNRetrans  *prometheus.Desc
 	pathLoss        *prometheus.Desc
 	pathJitter      *prometheus.Desc
+	pathMTU         *prometheus.Desc
+	pathBlackhole   *prometheus.Desc
+	pathThroughput  *prometheus.Desc
 	probeUp         *prometheus.Desc
 	probeLastReport *prometheus.Desc
 	probeInfo       *prometheus.Desc
@@ -73,6 +76,15 @@ func New(src Source, staleAfter func() time.Duration) *Collector {
 		pathJitter: prometheus.NewDesc("linkmesh_path_jitter_seconds",
 			"Mean absolute difference between consecutive RTTs over the last 5 minutes.",
 			pathLabels, nil),
+		pathMTU: prometheus.NewDesc("linkmesh_path_mtu_bytes",
+			"Largest packet (bytes) that crossed the path in its latest path-MTU check (echo paths with MTU checks only).",
+			pathLabels, nil),
+		pathBlackhole: prometheus.NewDesc("linkmesh_path_mtu_blackhole",
+			"1 when the latest path-MTU check found full-size packets dropped while smaller ones crossed (a path-MTU black hole: replication stalls), else 0 (echo paths with MTU checks only).",
+			pathLabels, nil),
+		pathThroughput: prometheus.NewDesc("linkmesh_path_throughput_bits_per_second",
+			"Throughput of the latest bounded burst on the path (echo paths with bursts only).",
+			pathLabels, nil),
 		probeUp: prometheus.NewDesc("linkmesh_probe_up",
 			"1 if the probe reported within the stale-after window, else 0.",
 			probeLabels, nil),
@@ -94,7 +106,7 @@ func New(src Source, staleAfter func() time.Duration) *Collector {
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.pathUp, c.pathProbes, c.pathRTT, c.pathLastSuccess, c.pathSYNRetrans, c.pathLoss, c.pathJitter,
-		c.probeUp, c.probeLastReport, c.probeInfo, c.probeDropped, c.probeGaps} {
+		c.pathMTU, c.pathBlackhole, c.pathThroughput, c.probeUp, c.probeLastReport, c.probeInfo, c.probeDropped, c.probeGaps} {
 		ch <- d
 	}
 }
@@ -143,11 +155,18 @@ func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, 
 	if p.Kind == linkmeshv1.Kind_KIND_TCP || p.Kind == linkmeshv1.Kind_KIND_ECHO {
 		ch <- prometheus.MustNewConstMetric(c.pathSYNRetrans, prometheus.CounterValue, float64(p.SYNRetransmits), lv...)
 	}
-	if haveStats {
+	if haveStats && p.Kind != linkmeshv1.Kind_KIND_DNS {
 		ch <- prometheus.MustNewConstMetric(c.pathLoss, prometheus.GaugeValue, st.LossRatio, lv...)
-		if st.OK > 1 {
+		if st.OK > 1 || (p.Kind == linkmeshv1.Kind_KIND_ECHO && st.Jitter > 0) {
 			ch <- prometheus.MustNewConstMetric(c.pathJitter, prometheus.GaugeValue, st.Jitter.Seconds(), lv...)
 		}
+	}
+	if !p.MTUTime.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.pathMTU, prometheus.GaugeValue, float64(p.MTU), lv...)
+		ch <- prometheus.MustNewConstMetric(c.pathBlackhole, prometheus.GaugeValue, boolValue(p.MTUBlackhole), lv...)
+	}
+	if !p.ThroughputTime.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.pathThroughput, prometheus.GaugeValue, p.Throughput, lv...)
 	}
 }
 

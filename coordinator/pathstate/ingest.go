@@ -102,13 +102,32 @@ func (s *Store) countLocked(src *linkmeshv1.ProbeInfo, r *linkmeshv1.Result) {
 			path.LastRTT = r.GetRtt().AsDuration()
 		}
 	}
-	smp := sample{t: t, code: code, syn: r.GetSynRetransmits()}
+	s.countFiguresLocked(path, r, t)
+	smp := sample{t: t, code: code, syn: r.GetSynRetransmits(), loss: r.GetLossRatio()}
 	if r.GetRtt() != nil {
 		smp.rtt = r.GetRtt().AsDuration()
+	}
+	if r.GetJitter() != nil {
+		smp.jitter = r.GetJitter().AsDuration()
 	}
 	path.recent.add(smp)
 	if code == linkmeshv1.Code_CODE_OK && t.After(path.LastSuccess) {
 		path.LastSuccess = t
+	}
+}
+
+// countFiguresLocked keeps the latest path-MTU check, throughput and
+// addresses of a path (each by probe time: a replayed older result never
+// overwrites a newer figure).
+func (s *Store) countFiguresLocked(path *Path, r *linkmeshv1.Result, t time.Time) {
+	if m := r.GetMtuBytes(); m > 0 && !t.Before(path.MTUTime) {
+		path.MTU, path.MTUBlackhole, path.MTUTime = m, r.GetMtuBlackhole(), t
+	}
+	if tp := r.GetThroughputBitsPerSecond(); tp > 0 && !t.Before(path.ThroughputTime) {
+		path.Throughput, path.ThroughputTime = tp, t
+	}
+	if a := r.GetAddresses(); len(a) > 0 && !t.Before(path.LastTime) {
+		path.Addresses = append([]string(nil), a...)
 	}
 }
 

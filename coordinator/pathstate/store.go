@@ -55,6 +55,18 @@ type Path struct {
 	LastRTT time.Duration
 	// LastDetail is the latest attempt's description.
 	LastDetail string
+	// MTU is the largest packet (bytes) the latest path-MTU check saw cross,
+	// and MTUBlackhole whether that check found full-size packets dropped
+	// while smaller ones crossed; MTUTime is when it ran (zero: never).
+	MTU          uint32
+	MTUBlackhole bool
+	MTUTime      time.Time
+	// Throughput is the latest throughput burst's figure (bits/s), measured
+	// at ThroughputTime (zero: never).
+	Throughput     float64
+	ThroughputTime time.Time
+	// Addresses are what the name resolved to in the latest dns attempt.
+	Addresses []string
 
 	// recent holds the latest attempts; Snapshot leaves it out of copies.
 	recent *window
@@ -77,6 +89,8 @@ type Probe struct {
 	DroppedTotal uint64
 	// Gaps counts sequence numbers that never arrived (dropped by the probe).
 	Gaps uint64
+	// StandIns is what the probe last reported of its stand-in endpoints.
+	StandIns []*linkmeshv1.StandInStatus
 }
 
 // Store is the coordinator's mesh state.

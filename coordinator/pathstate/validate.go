@@ -3,6 +3,7 @@ package pathstate
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -21,6 +22,7 @@ const (
 	maxVersion     = 64
 	maxRTT         = time.Hour
 	maxAddressSize = 300
+	maxStandIns    = 16
 )
 
 // labelValueRe bounds names that become Prometheus label values.
@@ -92,6 +94,20 @@ func ValidateReport(r *linkmeshv1.ReportRequest) error {
 			return fmt.Errorf("results[%d] (seq %d): %w", i, res.GetSeq(), err)
 		}
 	}
+	if n := len(r.GetStandIns()); n > maxStandIns {
+		return fmt.Errorf("stand_ins: %d, at most %d", n, maxStandIns)
+	}
+	for i, st := range r.GetStandIns() {
+		if st.GetPort() < 1 || st.GetPort() > 65535 {
+			return fmt.Errorf("stand_ins[%d].port %d: not 1-65535", i, st.GetPort())
+		}
+		if s := st.GetState(); s <= linkmeshv1.StandInState_STAND_IN_STATE_UNSPECIFIED || s > linkmeshv1.StandInState_STAND_IN_STATE_ENDED {
+			return fmt.Errorf("stand_ins[%d].state: %d is not a known state", i, int32(s))
+		}
+		if len(st.GetDetail()) > maxDetail || !utf8.ValidString(st.GetDetail()) {
+			return fmt.Errorf("stand_ins[%d].detail: at most %d bytes of UTF-8", i, maxDetail)
+		}
+	}
 	return nil
 }
 
@@ -142,6 +158,17 @@ func validateResult(r *linkmeshv1.Result) error {
 	}
 	if len(r.GetAddresses()) > 64 {
 		return fmt.Errorf("addresses: at most 64")
+	}
+	for i, a := range r.GetAddresses() {
+		if _, err := netip.ParseAddr(a); err != nil || len(a) > 64 {
+			return fmt.Errorf("addresses[%d]: %q is not an IP address", i, a)
+		}
+	}
+	if m := r.GetMtuBytes(); m > 65535 || (m > 0 && m < 68) {
+		return fmt.Errorf("mtu_bytes: %d is not an IP packet size (68 to 65535)", m)
+	}
+	if r.GetMtuBlackhole() && r.GetMtuBytes() == 0 {
+		return fmt.Errorf("mtu_blackhole: set without mtu_bytes")
 	}
 	return nil
 }

@@ -232,3 +232,36 @@ func FuzzValidateReport(f *testing.F) {
 		s.Snapshot(time.Minute)
 	})
 }
+
+func TestValidateEchoAndDNSFields(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*linkmeshv1.ReportRequest)
+		want string // "" valid
+	}{
+		{"mtu and black hole", func(r *linkmeshv1.ReportRequest) { r.Results[0].MtuBytes, r.Results[0].MtuBlackhole = 1400, true }, ""},
+		{"black hole without mtu", func(r *linkmeshv1.ReportRequest) { r.Results[0].MtuBlackhole = true }, "mtu_blackhole"},
+		{"mtu too large", func(r *linkmeshv1.ReportRequest) { r.Results[0].MtuBytes = 70000 }, "mtu_bytes"},
+		{"addresses", func(r *linkmeshv1.ReportRequest) { r.Results[0].Addresses = []string{"10.1.2.5", "fd00::1"} }, ""},
+		{"address not an ip", func(r *linkmeshv1.ReportRequest) { r.Results[0].Addresses = []string{"evil\n"} }, "addresses[0]"},
+		{"stand-in", func(r *linkmeshv1.ReportRequest) {
+			r.StandIns = []*linkmeshv1.StandInStatus{{Port: 5022, State: linkmeshv1.StandInState_STAND_IN_STATE_PORT_TAKEN, Detail: "in use"}}
+		}, ""},
+		{"stand-in bad state", func(r *linkmeshv1.ReportRequest) {
+			r.StandIns = []*linkmeshv1.StandInStatus{{Port: 5022, State: 99}}
+		}, "stand_ins[0].state"},
+		{"stand-in bad port", func(r *linkmeshv1.ReportRequest) {
+			r.StandIns = []*linkmeshv1.StandInStatus{{Port: 0, State: linkmeshv1.StandInState_STAND_IN_STATE_SERVING}}
+		}, "stand_ins[0].port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &linkmeshv1.ReportRequest{Probe: "sql01", Epoch: 1, Results: []*linkmeshv1.Result{res(1)}}
+			tt.mod(r)
+			err := ValidateReport(r)
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -12,10 +12,12 @@ const windowSize = 256
 
 // sample is one attempt as the window remembers it.
 type sample struct {
-	t    time.Time
-	code linkmeshv1.Code
-	rtt  time.Duration // 0 when not measured
-	syn  uint32
+	t      time.Time
+	code   linkmeshv1.Code
+	rtt    time.Duration // 0 when not measured
+	syn    uint32
+	loss   float64       // echo: share of segments resent in the attempt
+	jitter time.Duration // echo: jitter of the attempt's round trips
 }
 
 // window is a ring of a path's most recent attempts, newest last.
@@ -71,7 +73,7 @@ func (s *Store) Window(since time.Time) map[Key]Stats {
 		if p.recent == nil {
 			continue
 		}
-		st, ok := p.recent.stats(since, rtts[:0])
+		st, ok := p.recent.stats(since, rtts[:0], k.Kind)
 		if ok {
 			out[k] = st
 		}
@@ -79,12 +81,15 @@ func (s *Store) Window(since time.Time) map[Key]Stats {
 	return out
 }
 
-func (w *window) stats(since time.Time, rtts []time.Duration) (Stats, bool) {
+func (w *window) stats(since time.Time, rtts []time.Duration, kind linkmeshv1.Kind) (Stats, bool) {
 	var st Stats
 	var lost int
 	var jitterSum time.Duration
 	var prev time.Duration
 	havePrev := false
+	var echoLoss float64
+	var echoAttempts, echoJitters int
+	var echoJitter time.Duration
 	w.each(func(s sample) {
 		if s.t.Before(since) {
 			return
@@ -104,10 +109,23 @@ func (w *window) stats(since time.Time, rtts []time.Duration) (Stats, bool) {
 		case linkmeshv1.Code_CODE_TIMEOUT:
 			lost++
 		}
+		switch {
+		case s.code == linkmeshv1.Code_CODE_OK:
+			echoLoss += s.loss
+			echoAttempts++
+			if s.jitter > 0 {
+				echoJitter += s.jitter
+				echoJitters++
+			}
+		case s.code == linkmeshv1.Code_CODE_TIMEOUT:
+			echoLoss++
+			echoAttempts++
+		}
 	})
 	if st.Attempts == 0 {
 		return st, false
 	}
+
 	// Each attempt sent one SYN plus its resends; a timed-out attempt lost them all.
 	sent := st.Attempts + st.SYNRetransmits
 	st.LossRatio = float64(st.SYNRetransmits+lost) / float64(sent+lost)
@@ -120,6 +138,15 @@ func (w *window) stats(since time.Time, rtts []time.Duration) (Stats, bool) {
 	}
 	if len(rtts) > 1 {
 		st.Jitter = jitterSum / time.Duration(len(rtts)-1)
+	}
+	if kind == linkmeshv1.Kind_KIND_ECHO {
+		st.LossRatio, st.Jitter = 0, 0
+		if echoAttempts > 0 {
+			st.LossRatio = echoLoss / float64(echoAttempts)
+		}
+		if echoJitters > 0 {
+			st.Jitter = echoJitter / time.Duration(echoJitters)
+		}
 	}
 	return st, true
 }

@@ -13,11 +13,20 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
+// Serving reports whether a probe serves a stand-in endpoint on a port of its
+// host (the coordinator knows it from the probes' reports); nil means none does.
+type Serving func(probe string, port uint32) bool
+
 // Expand returns, for every probe, the targets the rules give it, sorted by id. A
 // probe never measures itself; when two rules give a probe the same target (name,
 // port and kind), the first rule wins. Probes without a usable responder address
 // are not targets of site rules.
-func Expand(rules []config.Rule, probes []*linkmeshv1.ProbeInfo) map[string][]*linkmeshv1.Target {
+//
+// An echo rule that names a port of the target probes' hosts (e.g. 5022) means
+// "through the stand-in": it is an echo target while the target probe serves a
+// stand-in on that port, and a tcp target (the real endpoint, measured politely)
+// while it does not.
+func Expand(rules []config.Rule, probes []*linkmeshv1.ProbeInfo, serving Serving) map[string][]*linkmeshv1.Target {
 	plans := make(map[string][]*linkmeshv1.Target, len(probes))
 	for _, src := range probes {
 		seen := map[string]bool{}
@@ -26,7 +35,7 @@ func Expand(rules []config.Rule, probes []*linkmeshv1.ProbeInfo) map[string][]*l
 			if !matches(r.From.Site, r.From.Labels, src) {
 				continue
 			}
-			for _, t := range destinations(r, src, probes) {
+			for _, t := range destinations(r, src, probes, serving) {
 				dedup := fmt.Sprintf("%s|%d|%d", t.GetName(), t.GetPort(), t.GetKind())
 				if seen[dedup] {
 					continue
@@ -41,10 +50,9 @@ func Expand(rules []config.Rule, probes []*linkmeshv1.ProbeInfo) map[string][]*l
 	return plans
 }
 
-func destinations(r config.Rule, src *linkmeshv1.ProbeInfo, probes []*linkmeshv1.ProbeInfo) []*linkmeshv1.Target {
-	kind := kindOf(r.Kind)
+func destinations(r config.Rule, src *linkmeshv1.ProbeInfo, probes []*linkmeshv1.ProbeInfo, serving Serving) []*linkmeshv1.Target {
 	if r.To.Address != "" {
-		return []*linkmeshv1.Target{target(r, kind, r.To.Name, r.To.Site, r.To.Address, uint32(r.To.Port))}
+		return []*linkmeshv1.Target{target(r, r.Kind, r.To.Name, r.To.Site, r.To.Address, uint32(r.To.Port))}
 	}
 	var out []*linkmeshv1.Target
 	for _, dst := range probes {
@@ -56,18 +64,22 @@ func destinations(r config.Rule, src *linkmeshv1.ProbeInfo, probes []*linkmeshv1
 			continue
 		}
 		port, _ := strconv.Atoi(portStr)
+		kind := r.Kind
 		if r.To.Port != 0 {
 			port = r.To.Port
+			if kind == "echo" && (serving == nil || !serving(dst.GetName(), uint32(port))) {
+				kind = "tcp" // no stand-in there: the real endpoint, connect only
+			}
 		}
 		out = append(out, target(r, kind, dst.GetName(), dst.GetSite(), host, uint32(port)))
 	}
 	return out
 }
 
-func target(r config.Rule, kind linkmeshv1.Kind, name, site, host string, port uint32) *linkmeshv1.Target {
-	return &linkmeshv1.Target{
-		Id:       fmt.Sprintf("%s/%s:%d/%s", r.Name, name, port, r.Kind),
-		Kind:     kind,
+func target(r config.Rule, kind, name, site, host string, port uint32) *linkmeshv1.Target {
+	t := &linkmeshv1.Target{
+		Id:       fmt.Sprintf("%s/%s:%d/%s", r.Name, name, port, kind),
+		Kind:     kindOf(kind),
 		Host:     host,
 		Port:     port,
 		Name:     name,
@@ -76,6 +88,22 @@ func target(r config.Rule, kind linkmeshv1.Kind, name, site, host string, port u
 		Timeout:  durationpb.New(r.Timeout),
 		Rule:     r.Name,
 	}
+	switch {
+	case kind == "echo" && r.Echo != nil:
+		e := r.Echo
+		t.Echo = &linkmeshv1.EchoOptions{Rounds: uint32(e.Rounds)}
+		if e.MTUEvery != nil {
+			t.Echo.MtuEvery = config.Every(*e.MTUEvery, r.Interval)
+		}
+		if e.BurstBytes > 0 {
+			t.Echo.BurstBytes = uint64(e.BurstBytes)
+			t.Echo.BurstEvery = config.Every(e.BurstEvery, r.Interval)
+			t.Echo.BurstMaxTime = durationpb.New(e.BurstTime)
+		}
+	case kind == "dns" && r.DNS != nil:
+		t.Dns = &linkmeshv1.DNSOptions{ExpectCidrs: append([]string(nil), r.DNS.ExpectCIDRs...)}
+	}
+	return t
 }
 
 // matches reports whether a probe has the site (if given) and every label.

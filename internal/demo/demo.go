@@ -15,6 +15,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/probe"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/credentials/insecure"
@@ -36,11 +37,13 @@ type Options struct {
 	Started func(*coordinator.Server)
 }
 
-// policy is the demo's path policy: both directions between the probes.
+// policy is the demo's path policy: both directions between the probes, each
+// with tcp (the handshake) and echo (proof that the other probe answered, with a
+// path-MTU check every tenth attempt).
 const policy = `
 name: demo
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
-defaults: {interval: %s, timeout: %s}
+defaults: {interval: %[1]s, timeout: %[2]s}
 stale_after: 30s
 paths:
   - name: sql-to-mi
@@ -49,6 +52,16 @@ paths:
   - name: mi-to-sql
     from: {site: mi}
     to: {site: sql}
+  - name: sql-to-mi-echo
+    from: {site: sql}
+    to: {site: mi}
+    kind: echo
+    echo: {rounds: 5, mtu_every: %[3]s}
+  - name: mi-to-sql-echo
+    from: {site: mi}
+    to: {site: sql}
+    kind: echo
+    echo: {rounds: 5, mtu_every: %[3]s}
 `
 
 // Run runs the demo until ctx is done or opts.Duration has passed.
@@ -60,15 +73,24 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Interval = time.Second
 	}
 	if opts.Duration > 0 {
+		// A cancel after the duration, not a deadline: a deadline would travel
+		// into the probes' gRPC streams, which could then end a hair before
+		// ctx and log the coordinator as unavailable.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
+		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
+		stop := time.AfterFunc(opts.Duration, cancel)
+		defer stop.Stop()
 	}
-	cfg, err := config.Parse("demo policy", []byte(fmt.Sprintf(policy, opts.Interval, min(800*time.Millisecond, opts.Interval*4/5))))
+	cfg, err := config.Parse("demo policy", []byte(fmt.Sprintf(policy, opts.Interval, min(800*time.Millisecond, opts.Interval*4/5), 10*opts.Interval)))
 	if err != nil {
 		return fmt.Errorf("demo policy: %w", err)
 	}
 	coord, err := coordinator.New(cfg, opts.Logger.With("component", "coordinator"))
+	if err != nil {
+		return err
+	}
+	key, err := meshkey.Generate() // in memory only: the demo's probes share it
 	if err != nil {
 		return err
 	}
@@ -81,6 +103,7 @@ func Run(ctx context.Context, opts Options) error {
 			Creds:        insecure.NewCredentials(),
 			Responder:    "127.0.0.1:0",
 			BufferSize:   10000,
+			MeshKey:      key,
 		}, opts.Logger.With("probe", site+"-probe"))
 		if err != nil {
 			return err
@@ -136,7 +159,7 @@ func printTable(w io.Writer, paths []coordinator.PathStatus) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PATH\tDIRECTION\tKIND\tSTATE\tRESULT\tRTT\tATTEMPTS")
+	fmt.Fprintln(tw, "  PATH\tDIRECTION\tKIND\tSTATE\tRESULT\tRTT\tATTEMPTS\tMTU")
 	for _, p := range paths {
 		var total uint64
 		for _, n := range p.Results {
@@ -146,8 +169,15 @@ func printTable(w io.Writer, paths []coordinator.PathStatus) {
 		if p.LastRTTMilli > 0 {
 			rtt = fmt.Sprintf("%.3f ms", p.LastRTTMilli)
 		}
-		fmt.Fprintf(tw, "  %s → %s:%d\t%s→%s\t%s\t%s\t%s\t%s\t%d\n",
-			p.Source, p.Target, p.Port, p.SourceSite, p.TargetSite, p.Kind, strings.ToUpper(p.State), p.LastResult, rtt, total)
+		mtu := "-"
+		if p.MTUBytes > 0 {
+			mtu = fmt.Sprint(p.MTUBytes)
+			if p.MTUBlackhole != nil && *p.MTUBlackhole {
+				mtu += " BLACK HOLE"
+			}
+		}
+		fmt.Fprintf(tw, "  %s → %s:%d\t%s→%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
+			p.Source, p.Target, p.Port, p.SourceSite, p.TargetSite, p.Kind, strings.ToUpper(p.State), p.LastResult, rtt, total, mtu)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

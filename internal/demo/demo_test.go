@@ -54,10 +54,19 @@ func TestDemoBothDirectionsUp(t *testing.T) {
 		t.Errorf("no /metrics URL on a line of its own in:\n%s", text)
 	}
 	for _, dir := range []string{"sql→mi", "mi→sql"} {
-		re := regexp.MustCompile(`(?m)^  \S+ → \S+\s+` + dir + `\s+tcp\s+UP\s+ok\s+[0-9.]+ ms`)
-		if !re.MatchString(text) {
-			t.Errorf("direction %s never shown UP/ok in:\n%s", dir, text)
+		for _, kind := range []string{"tcp", "echo"} {
+			re := regexp.MustCompile(`(?m)^  \S+ → \S+\s+` + dir + `\s+` + kind + `\s+UP\s+ok\s+[0-9.]+ ms`)
+			if !re.MatchString(text) {
+				t.Errorf("direction %s, kind %s never shown UP/ok in:\n%s", dir, kind, text)
+			}
 		}
+		// The first echo attempt checks the path MTU (loopback: 9000, the most tested).
+		if !regexp.MustCompile(`(?m)^  \S+ → \S+\s+` + dir + `\s+echo\s+UP\s+ok.*\s9000$`).MatchString(text) {
+			t.Errorf("direction %s: no path MTU shown for echo in:\n%s", dir, text)
+		}
+	}
+	if strings.Contains(text, "BLACK HOLE") {
+		t.Errorf("a black hole on loopback:\n%s", text)
 	}
 	if strings.Contains(text, "DOWN") {
 		t.Errorf("a path was DOWN in the demo:\n%s", text)
