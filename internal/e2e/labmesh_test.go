@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/netlab"
 )
 
@@ -34,8 +35,9 @@ const (
 // one in mi, and plain listeners on 5022 in both.
 type labMesh struct {
 	lab    *netlab.Lab
-	client *http.Client // dials from the router namespace
-	base   string       // http://<router>:9022
+	client *http.Client         // dials from the router namespace
+	base   string               // http://<router>:9022
+	procs  map[string]*exec.Cmd // "coordinator", "sql-probe", "mi-probe"
 }
 
 // newLabMesh starts the mesh with the given path policy (YAML, without listen:)
@@ -50,9 +52,18 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	key, err := meshkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "mesh.key")
+	if err := meshkey.Write(keyFile, key); err != nil {
+		t.Fatal(err)
+	}
 	m := &labMesh{
-		lab:  lab,
-		base: fmt.Sprintf("http://%s", net.JoinHostPort(router.AddrToward(sql).String(), fmt.Sprint(labHTTP))),
+		lab:   lab,
+		procs: map[string]*exec.Cmd{},
+		base:  fmt.Sprintf("http://%s", net.JoinHostPort(router.AddrToward(sql).String(), fmt.Sprint(labHTTP))),
 		client: &http.Client{
 			Timeout: 5 * time.Second,
 			Transport: &http.Transport{
@@ -66,15 +77,16 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 			serveAndClose(t, h, p)
 		}
 	}
-	startProcess(t, router, "coordinator", bin, "coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug")
+	m.procs["coordinator"] = startProcess(t, router, "coordinator", bin, "coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug")
 	m.waitReady(t)
 	for _, p := range []struct {
 		h    *netlab.Host
 		name string
 	}{{sql, "sql"}, {mi, "mi"}} {
 		coord := net.JoinHostPort(router.AddrToward(p.h).String(), fmt.Sprint(labGRPC))
-		startProcess(t, p.h, p.name+"-probe", bin, "probe", "--name", p.name+"1", "--site", p.name,
-			"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--insecure", "--log-level", "debug")
+		m.procs[p.name+"-probe"] = startProcess(t, p.h, p.name+"-probe", bin, "probe", "--name", p.name+"1", "--site", p.name,
+			"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--mesh-key-file", keyFile,
+			"--insecure", "--log-level", "debug")
 	}
 	return m
 }
@@ -115,11 +127,13 @@ func (m *labMesh) scrape(t *testing.T) series {
 
 // apiPath is one path of /api/v1/paths (the fields the lab reads).
 type apiPath struct {
-	Source string `json:"source"`
-	Target string `json:"target"`
-	Port   int    `json:"port"`
-	State  string `json:"state"`
-	Window *struct {
+	Source     string `json:"source"`
+	Target     string `json:"target"`
+	Port       int    `json:"port"`
+	Kind       string `json:"kind"`
+	State      string `json:"state"`
+	LastDetail string `json:"last_detail"`
+	Window     *struct {
 		Attempts       int     `json:"attempts"`
 		OK             int     `json:"ok"`
 		SYNRetransmits int     `json:"syn_retransmits"`
