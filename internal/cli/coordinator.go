@@ -58,7 +58,7 @@ func printConfigSummary(w io.Writer, file string, cfg *config.Config) error {
 		return err
 	}
 	for _, r := range cfg.Paths {
-		if _, err := io.WriteString(w, "  rule "+r.Name+" (every "+r.Interval.String()+", timeout "+r.Timeout.String()+")\n"); err != nil {
+		if _, err := io.WriteString(w, "  rule "+r.Name+" ("+r.Kind+", every "+r.Interval.String()+", timeout "+r.Timeout.String()+")\n"); err != nil {
 			return err
 		}
 	}

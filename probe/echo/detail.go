@@ -11,6 +11,7 @@ import (
 // burstFigures is what the throughput burst did.
 type burstFigures struct {
 	skipped bool // not run: the connection carries a lost MTU test packet
+	noTime  bool // not run: the attempt's deadline leaves no time for it
 	sent    int64
 	res     wire.BurstResult
 	err     error
@@ -72,6 +73,8 @@ func (br burstFigures) String() string {
 	switch {
 	case br.skipped:
 		return "throughput burst skipped: full-size packets do not cross, so bulk transfers stall"
+	case br.noTime:
+		return "throughput burst skipped: no time left in the attempt (raise the rule's timeout above burst_time)"
 	case br.err != nil:
 		return fmt.Sprintf("throughput burst failed after %s: %v", mib(br.sent), br.err)
 	}

@@ -118,10 +118,14 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 	}
 	if o.BurstBytes > 0 {
 		b := burstFigures{}
-		if s.dead {
+		burstTime := burstBudget(ctx, o.BurstTime, f.median)
+		switch {
+		case s.dead:
 			b.skipped = true
-		} else {
-			res, sent, err := s.burst(o.BurstBytes, o.BurstTime)
+		case burstTime < minBurstTime:
+			b.noTime = true
+		default:
+			res, sent, err := s.burst(o.BurstBytes, burstTime)
 			b.sent, b.res, b.err = sent, res, err
 			if err == nil {
 				out.Throughput = res.Rate()
@@ -131,6 +135,19 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 	}
 	out.Detail = d.String()
 	return out
+}
+
+// minBurstTime is the shortest burst worth measuring.
+const minBurstTime = 100 * time.Millisecond
+
+// burstBudget is how long the burst may send: its cap, or what is left of the
+// attempt less time for the data in flight and the report to arrive.
+func burstBudget(ctx context.Context, limit, rtt time.Duration) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return limit
+	}
+	return min(limit, time.Until(dl)-max(time.Second, 10*rtt))
 }
 
 func (o Options) normalized() Options {
