@@ -47,10 +47,10 @@ func TestEchoSeries(t *testing.T) {
 	}
 	c := New(src, func() time.Duration { return time.Minute })
 	const want = `
-# HELP linkmesh_path_jitter_seconds Mean absolute difference between consecutive RTTs over the last 5 minutes.
+# HELP linkmesh_path_jitter_seconds Mean absolute difference between consecutive RTTs over the last 5 minutes (echo: between the round trips of each attempt).
 # TYPE linkmesh_path_jitter_seconds gauge
 linkmesh_path_jitter_seconds{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 0.002
-# HELP linkmesh_path_loss_ratio Estimated packet loss over the last 5 minutes: resent SYNs per SYN sent, counting attempts that got no answer as lost.
+# HELP linkmesh_path_loss_ratio Estimated packet loss over the last 5 minutes: resent SYNs per SYN sent (tcp) or resent segments of the round trips (echo), counting attempts that got no answer as lost.
 # TYPE linkmesh_path_loss_ratio gauge
 linkmesh_path_loss_ratio{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 0.05
 # HELP linkmesh_path_mtu_blackhole 1 when the latest path-MTU check found full-size packets dropped while smaller ones crossed (a path-MTU black hole: replication stalls), else 0 (echo paths with MTU checks only).
