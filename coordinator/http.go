@@ -81,12 +81,9 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 func (s *Server) Paths(window time.Duration) []PathStatus {
 	snap := s.store.Snapshot(s.StaleAfter())
 	stats := s.store.Window(snap.Taken.Add(-window))
-	up := map[string]bool{}
-	for _, p := range snap.Probes {
-		up[p.Info.GetName()] = p.Up
-	}
 	out := make([]PathStatus, 0, len(snap.Paths))
-	for _, p := range snap.Paths {
+	for i := range snap.Paths {
+		p := &snap.Paths[i]
 		ps := PathStatus{
 			Source: p.Source, SourceSite: p.SourceSite, Target: p.Target, TargetSite: p.TargetSite,
 			Port: p.Port, Kind: exporter.KindName(p.Kind), LastResult: exporter.CodeName(p.Last),
@@ -94,7 +91,7 @@ func (s *Server) Paths(window time.Duration) []PathStatus {
 			Results: map[string]uint64{},
 		}
 		switch {
-		case !up[p.Source]:
+		case !snap.Known(p):
 			ps.State = "unknown"
 		case p.Last == linkmeshv1.Code_CODE_OK:
 			ps.State = "up"

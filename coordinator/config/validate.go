@@ -35,6 +35,34 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 			add(doc.Errorf([]any{"listen", f.key}, "%v", err))
 		}
 	}
+	if c.Listen.AdvertiseGRPC != "" {
+		if _, port, err := net.SplitHostPort(c.Listen.AdvertiseGRPC); err != nil || port == "" || port == "0" {
+			add(doc.Errorf([]any{"listen", "advertise_grpc"}, "%q is not host:port (the address probes use to reach this coordinator)", c.Listen.AdvertiseGRPC))
+		}
+	}
+	if !c.Gossip.Disabled {
+		if err := checkListen(withPort(c.Gossip.Bind)); err != nil {
+			add(doc.Errorf([]any{"gossip", "bind"}, "%v", err))
+		}
+		if c.Gossip.Advertise != "" {
+			if err := checkListen(withPort(c.Gossip.Advertise)); err != nil {
+				add(doc.Errorf([]any{"gossip", "advertise"}, "%v", err))
+			}
+		}
+		for i, j := range c.Gossip.Join {
+			if h, _, err := net.SplitHostPort(withPort(j)); err != nil || h == "" {
+				add(doc.Errorf([]any{"gossip", "join", i}, "%q is not host or host:port", j))
+			}
+		}
+		switch c.Gossip.Profile {
+		case "wan", "lan", "local":
+		default:
+			add(doc.Errorf([]any{"gossip", "profile"}, "%q: use wan (sites across VPN/ExpressRoute), lan or local", c.Gossip.Profile))
+		}
+	}
+	if c.Limits.MaxPaths < 1 {
+		add(doc.Errorf([]any{"limits", "max_paths"}, "must be at least 1 (default 10000)"))
+	}
 	if c.Defaults.Interval < minInterval || c.Defaults.Interval > maxInterval {
 		add(doc.Errorf([]any{"defaults", "interval"}, "%v is out of range; use %v to %v", c.Defaults.Interval, minInterval, maxInterval))
 	}
@@ -61,6 +89,14 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 		seen[key] = i
 	}
 	return errors.Join(errs...)
+}
+
+// withPort adds the gossip port to a bare host.
+func withPort(addr string) string {
+	if _, _, err := net.SplitHostPort(addr); err != nil && !strings.Contains(addr, ":") {
+		return net.JoinHostPort(addr, "7946")
+	}
+	return addr
 }
 
 func checkListen(addr string) error {

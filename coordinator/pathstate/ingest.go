@@ -3,6 +3,7 @@ package pathstate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -118,12 +119,40 @@ type Snapshot struct {
 	Taken  time.Time
 	Probes []ProbeState
 	Paths  []Path
+
+	byName map[string]int // index into Probes
+}
+
+// Probe returns the named probe's state, if known.
+func (s *Snapshot) Probe(name string) (*ProbeState, bool) {
+	i, ok := s.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return &s.Probes[i], true
+}
+
+// Known reports whether a path's state means anything now: its source probe is
+// up, and, when the target is a probe's own responder, that probe is up too (a
+// stopped probe's responder refuses connections; that is not a broken path).
+// Unknown paths are exported without linkmesh_path_up.
+func (s *Snapshot) Known(p *Path) bool {
+	src, ok := s.Probe(p.Source)
+	if !ok || !src.Up {
+		return false
+	}
+	t, ok := s.Probe(p.Target)
+	if !ok || t.Info.GetSite() != p.TargetSite || t.ResponderPort() != p.Port {
+		return true
+	}
+	return t.Up
 }
 
 // ProbeState is a probe with its liveness judged at snapshot time.
 type ProbeState struct {
 	Probe
-	// Up: the probe reported within the stale-after window.
+	// Up: the probe reported within the stale-after window, keeps its plan
+	// stream open, and gossip does not say it is dead or gone.
 	Up bool
 }
 
@@ -134,8 +163,9 @@ func (s *Store) Snapshot(staleAfter time.Duration) Snapshot {
 	now := s.now()
 	snap := Snapshot{Taken: now, Probes: make([]ProbeState, 0, len(s.probes)), Paths: make([]Path, 0, len(s.paths))}
 	for _, p := range s.probes {
-		up := !p.LastReport.IsZero() && now.Sub(p.LastReport) <= staleAfter
-		snap.Probes = append(snap.Probes, ProbeState{Probe: *p, Up: up})
+		cp := *p
+		cp.MemberRTTs = maps.Clone(p.MemberRTTs)
+		snap.Probes = append(snap.Probes, ProbeState{Probe: cp, Up: p.up(now, staleAfter)})
 	}
 	for _, p := range s.paths {
 		cp := *p
@@ -143,6 +173,10 @@ func (s *Store) Snapshot(staleAfter time.Duration) Snapshot {
 		snap.Paths = append(snap.Paths, cp)
 	}
 	sort.Slice(snap.Probes, func(i, j int) bool { return snap.Probes[i].Info.GetName() < snap.Probes[j].Info.GetName() })
+	snap.byName = make(map[string]int, len(snap.Probes))
+	for i, p := range snap.Probes {
+		snap.byName[p.Info.GetName()] = i
+	}
 	sort.Slice(snap.Paths, func(i, j int) bool { return lessKey(snap.Paths[i].Key, snap.Paths[j].Key) })
 	return snap
 }

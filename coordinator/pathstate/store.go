@@ -77,6 +77,14 @@ type Probe struct {
 	DroppedTotal uint64
 	// Gaps counts sequence numbers that never arrived (dropped by the probe).
 	Gaps uint64
+	// Gossip is the probe's gossip state and GossipSince when it entered it.
+	Gossip      GossipState
+	GossipSince time.Time
+	// CoordinatorRTT is this coordinator's latest gossip ping to the probe.
+	CoordinatorRTT   time.Duration
+	CoordinatorRTTAt time.Time
+	// MemberRTTs are the probe's own latest gossip pings, by member name.
+	MemberRTTs map[string]RTTSample
 }
 
 // Store is the coordinator's mesh state.
@@ -168,12 +176,16 @@ func (s *Store) StreamClosed(name string) {
 	}
 }
 
-// Probes returns copies of every known probe's description, sorted by name.
+// Probes returns the description of every probe plans should include, sorted by
+// name: all known probes except those that left the mesh on purpose.
 func (s *Store) Probes() []*linkmeshv1.ProbeInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]*linkmeshv1.ProbeInfo, 0, len(s.probes))
 	for _, p := range s.probes {
+		if p.Gossip == GossipLeft {
+			continue
+		}
 		out = append(out, p.Info)
 	}
 	slices.SortFunc(out, func(a, b *linkmeshv1.ProbeInfo) int { return compareStrings(a.GetName(), b.GetName()) })

@@ -103,3 +103,12 @@ func kindOf(name string) linkmeshv1.Kind {
 	}
 	return linkmeshv1.Kind_KIND_UNSPECIFIED
 }
+
+// Count returns how many paths the rules expand to over the probes.
+func Count(rules []config.Rule, probes []*linkmeshv1.ProbeInfo) int {
+	n := 0
+	for _, targets := range Expand(rules, probes) {
+		n += len(targets)
+	}
+	return n
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,7 +69,11 @@ func (s *Scheduler) Run(ctx context.Context, plans <-chan *linkmeshv1.Plan) erro
 		select {
 		case <-ctx.Done():
 			return nil
-		case plan := <-plans:
+		case plan, ok := <-plans:
+			if !ok {
+				plans = nil // no more plans: keep running the current one
+				continue
+			}
 			s.apply(ctx, plan, jobs, &wg)
 		}
 	}
@@ -167,7 +172,7 @@ func ToProto(t *linkmeshv1.Target, start time.Time, r attempt.Result) *linkmeshv
 		Code:           codeToProto(r.Code),
 		RttSource:      rttSourceToProto(r.RTTSource),
 		SynRetransmits: r.SYNRetransmits,
-		Detail:         truncate(r.Detail, 500),
+		Detail:         truncate(strings.ToValidUTF8(r.Detail, "\uFFFD"), 500),
 	}
 	if r.RTTSource != attempt.RTTNone {
 		out.Rtt = durationpb.New(r.RTT)

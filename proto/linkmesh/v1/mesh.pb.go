@@ -230,7 +230,8 @@ type ProbeInfo struct {
 	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	// Operating system, e.g. "linux/amd64", "windows/amd64".
 	Os string `protobuf:"bytes,5,opt,name=os,proto3" json:"os,omitempty"`
-	// Address ("host:port") at which other probes reach this probe's responder.
+	// Address ("host:port") at which other probes reach this probe's responder
+	// (empty: no responder).
 	// A host left empty or unspecified is filled by the coordinator from the
 	// connection's peer address.
 	ResponderAddress string `protobuf:"bytes,6,opt,name=responder_address,json=responderAddress,proto3" json:"responder_address,omitempty"`
@@ -1041,7 +1042,9 @@ type ReportRequest struct {
 	// Results in increasing seq order.
 	Results []*Result `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
 	// Results the probe had to drop (its buffer was full) since it started.
-	DroppedTotal  uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
+	DroppedTotal uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
+	// The probe's latest gossip ping round trips to other members.
+	MemberRtts    []*MemberRTT `protobuf:"bytes,5,rep,name=member_rtts,json=memberRtts,proto3" json:"member_rtts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1104,6 +1107,78 @@ func (x *ReportRequest) GetDroppedTotal() uint64 {
 	return 0
 }
 
+func (x *ReportRequest) GetMemberRtts() []*MemberRTT {
+	if x != nil {
+		return x.MemberRtts
+	}
+	return nil
+}
+
+// MemberRTT is a gossip ping round trip from the reporting probe to one member.
+// Pings relayed through other members are not counted, so it is a hint about
+// the path, never a verdict.
+type MemberRTT struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Gossip name of the member pinged (a probe name, or "coordinator:<name>").
+	Member string               `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Rtt    *durationpb.Duration `protobuf:"bytes,2,opt,name=rtt,proto3" json:"rtt,omitempty"`
+	// When the ping completed, by the probe's clock.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRTT) Reset() {
+	*x = MemberRTT{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRTT) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRTT) ProtoMessage() {}
+
+func (x *MemberRTT) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRTT.ProtoReflect.Descriptor instead.
+func (*MemberRTT) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MemberRTT) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MemberRTT) GetRtt() *durationpb.Duration {
+	if x != nil {
+		return x.Rtt
+	}
+	return nil
+}
+
+func (x *MemberRTT) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // ReportResponse acknowledges a batch.
 type ReportResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1119,7 +1194,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1206,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1219,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{11}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReportResponse) GetAckedSeq() uint64 {
@@ -1237,12 +1312,18 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x06jitter\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x12\x1b\n" +
 	"\tmtu_bytes\x18\x10 \x01(\rR\bmtuBytes\x12;\n" +
 	"\x1athroughput_bits_per_second\x18\x11 \x01(\x01R\x17throughputBitsPerSecond\x12\x1c\n" +
-	"\taddresses\x18\x12 \x03(\tR\taddresses\"\x8f\x01\n" +
+	"\taddresses\x18\x12 \x03(\tR\taddresses\"\xc8\x01\n" +
 	"\rReportRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
 	"\aresults\x18\x03 \x03(\v2\x13.linkmesh.v1.ResultR\aresults\x12#\n" +
-	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\"M\n" +
+	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\x127\n" +
+	"\vmember_rtts\x18\x05 \x03(\v2\x16.linkmesh.v1.MemberRTTR\n" +
+	"memberRtts\"\x80\x01\n" +
+	"\tMemberRTT\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12+\n" +
+	"\x03rtt\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03rtt\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"M\n" +
 	"\x0eReportResponse\x12\x1b\n" +
 	"\tacked_seq\x18\x01 \x01(\x04R\backedSeq\x12\x1e\n" +
 	"\n" +
@@ -1289,7 +1370,7 @@ func file_linkmesh_v1_mesh_proto_rawDescGZIP() []byte {
 }
 
 var file_linkmesh_v1_mesh_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_linkmesh_v1_mesh_proto_goTypes = []any{
 	(Kind)(0),                     // 0: linkmesh.v1.Kind
 	(Code)(0),                     // 1: linkmesh.v1.Code
@@ -1305,40 +1386,44 @@ var file_linkmesh_v1_mesh_proto_goTypes = []any{
 	(*DNSOptions)(nil),            // 11: linkmesh.v1.DNSOptions
 	(*Result)(nil),                // 12: linkmesh.v1.Result
 	(*ReportRequest)(nil),         // 13: linkmesh.v1.ReportRequest
-	(*ReportResponse)(nil),        // 14: linkmesh.v1.ReportResponse
-	nil,                           // 15: linkmesh.v1.ProbeInfo.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*MemberRTT)(nil),             // 14: linkmesh.v1.MemberRTT
+	(*ReportResponse)(nil),        // 15: linkmesh.v1.ReportResponse
+	nil,                           // 16: linkmesh.v1.ProbeInfo.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
 }
 var file_linkmesh_v1_mesh_proto_depIdxs = []int32{
-	15, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
+	16, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
 	3,  // 1: linkmesh.v1.RegisterRequest.probe:type_name -> linkmesh.v1.ProbeInfo
 	8,  // 2: linkmesh.v1.WatchPlanResponse.plan:type_name -> linkmesh.v1.Plan
 	9,  // 3: linkmesh.v1.Plan.targets:type_name -> linkmesh.v1.Target
-	16, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
+	17, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
 	0,  // 5: linkmesh.v1.Target.kind:type_name -> linkmesh.v1.Kind
-	17, // 6: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
-	17, // 7: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
+	18, // 6: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
+	18, // 7: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
 	10, // 8: linkmesh.v1.Target.echo:type_name -> linkmesh.v1.EchoOptions
 	11, // 9: linkmesh.v1.Target.dns:type_name -> linkmesh.v1.DNSOptions
-	16, // 10: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
+	17, // 10: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
 	0,  // 11: linkmesh.v1.Result.kind:type_name -> linkmesh.v1.Kind
 	1,  // 12: linkmesh.v1.Result.code:type_name -> linkmesh.v1.Code
-	17, // 13: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
+	18, // 13: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
 	2,  // 14: linkmesh.v1.Result.rtt_source:type_name -> linkmesh.v1.RTTSource
-	17, // 15: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
+	18, // 15: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
 	12, // 16: linkmesh.v1.ReportRequest.results:type_name -> linkmesh.v1.Result
-	4,  // 17: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
-	6,  // 18: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
-	13, // 19: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
-	5,  // 20: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
-	7,  // 21: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
-	14, // 22: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
-	20, // [20:23] is the sub-list for method output_type
-	17, // [17:20] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 17: linkmesh.v1.ReportRequest.member_rtts:type_name -> linkmesh.v1.MemberRTT
+	18, // 18: linkmesh.v1.MemberRTT.rtt:type_name -> google.protobuf.Duration
+	17, // 19: linkmesh.v1.MemberRTT.time:type_name -> google.protobuf.Timestamp
+	4,  // 20: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
+	6,  // 21: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
+	13, // 22: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
+	5,  // 23: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
+	7,  // 24: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
+	15, // 25: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
+	23, // [23:26] is the sub-list for method output_type
+	20, // [20:23] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_linkmesh_v1_mesh_proto_init() }
@@ -1352,7 +1437,7 @@ func file_linkmesh_v1_mesh_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_linkmesh_v1_mesh_proto_rawDesc), len(file_linkmesh_v1_mesh_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
