@@ -60,14 +60,15 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 			p.Gaps += gap
 		}
 		p.AckedSeq = r.GetSeq()
-		s.countLocked(p.Info, r)
+		s.countLocked(p, r)
 		st.Counted++
 	}
 	st.AckedSeq = p.AckedSeq
 	return st, nil
 }
 
-func (s *Store) countLocked(src *linkmeshv1.ProbeInfo, r *linkmeshv1.Result) {
+func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) {
+	src := probe.Info
 	k := Key{
 		Source:     src.GetName(),
 		SourceSite: src.GetSite(),
@@ -95,7 +96,8 @@ func (s *Store) countLocked(src *linkmeshv1.ProbeInfo, r *linkmeshv1.Result) {
 		path.RTTCount++
 		path.BucketCounts[sort.SearchFloat64s(Buckets[:], sec)]++
 	}
-	if !t.Before(path.LastTime) {
+	if !t.Before(path.LastTime) || path.LastEpoch != probe.Epoch {
+		path.LastEpoch = probe.Epoch
 		path.Last = code
 		path.LastTime = t
 		path.LastDetail = r.GetDetail()
@@ -138,7 +140,7 @@ func (s *Snapshot) Probe(name string) (*ProbeState, bool) {
 // Unknown paths are exported without linkmesh_path_up.
 func (s *Snapshot) Known(p *Path) bool {
 	src, ok := s.Probe(p.Source)
-	if !ok || !src.Up {
+	if !ok || !src.Up || p.LastEpoch != src.Epoch {
 		return false
 	}
 	t, ok := s.Probe(p.Target)

@@ -55,6 +55,9 @@ type Path struct {
 	LastRTT time.Duration
 	// LastDetail is the latest attempt's description.
 	LastDetail string
+	// LastEpoch is the source probe's epoch when the latest attempt was counted:
+	// a restarted probe (new epoch) says nothing about the path until it reports.
+	LastEpoch uint64
 
 	// recent holds the latest attempts; Snapshot leaves it out of copies.
 	recent *window
