@@ -114,6 +114,19 @@ type Destination struct {
 	Port int `yaml:"port"`
 	// Name is the `target` label of a static target (default: Address).
 	Name string `yaml:"name"`
+	// Ports is a port range "low-high" instead of Port, e.g. "11000-11999" for
+	// the MI nodes' HADR ports; Sample ports of it are tried each interval,
+	// rotating. The path carries the range as its port label.
+	Ports string `yaml:"ports"`
+	// Sample is how many ports of the range each round tries (default 4).
+	Sample int `yaml:"sample"`
+	// RefusedOK counts a refused connection as the path working: the host
+	// answered through every firewall, only nothing listened on that port.
+	// Default: true for a port range, false for a single port.
+	RefusedOK *bool `yaml:"refused_ok"`
+
+	// PortEnd is the parsed end of Ports (Port holds its start); set by validation.
+	PortEnd int `yaml:"-"`
 }
 
 // Default returns the configuration used for every field a file leaves out.

@@ -4,7 +4,6 @@
 package exporter
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,7 +60,7 @@ func New(src Source, staleAfter func() time.Duration, self string) *Collector {
 		staleAfter: staleAfter,
 		self:       self,
 		pathUp: prometheus.NewDesc("linkmesh_path_up",
-			"1 if the latest attempt on the path succeeded, 0 if it failed; absent while the source probe is down (the path is unknown).",
+			"1 if the latest attempt on the path succeeded (for a port range with refused_ok, also when refused: the host answered), 0 if it failed; absent while the path is unknown (source probe down, or the target probe down for a path to its responder).",
 			pathLabels, nil),
 		pathProbes: prometheus.NewDesc("linkmesh_path_probes_total",
 			"Attempts on the path by result (ok, refused, timeout, unreachable, dns, reset, mismatch, error).",
@@ -155,9 +154,9 @@ func (c *Collector) collectGossip(ch chan<- prometheus.Metric, p *pathstate.Prob
 }
 
 func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, known bool, st pathstate.Stats, haveStats bool) {
-	lv := []string{p.Source, p.SourceSite, p.Target, p.TargetSite, strconv.FormatUint(uint64(p.Port), 10), KindName(p.Kind)}
+	lv := []string{p.Source, p.SourceSite, p.Target, p.TargetSite, p.PortLabel(), KindName(p.Kind)}
 	if known && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED {
-		ch <- prometheus.MustNewConstMetric(c.pathUp, prometheus.GaugeValue, boolValue(p.Last == linkmeshv1.Code_CODE_OK), lv...)
+		ch <- prometheus.MustNewConstMetric(c.pathUp, prometheus.GaugeValue, boolValue(p.Up()), lv...)
 	}
 	for code := linkmeshv1.Code_CODE_OK; int(code) < pathstate.NumCodes; code++ {
 		ch <- prometheus.MustNewConstMetric(c.pathProbes, prometheus.CounterValue, float64(p.Counts[code]), append(lv, CodeName(code))...)

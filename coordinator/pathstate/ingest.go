@@ -75,6 +75,7 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) {
 		Target:     r.GetTarget(),
 		TargetSite: r.GetTargetSite(),
 		Port:       r.GetPort(),
+		PortEnd:    r.GetPortEnd(),
 		Kind:       r.GetKind(),
 	}
 	path, ok := s.paths[k]
@@ -98,6 +99,7 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) {
 	}
 	if !t.Before(path.LastTime) || path.LastEpoch != probe.Epoch {
 		path.LastEpoch = probe.Epoch
+		path.RefusedIsReach = r.GetRefusedIsReach()
 		path.Last = code
 		path.LastTime = t
 		path.LastDetail = r.GetDetail()
@@ -192,6 +194,9 @@ func lessKey(a, b Key) bool {
 	}
 	if a.Port != b.Port {
 		return a.Port < b.Port
+	}
+	if a.PortEnd != b.PortEnd {
+		return a.PortEnd < b.PortEnd
 	}
 	if a.Kind != b.Kind {
 		return a.Kind < b.Kind

@@ -9,6 +9,7 @@ package pathstate
 
 import (
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,7 +30,22 @@ type Key struct {
 	Target     string
 	TargetSite string
 	Port       uint32
-	Kind       linkmeshv1.Kind
+	// PortEnd is the end of a port range (0 for a single port).
+	PortEnd uint32
+	Kind    linkmeshv1.Kind
+}
+
+// PortLabel is the `port` label value: "5022", or "11000-11999" for a range.
+func (k Key) PortLabel() string {
+	if k.PortEnd > k.Port {
+		return strconv.FormatUint(uint64(k.Port), 10) + "-" + strconv.FormatUint(uint64(k.PortEnd), 10)
+	}
+	return strconv.FormatUint(uint64(k.Port), 10)
+}
+
+// Up reports whether the latest attempt shows the path working.
+func (p *Path) Up() bool {
+	return p.Last == linkmeshv1.Code_CODE_OK || (p.RefusedIsReach && p.Last == linkmeshv1.Code_CODE_REFUSED)
 }
 
 // Path is the state of one path.
@@ -55,6 +71,8 @@ type Path struct {
 	LastRTT time.Duration
 	// LastDetail is the latest attempt's description.
 	LastDetail string
+	// RefusedIsReach: a refused attempt counts as the path working (port ranges).
+	RefusedIsReach bool
 	// LastEpoch is the source probe's epoch when the latest attempt was counted:
 	// a restarted probe (new epoch) says nothing about the path until it reports.
 	LastEpoch uint64

@@ -130,8 +130,11 @@ func validateResult(r *linkmeshv1.Result) error {
 	if r.GetHost() != "" && !hostRe.MatchString(r.GetHost()) {
 		return fmt.Errorf("host %q: not a host name or IP address", r.GetHost())
 	}
-	if r.GetPort() > 65535 {
-		return fmt.Errorf("port %d: above 65535", r.GetPort())
+	if r.GetPort() > 65535 || r.GetPortEnd() > 65535 || r.GetProbedPort() > 65535 {
+		return fmt.Errorf("port %d-%d (probed %d): above 65535", r.GetPort(), r.GetPortEnd(), r.GetProbedPort())
+	}
+	if r.GetPortEnd() != 0 && r.GetPortEnd() <= r.GetPort() {
+		return fmt.Errorf("port_end %d: not above port %d", r.GetPortEnd(), r.GetPort())
 	}
 	if r.GetTime() == nil || r.GetTime().CheckValid() != nil {
 		return fmt.Errorf("time: missing or invalid")

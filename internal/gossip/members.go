@@ -1,6 +1,9 @@
 package gossip
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -43,15 +46,25 @@ type Member struct {
 	RTT time.Duration
 	// RTTAt is when RTT was measured.
 	RTTAt time.Time
+
+	metaBytes []byte // the encoded Meta last seen, to skip decoding it again
 }
 
 // observe records a member's state and metadata, waking watchers on change.
 // It is called from memberlist's goroutines and from refresh.
 func (n *Node) observe(node *memberlist.Node, st State) {
-	meta, err := decodeMeta(node.Meta)
-	if err != nil {
-		n.logger.Debug("gossip member without linkmesh metadata ignored", "member", node.Name, "error", err)
-		return
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m, ok := n.members[node.Name]
+	var meta Meta
+	if ok && bytes.Equal(m.metaBytes, node.Meta) {
+		meta = m.Meta // unchanged: skip decoding on memberlist's hot path
+	} else {
+		var err error
+		if meta, err = decodeMeta(node.Meta); err != nil {
+			n.logger.Debug("gossip member without linkmesh metadata ignored", "member", node.Name, "error", err)
+			return
+		}
 	}
 	if meta.Leaving {
 		// A member that announced it is leaving is gone, whichever message
@@ -59,9 +72,6 @@ func (n *Node) observe(node *memberlist.Node, st State) {
 		st = StateLeft
 	}
 	addr := net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(node.Port)))
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	m, ok := n.members[node.Name]
 	if ok && m.State == st && m.Addr == addr && sameMeta(m.Meta, meta) {
 		return
 	}
@@ -71,11 +81,16 @@ func (n *Node) observe(node *memberlist.Node, st State) {
 	}
 	if !ok || m.State != st {
 		m.Since = time.Now()
+		level := slog.LevelInfo
+		if !ok && st == StateAlive {
+			level = slog.LevelDebug // a first sighting: with hundreds of members, one line each is noise
+		}
 		if !m.Self {
-			n.logger.Info("gossip member "+string(st), "member", node.Name, "role", meta.Role, "site", meta.Site, "addr", addr)
+			n.logger.Log(context.Background(), level, "gossip member "+string(st), "member", node.Name, "role", meta.Role, "site", meta.Site, "addr", addr)
 		}
 	}
 	m.State, m.Addr, m.Meta = st, addr, meta
+	m.metaBytes = bytes.Clone(node.Meta)
 	close(n.changed)
 	n.changed = make(chan struct{})
 }

@@ -610,3 +610,41 @@ func TestToProtoMarshals(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationCoversRange: successive rounds of a port range cover every port
+// once per sweep, sample ports a round.
+func TestRotationCoversRange(t *testing.T) {
+	tests := []struct {
+		name             string
+		lo, hi, sample   uint32
+		wantPerRound     int
+		roundsToCoverAll int
+	}{
+		{"single port", 5022, 0, 0, 1, 1},
+		{"range of 10, 3 a round", 11000, 11009, 3, 3, 4},
+		{"range of 1000, 4 a round", 11000, 11999, 4, 4, 250},
+		{"sample above size", 20000, 20001, 5, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRotation(&linkmeshv1.Target{Port: tt.lo, PortEnd: tt.hi, Sample: tt.sample})
+			seen := map[uint32]bool{}
+			for range tt.roundsToCoverAll {
+				ports := r.next()
+				if len(ports) != tt.wantPerRound {
+					t.Fatalf("round of %d ports, want %d", len(ports), tt.wantPerRound)
+				}
+				for _, p := range ports {
+					hi := max(tt.hi, tt.lo)
+					if p < tt.lo || p > hi {
+						t.Fatalf("port %d outside %d-%d", p, tt.lo, hi)
+					}
+					seen[p] = true
+				}
+			}
+			if want := int(max(tt.hi, tt.lo) - tt.lo + 1); len(seen) != want {
+				t.Errorf("covered %d ports in %d rounds, want all %d", len(seen), tt.roundsToCoverAll, want)
+			}
+		})
+	}
+}

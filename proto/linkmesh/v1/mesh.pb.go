@@ -619,10 +619,19 @@ type Target struct {
 	// The policy rule that produced the target, for logs and reports.
 	Rule string `protobuf:"bytes,9,opt,name=rule,proto3" json:"rule,omitempty"`
 	// Kind-specific options.
-	Echo          *EchoOptions `protobuf:"bytes,10,opt,name=echo,proto3" json:"echo,omitempty"`
-	Dns           *DNSOptions  `protobuf:"bytes,11,opt,name=dns,proto3" json:"dns,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Echo *EchoOptions `protobuf:"bytes,10,opt,name=echo,proto3" json:"echo,omitempty"`
+	Dns  *DNSOptions  `protobuf:"bytes,11,opt,name=dns,proto3" json:"dns,omitempty"`
+	// A port range port..port_end (0: the single port). Each interval the probe
+	// tries `sample` ports of the range, rotating, so the whole range is covered
+	// over successive rounds; the path is one path labelled with the range.
+	PortEnd uint32 `protobuf:"varint,12,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	Sample  uint32 `protobuf:"varint,13,opt,name=sample,proto3" json:"sample,omitempty"`
+	// A refused connection proves the host was reached through every firewall:
+	// the path counts as up (for ranges where only one port listens, e.g. the MI
+	// nodes' 11000-11999).
+	RefusedIsReach bool `protobuf:"varint,14,opt,name=refused_is_reach,json=refusedIsReach,proto3" json:"refused_is_reach,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
@@ -730,6 +739,27 @@ func (x *Target) GetDns() *DNSOptions {
 		return x.Dns
 	}
 	return nil
+}
+
+func (x *Target) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *Target) GetSample() uint32 {
+	if x != nil {
+		return x.Sample
+	}
+	return 0
+}
+
+func (x *Target) GetRefusedIsReach() bool {
+	if x != nil {
+		return x.RefusedIsReach
+	}
+	return false
 }
 
 // EchoOptions tune the echo kind.
@@ -871,9 +901,15 @@ type Result struct {
 	MtuBytes                uint32               `protobuf:"varint,16,opt,name=mtu_bytes,json=mtuBytes,proto3" json:"mtu_bytes,omitempty"`
 	ThroughputBitsPerSecond float64              `protobuf:"fixed64,17,opt,name=throughput_bits_per_second,json=throughputBitsPerSecond,proto3" json:"throughput_bits_per_second,omitempty"`
 	// DNS kind: the addresses the name resolved to.
-	Addresses     []string `protobuf:"bytes,18,rep,name=addresses,proto3" json:"addresses,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Addresses []string `protobuf:"bytes,18,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// For a port-range target: the range end (port is its start) and the port
+	// this attempt tried.
+	PortEnd    uint32 `protobuf:"varint,19,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	ProbedPort uint32 `protobuf:"varint,20,opt,name=probed_port,json=probedPort,proto3" json:"probed_port,omitempty"`
+	// Copied from the target: a refusal counts as reaching the host.
+	RefusedIsReach bool `protobuf:"varint,21,opt,name=refused_is_reach,json=refusedIsReach,proto3" json:"refused_is_reach,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
@@ -1030,6 +1066,27 @@ func (x *Result) GetAddresses() []string {
 		return x.Addresses
 	}
 	return nil
+}
+
+func (x *Result) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *Result) GetProbedPort() uint32 {
+	if x != nil {
+		return x.ProbedPort
+	}
+	return 0
+}
+
+func (x *Result) GetRefusedIsReach() bool {
+	if x != nil {
+		return x.RefusedIsReach
+	}
+	return false
 }
 
 // ReportRequest carries a batch of results from one probe.
@@ -1268,7 +1325,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12-\n" +
 	"\atargets\x18\x02 \x03(\v2\x13.linkmesh.v1.TargetR\atargets\x124\n" +
-	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"\xe8\x02\n" +
+	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"\xc5\x03\n" +
 	"\x06Target\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x11.linkmesh.v1.KindR\x04kind\x12\x12\n" +
@@ -1281,7 +1338,10 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x04rule\x18\t \x01(\tR\x04rule\x12,\n" +
 	"\x04echo\x18\n" +
 	" \x01(\v2\x18.linkmesh.v1.EchoOptionsR\x04echo\x12)\n" +
-	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\"c\n" +
+	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\x12\x19\n" +
+	"\bport_end\x18\f \x01(\rR\aportEnd\x12\x16\n" +
+	"\x06sample\x18\r \x01(\rR\x06sample\x12(\n" +
+	"\x10refused_is_reach\x18\x0e \x01(\bR\x0erefusedIsReach\"c\n" +
 	"\vEchoOptions\x12\x16\n" +
 	"\x06rounds\x18\x01 \x01(\rR\x06rounds\x12\x1b\n" +
 	"\tmtu_every\x18\x02 \x01(\rR\bmtuEvery\x12\x1f\n" +
@@ -1289,7 +1349,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"burstBytes\"/\n" +
 	"\n" +
 	"DNSOptions\x12!\n" +
-	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\x85\x05\n" +
+	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\xeb\x05\n" +
 	"\x06Result\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
@@ -1312,7 +1372,11 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x06jitter\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x12\x1b\n" +
 	"\tmtu_bytes\x18\x10 \x01(\rR\bmtuBytes\x12;\n" +
 	"\x1athroughput_bits_per_second\x18\x11 \x01(\x01R\x17throughputBitsPerSecond\x12\x1c\n" +
-	"\taddresses\x18\x12 \x03(\tR\taddresses\"\xc8\x01\n" +
+	"\taddresses\x18\x12 \x03(\tR\taddresses\x12\x19\n" +
+	"\bport_end\x18\x13 \x01(\rR\aportEnd\x12\x1f\n" +
+	"\vprobed_port\x18\x14 \x01(\rR\n" +
+	"probedPort\x12(\n" +
+	"\x10refused_is_reach\x18\x15 \x01(\bR\x0erefusedIsReach\"\xc8\x01\n" +
 	"\rReportRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
