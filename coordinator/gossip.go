@@ -15,17 +15,18 @@ import (
 
 // startGossip makes the coordinator a gossip member that tells probes where its
 // gRPC API is.
-func (s *Server) startGossip(key []byte) error {
+func (s *Server) startGossip(key []byte, accepted [][]byte) error {
 	cfg := s.cfg.Load()
 	meta := gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name, Version: buildinfo.Version()}
 	node, err := gossip.Start(gossip.Config{
-		Meta:      meta,
-		Bind:      cfg.Gossip.Bind,
-		Advertise: cfg.Gossip.Advertise,
-		Join:      cfg.Gossip.Join,
-		Key:       key,
-		Profile:   cfg.Gossip.Profile,
-		Logger:    s.logger.With("component", "gossip"),
+		Meta:       meta,
+		Bind:       cfg.Gossip.Bind,
+		Advertise:  cfg.Gossip.Advertise,
+		Join:       cfg.Gossip.Join,
+		Key:        key,
+		AcceptKeys: accepted,
+		Profile:    cfg.Gossip.Profile,
+		Logger:     s.logger.With("component", "gossip"),
 	})
 	if err != nil {
 		return err

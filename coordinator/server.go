@@ -134,8 +134,9 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	}
 	if !cfg.Gossip.Disabled {
 		key := opts.MeshKey
+		var accepted [][]byte
 		if key == nil && cfg.MeshKeyFile != "" {
-			if key, err = meshkey.Load(cfg.MeshKeyFile); err != nil {
+			if key, accepted, err = meshkey.LoadRing(cfg.MeshKeyFile); err != nil {
 				s.closeListeners()
 				return nil, err
 			}
@@ -147,7 +148,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		if key == nil {
 			logger.Warn("gossip without a mesh key: membership travels in clear text and any host can join")
 		}
-		if err := s.startGossip(key); err != nil {
+		if err := s.startGossip(key, accepted); err != nil {
 			s.closeListeners()
 			return nil, err
 		}

@@ -50,6 +50,8 @@ type Config struct {
 	Gossip *GossipConfig
 	// MeshKey encrypts gossip; nil only with Insecure.
 	MeshKey []byte
+	// MeshKeysAccepted are further keys accepted during a key rotation.
+	MeshKeysAccepted [][]byte
 	// Insecure allows clear-text gossip when MeshKey is nil.
 	Insecure bool
 	// PlanCache is the file the latest plan is kept in ("" disables it).

@@ -38,13 +38,14 @@ func (a *Agent) startGossip(responder string) error {
 		}
 	}
 	node, err := gossip.Start(gossip.Config{
-		Meta:      a.gossipMeta(responder),
-		Bind:      gc.Bind,
-		Advertise: gc.Advertise,
-		Join:      gc.Join,
-		Key:       a.cfg.MeshKey,
-		Profile:   gc.Profile,
-		Logger:    a.logger.With("component", "gossip"),
+		Meta:       a.gossipMeta(responder),
+		Bind:       gc.Bind,
+		Advertise:  gc.Advertise,
+		Join:       gc.Join,
+		Key:        a.cfg.MeshKey,
+		AcceptKeys: a.cfg.MeshKeysAccepted,
+		Profile:    gc.Profile,
+		Logger:     a.logger.With("component", "gossip"),
 	})
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.Gossip = &gc
 	}
 	if keyFile != "" {
-		if cfg.MeshKey, err = meshkey.Load(keyFile); err != nil {
+		if cfg.MeshKey, cfg.MeshKeysAccepted, err = meshkey.LoadRing(keyFile); err != nil {
 			return &UsageError{Err: err}
 		}
 	}

@@ -39,6 +39,9 @@ type Config struct {
 	// Key encrypts gossip (16, 24 or 32 bytes). Nil sends it in clear text:
 	// only with the explicit --insecure flag.
 	Key []byte
+	// AcceptKeys are further keys gossip from others may be encrypted with
+	// (during a key rotation).
+	AcceptKeys [][]byte
 	// Profile tunes timing: "wan" (default; paths cross VPNs), "lan" or "local".
 	Profile string
 	// RejoinInterval is how often the seeds and dead members are contacted again,
@@ -127,7 +130,7 @@ func Start(cfg Config) (*Node, error) {
 		mc.AdvertiseAddr, mc.AdvertisePort = ah, ap
 	}
 	if cfg.Key != nil {
-		kr, err := memberlist.NewKeyring(nil, cfg.Key)
+		kr, err := memberlist.NewKeyring(cfg.AcceptKeys, cfg.Key)
 		if err != nil {
 			return nil, fmt.Errorf("gossip key: %w", err)
 		}

@@ -187,3 +187,25 @@ func grep(text string, words ...string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestKeyRotationMidway: halfway through a rotation, members that use different
+// primary keys but accept each other's still form one cluster.
+func TestKeyRotationMidway(t *testing.T) {
+	oldKey, newKey := testKey(5), testKey(6)
+	start := func(name string, primary, accepted []byte, join []string) *Node {
+		n, err := Start(Config{Meta: Meta{Role: RoleProbe, Name: name, Site: "s"}, Bind: "127.0.0.1:0", Join: join,
+			Key: primary, AcceptKeys: [][]byte{accepted}, Profile: "local", RejoinInterval: 500 * time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(&syncBuf{}, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); n.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return n
+	}
+	a := start("a", oldKey, newKey, nil)
+	b := start("b", newKey, oldKey, []string{a.Addr()})
+	waitFor(t, 10*time.Second, "both see two members", func() bool { return a.NumAlive() == 2 && b.NumAlive() == 2 })
+}
