@@ -13,6 +13,7 @@ import (
 	"regexp"
 
 	"github.com/linkmesh/linkmesh/internal/buildinfo"
+	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/probe/report"
 	"github.com/linkmesh/linkmesh/probe/responder"
@@ -43,10 +44,21 @@ type Config struct {
 	Advertise string
 	// BufferSize bounds the results kept while coordinators are away.
 	BufferSize int
-	// MeshKey is the mesh's shared secret (meshkey.Size bytes): the responder
-	// and the echo kind prove with it that both ends belong to the mesh.
-	// Without it the responder refuses every hello and echo attempts fail.
+	// Gossip makes the probe a member of the mesh's gossip cluster; nil leaves
+	// it out (the coordinator then knows it only by its reports).
+	Gossip *GossipConfig
+	// MeshKey is the mesh's shared secret (meshkey.Size bytes). It encrypts
+	// gossip (nil only with Insecure), and the responder and the echo kind
+	// prove with it that both ends belong to the mesh: without it the
+	// responder refuses every hello and echo attempts fail.
 	MeshKey []byte
+	// MeshKeysAccepted are further keys accepted during a key rotation (for
+	// gossip, and for the echo hello's proofs).
+	MeshKeysAccepted [][]byte
+	// Insecure allows clear-text gossip when MeshKey is nil.
+	Insecure bool
+	// PlanCache is the file the latest plan is kept in ("" disables it).
+	PlanCache string
 	// ResponderMaxConns bounds the responder's connections (0: its default).
 	ResponderMaxConns int
 	// StandIns are ports (e.g. 5022) on which the probe serves the responder
@@ -57,23 +69,40 @@ type Config struct {
 	StandIns []uint32
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$`)
+// GossipConfig configures the probe's gossip membership.
+type GossipConfig struct {
+	// Bind is the gossip address, TCP and UDP (default ":7946").
+	Bind string
+	// Advertise is the host[:port] other members reach this probe at.
+	Advertise string
+	// Join lists seeds (host[:port]); empty: the coordinators' hosts, port 7946.
+	Join []string
+	// Profile is wan (default), lan or local.
+	Profile string
+}
+
+// namePattern is what a name, site or label may be: the coordinator's config
+// and its input validation accept the same.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Validate reports the first problem with c, naming the flag to fix.
 func (c *Config) Validate() error {
 	if !namePattern.MatchString(c.Name) {
-		return fmt.Errorf("--name %q: use 1-63 letters, digits, '.', '_', ':', '-'", c.Name)
+		return fmt.Errorf("--name %q: use 1-63 letters, digits, '.', '_', '-'", c.Name)
 	}
 	if !namePattern.MatchString(c.Site) {
-		return fmt.Errorf("--site %q: use 1-63 letters, digits, '.', '_', ':', '-' (e.g. sql or mi)", c.Site)
+		return fmt.Errorf("--site %q: use 1-63 letters, digits, '.', '_', '-' (e.g. sql or mi)", c.Site)
 	}
 	for k, v := range c.Labels {
 		if !namePattern.MatchString(k) || !namePattern.MatchString(v) {
-			return fmt.Errorf("--label %s=%s: keys and values use 1-63 letters, digits, '.', '_', ':', '-'", k, v)
+			return fmt.Errorf("--label %s=%s: keys and values use 1-63 letters, digits, '.', '_', '-'", k, v)
 		}
 	}
-	if len(c.Coordinators) == 0 {
-		return fmt.Errorf("--coordinator: give at least one coordinator address (host:port)")
+	if len(c.Coordinators) == 0 && (c.Gossip == nil || len(c.Gossip.Join) == 0) {
+		return fmt.Errorf("--coordinator: give at least one coordinator address (host:port), or gossip seeds with --join")
+	}
+	if c.Gossip != nil && c.MeshKey == nil && !c.Insecure {
+		return fmt.Errorf("--mesh-key-file: gossip needs the mesh key (create one with `linkmesh certs mesh-key`), or pass --insecure, or --no-gossip")
 	}
 	for _, a := range c.Coordinators {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
@@ -107,6 +136,10 @@ type Agent struct {
 	buf     *report.Buffer
 	info    *linkmeshv1.ProbeInfo
 	probers map[linkmeshv1.Kind]sched.Prober
+	gossip  *gossip.Node
+	// responder serves the responder port and every stand-in port.
+	responder *responder.Responder
+	standIns  *standin.Manager
 }
 
 // New validates cfg and opens the responder's listener (so a port in use fails
@@ -119,8 +152,11 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		cfg:     cfg,
 		logger:  logger,
 		buf:     report.NewBuffer(cfg.BufferSize),
-		probers: probers(cfg.MeshKey),
+		probers: probers(cfg.MeshKey, cfg.MeshKeysAccepted),
 	}
+	a.responder = responder.New(responder.Config{Key: cfg.MeshKey, Accepted: cfg.MeshKeysAccepted, MaxConns: cfg.ResponderMaxConns},
+		logger.With("component", "responder"))
+	a.standIns = standin.New(a.responder.Serve, "", logger.With("component", "stand-in"))
 	if len(cfg.MeshKey) == 0 {
 		logger.Warn("no mesh key (--mesh-key-file): echo paths to and from this probe will fail; tcp and dns paths work")
 	}
@@ -132,6 +168,24 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		}
 		a.lis = lis
 		advertise = advertiseAddress(cfg.Advertise, lis.Addr())
+	}
+	if cfg.Gossip != nil {
+		if err := a.startGossip(advertise); err != nil {
+			if a.lis != nil {
+				a.lis.Close()
+			}
+			return nil, err
+		}
+		if cfg.Advertise == "" && a.lis != nil {
+			// Other probes reach the responder at the address gossip advertises.
+			host, _, _ := net.SplitHostPort(a.gossip.Addr())
+			_, port, _ := net.SplitHostPort(advertise)
+			advertise = net.JoinHostPort(host, port)
+			meta := a.gossipMeta(advertise)
+			if err := a.gossip.UpdateMeta(meta); err != nil {
+				return nil, fmt.Errorf("gossip: publish the responder address: %w", err)
+			}
+		}
 	}
 	a.info = &linkmeshv1.ProbeInfo{
 		Name:             cfg.Name,
@@ -175,37 +229,80 @@ func (a *Agent) ResponderAddr() net.Addr {
 // Buffer exposes the result buffer (for the probe's own metrics and tests).
 func (a *Agent) Buffer() *report.Buffer { return a.buf }
 
-// Run runs the responder, the coordinator clients, the stand-ins and the
-// scheduler until ctx is done. Coordinators being away never stops it: probing
-// goes on and results wait.
+// Run runs the responder, gossip, the coordinator clients, the stand-ins and
+// the scheduler until ctx is done. Coordinators being away never stops it:
+// probing goes on from the cached plan and results wait in the buffer.
 func (a *Agent) Run(ctx context.Context) error {
-	g, ctx := errgroup.WithContext(ctx)
-	r := responder.New(responder.Config{Key: a.cfg.MeshKey, MaxConns: a.cfg.ResponderMaxConns}, a.logger.With("component", "responder"))
+	g, gctx := errgroup.WithContext(ctx)
 	if a.lis != nil {
-		g.Go(func() error { return r.Serve(ctx, a.lis) })
+		g.Go(func() error { return a.responder.Serve(gctx, a.lis) })
 	}
-	standIns := standin.New(r.Serve, "", a.logger.With("component", "stand-in"))
+	fromCoords := make(chan *linkmeshv1.Plan)
 	plans := make(chan *linkmeshv1.Plan)
-	for _, addr := range a.cfg.Coordinators {
-		c := &report.Client{
-			Address:         addr,
-			Creds:           a.cfg.Creds,
-			Info:            a.info,
-			Buffer:          a.buf,
-			Plans:           plans,
-			Logger:          a.logger.With("component", "report", "coordinator", addr),
-			StandIns:        standIns.Statuses,
-			StandInsChanged: standIns.Changed,
-		}
-		g.Go(func() error { return c.Run(ctx) })
-	}
 	toSched := make(chan *linkmeshv1.Plan)
 	toStandIns := make(chan []standin.Request)
+	g.Go(func() error { return a.keepPlans(gctx, fromCoords, plans) })
+	g.Go(func() error { return a.manageCoordinators(gctx, fromCoords) })
+	g.Go(func() error { return a.route(gctx, plans, toSched, toStandIns) })
+	g.Go(func() error { return a.standIns.Run(gctx, toStandIns) })
 	s := sched.New(a.probers, a.buf, a.logger.With("component", "sched"))
-	g.Go(func() error { return s.Run(ctx, toSched) })
-	g.Go(func() error { return standIns.Run(ctx, toStandIns) })
-	g.Go(func() error { return a.route(ctx, plans, toSched, toStandIns) })
+	g.Go(func() error { return s.Run(gctx, toSched) })
+	if a.gossip != nil {
+		// Gossip leaves last, after the clients stopped, so coordinators see a
+		// clean departure rather than a death.
+		gossipCtx, stopGossip := context.WithCancel(context.WithoutCancel(ctx))
+		gossipDone := make(chan error, 1)
+		go func() { gossipDone <- a.gossip.Run(gossipCtx) }()
+		defer func() {
+			stopGossip()
+			<-gossipDone
+		}()
+	}
 	a.logger.Info("probe running", "name", a.cfg.Name, "site", a.cfg.Site, "responder", a.info.GetResponderAddress(),
-		"coordinators", a.cfg.Coordinators, "stand_ins", a.cfg.StandIns)
+		"coordinators", a.cfg.Coordinators, "gossip", a.gossipAddr(), "plan_cache", a.cfg.PlanCache, "stand_ins", a.cfg.StandIns)
 	return g.Wait()
+}
+
+// keepPlans forwards plans to the scheduler, starting with the cached one, and
+// writes every new plan to the cache.
+func (a *Agent) keepPlans(ctx context.Context, in <-chan *linkmeshv1.Plan, out chan<- *linkmeshv1.Plan) error {
+	send := func(p *linkmeshv1.Plan) bool {
+		select {
+		case out <- p:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if a.cfg.PlanCache != "" {
+		cached, err := loadPlan(a.cfg.PlanCache)
+		switch {
+		case err != nil:
+			a.logger.Warn("cannot use the cached plan", "error", err)
+		case cached != nil:
+			a.logger.Info("probing from the cached plan until a coordinator answers", "targets", len(cached.GetTargets()), "file", a.cfg.PlanCache)
+			// A stand-in is a coordinator's request of the moment, not
+			// something to resume after a restart: binding 5022 again could
+			// keep SQL Server from creating its endpoint.
+			cached.StandIns = nil
+			if !send(cached) {
+				return nil
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case p := <-in:
+			if a.cfg.PlanCache != "" {
+				if err := savePlan(a.cfg.PlanCache, p); err != nil {
+					a.logger.Warn("cannot cache the plan", "error", err)
+				}
+			}
+			if !send(p) {
+				return nil
+			}
+		}
+	}
 }

@@ -43,6 +43,7 @@ type Options struct {
 const policy = `
 name: demo
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
+gossip: {bind: "127.0.0.1:0", profile: local}
 defaults: {interval: %[1]s, timeout: %[2]s}
 stale_after: 30s
 paths:
@@ -86,11 +87,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("demo policy: %w", err)
 	}
-	coord, err := coordinator.New(cfg, opts.Logger.With("component", "coordinator"))
+	key, err := meshkey.Generate() // in memory only: gossip and the echo hello
 	if err != nil {
 		return err
 	}
-	key, err := meshkey.Generate() // in memory only: the demo's probes share it
+	coord, err := coordinator.New(cfg, coordinator.Options{Insecure: true, MeshKey: key}, opts.Logger.With("component", "coordinator"))
 	if err != nil {
 		return err
 	}
@@ -103,6 +104,7 @@ func Run(ctx context.Context, opts Options) error {
 			Creds:        insecure.NewCredentials(),
 			Responder:    "127.0.0.1:0",
 			BufferSize:   10000,
+			Gossip:       &probe.GossipConfig{Bind: "127.0.0.1:0", Join: []string{coord.GossipAddr()}, Profile: "local"},
 			MeshKey:      key,
 		}, opts.Logger.With("probe", site+"-probe"))
 		if err != nil {

@@ -90,7 +90,7 @@ paths:
 		up, ok := kindValue(s, "linkmesh_path_up", "sql1", "mi1", labResponder, "echo")
 		return ok && up == 1
 	})
-	pid := m.procs["mi-probe"].Process.Pid
+	pid := m.probes["mi"].Process.Pid
 	rss0, err := rssKiB(pid)
 	if err != nil {
 		t.Fatal(err)

@@ -35,9 +35,12 @@ const (
 // one in mi, and plain listeners on 5022 in both.
 type labMesh struct {
 	lab    *netlab.Lab
-	client *http.Client         // dials from the router namespace
-	base   string               // http://<router>:9022
-	procs  map[string]*exec.Cmd // "coordinator", "sql-probe", "mi-probe"
+	client *http.Client // dials from the router namespace
+	base   string       // http://<router>:9022
+	bin    string
+	dir    string
+	key    string               // the mesh key file every process gets
+	probes map[string]*exec.Cmd // by site
 }
 
 // newLabMesh starts the mesh with the given path policy (YAML, without listen:)
@@ -48,10 +51,7 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 	router, sql, mi := lab.Router(), lab.SQL(), lab.MI()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "coordinator.yaml")
-	cfg := fmt.Sprintf("name: lab\nlisten: {grpc: \":%d\", http: \":%d\"}\n%s", labGRPC, labHTTP, policy)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// One mesh key for all: it encrypts gossip and authenticates echo hellos.
 	key, err := meshkey.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -60,10 +60,13 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 	if err := meshkey.Write(keyFile, key); err != nil {
 		t.Fatal(err)
 	}
+	cfg := fmt.Sprintf("name: lab\nlisten: {grpc: \":%d\", http: \":%d\"}\nmesh_key_file: %s\n%s", labGRPC, labHTTP, keyFile, policy)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	m := &labMesh{
-		lab:   lab,
-		procs: map[string]*exec.Cmd{},
-		base:  fmt.Sprintf("http://%s", net.JoinHostPort(router.AddrToward(sql).String(), fmt.Sprint(labHTTP))),
+		lab:  lab,
+		base: fmt.Sprintf("http://%s", net.JoinHostPort(router.AddrToward(sql).String(), fmt.Sprint(labHTTP))),
 		client: &http.Client{
 			Timeout: 5 * time.Second,
 			Transport: &http.Transport{
@@ -77,18 +80,27 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 			serveAndClose(t, h, p)
 		}
 	}
-	m.procs["coordinator"] = startProcess(t, router, "coordinator", bin, "coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug")
+	startProcess(t, router, "coordinator", bin, "coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug")
 	m.waitReady(t)
-	for _, p := range []struct {
-		h    *netlab.Host
-		name string
-	}{{sql, "sql"}, {mi, "mi"}} {
-		coord := net.JoinHostPort(router.AddrToward(p.h).String(), fmt.Sprint(labGRPC))
-		m.procs[p.name+"-probe"] = startProcess(t, p.h, p.name+"-probe", bin, "probe", "--name", p.name+"1", "--site", p.name,
-			"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--mesh-key-file", keyFile,
-			"--insecure", "--log-level", "debug")
+	m.bin, m.dir, m.key = bin, dir, keyFile
+	m.probes = map[string]*exec.Cmd{}
+	for _, site := range []string{"sql", "mi"} {
+		m.startProbe(t, site)
 	}
 	return m
+}
+
+// startProbe starts the probe of a site ("sql" or "mi"), named site+"1", with a
+// plan cache in the test's directory.
+func (m *labMesh) startProbe(t *testing.T, site string) *exec.Cmd {
+	t.Helper()
+	h := m.lab.Host(site)
+	coord := net.JoinHostPort(m.lab.Router().AddrToward(h).String(), fmt.Sprint(labGRPC))
+	cmd := startProcess(t, h, site+"-probe", m.bin, "probe", "--name", site+"1", "--site", site,
+		"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--insecure", "--log-level", "debug",
+		"--plan-cache", filepath.Join(m.dir, site+"-plan.pb"), "--mesh-key-file", m.key)
+	m.probes[site] = cmd
+	return cmd
 }
 
 func (m *labMesh) waitReady(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 // share a mesh key, all in this process on loopback, until the test ends.
 func startKeyedMesh(t *testing.T, policy string) *coordinator.Server {
 	t.Helper()
-	cfg, err := config.Parse("e2e.yaml", []byte("listen: {grpc: \"127.0.0.1:0\", http: \"127.0.0.1:0\"}\n"+policy))
+	cfg, err := config.Parse("e2e.yaml", []byte("listen: {grpc: \"127.0.0.1:0\", http: \"127.0.0.1:0\"}\ngossip: {disabled: true}\n"+policy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func startKeyedMesh(t *testing.T, policy string) *coordinator.Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := testLogger(t)
-	coord, err := coordinator.New(cfg, logger.With("component", "coordinator"))
+	coord, err := coordinator.New(cfg, coordinator.Options{Insecure: true}, logger.With("component", "coordinator"))
 	if err != nil {
 		t.Fatal(err)
 	}

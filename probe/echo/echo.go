@@ -55,6 +55,9 @@ type Options struct {
 type Prober struct {
 	// Key is the mesh key; without it every attempt fails with a note saying so.
 	Key []byte
+	// Accepted are further keys accepted during a key rotation: a responder
+	// proving one of them is of this mesh too.
+	Accepted [][]byte
 	// TCP connects (its resolver and source address are used; Control is
 	// replaced when a path-MTU check needs don't-fragment).
 	TCP tcp.Prober
@@ -76,7 +79,7 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 	s := newSession(ctx, c.TCPConn)
 	defer func() { s.close() }()
 
-	if err := s.hello(p.Key); err != nil {
+	if err := s.hello(p.keys()); err != nil {
 		return failed(handshake, "hello", err)
 	}
 	before, infoErr := tcpinfo.Get(c.TCPConn)
@@ -148,6 +151,11 @@ func burstBudget(ctx context.Context, limit, rtt time.Duration) time.Duration {
 		return limit
 	}
 	return min(limit, time.Until(dl)-max(time.Second, 10*rtt))
+}
+
+// keys lists the mesh key, then the accepted ones.
+func (p *Prober) keys() [][]byte {
+	return append([][]byte{p.Key}, p.Accepted...)
 }
 
 func (o Options) normalized() Options {

@@ -102,7 +102,7 @@ func (p *Prober) testOnNewConnection(ctx context.Context, dialer *tcp.Prober, re
 	if err := s.within(2 * wait); err != nil {
 		return false, err
 	}
-	if err := s.hello(p.Key); err != nil {
+	if err := s.hello(p.keys()); err != nil {
 		return false, fmt.Errorf("hello for the test: %w", err)
 	}
 	if err := s.restore(); err != nil {

@@ -76,11 +76,12 @@ func (s *session) write(t wire.Type, p []byte) error {
 	return err
 }
 
-// hello proves to the responder that this probe holds key and checks that the
-// responder does too. Every way it can fail is a *stepError: mismatch when the
-// far end is not a linkmesh responder of this mesh, the transport's own code
-// (reset, timeout …) otherwise.
-func (s *session) hello(key []byte) error {
+// hello checks that the responder holds one of keys (the mesh key, then keys
+// accepted during a rotation) and proves to it that this probe holds the same
+// one. Every way it can fail is a *stepError: mismatch when the far end is not a
+// linkmesh responder of this mesh, the transport's own code (reset, timeout …)
+// otherwise.
+func (s *session) hello(keys [][]byte) error {
 	nonce := make([]byte, 2*wire.NonceSize) // our nonce, then reserved bytes
 	_, _ = rand.Read(nonce[:wire.NonceSize])
 	if err := s.write(wire.Hello, nonce); err != nil {
@@ -91,7 +92,14 @@ func (s *session) hello(key []byte) error {
 		return err
 	}
 	serverNonce := append([]byte(nil), p[:wire.NonceSize]...)
-	if !hmac.Equal(p[wire.NonceSize:], wire.ServerProof(key, nonce[:wire.NonceSize], serverNonce)) {
+	var key []byte
+	for _, k := range keys {
+		if hmac.Equal(p[wire.NonceSize:], wire.ServerProof(k, nonce[:wire.NonceSize], serverNonce)) {
+			key = k // prove ourselves with the key the responder used
+			break
+		}
+	}
+	if key == nil {
 		return &stepError{code: attempt.Mismatch, detail: "a linkmesh responder answered, but it holds another mesh key: give both probes the same --mesh-key-file"}
 	}
 	if err := s.write(wire.Auth, wire.ClientProof(key, nonce[:wire.NonceSize], serverNonce)); err != nil {

@@ -112,7 +112,7 @@ func (c *conn) run() closeReason {
 	if h.Type != wire.Auth {
 		return c.refuse(wire.CodeProtocol, "expected auth, got "+h.Type.String(), 1)
 	}
-	if !hmac.Equal(p, wire.ClientProof(cfg.Key, clientNonce, serverNonce)) {
+	if !validProof(p, append([][]byte{cfg.Key}, cfg.Accepted...), clientNonce, serverNonce) {
 		return c.refuse(wire.CodeAuth, "wrong proof: the client holds another mesh key", 2)
 	}
 	if !c.r.reg.authenticate(c.s, cfg.MaxAuthenticated) {
@@ -180,6 +180,16 @@ func (c *conn) serve(buf []byte) closeReason {
 			return c.refuse(wire.CodeProtocol, "unexpected "+h.Type.String()+" frame", 1)
 		}
 	}
+}
+
+// validProof reports whether the client proved one of keys.
+func validProof(p []byte, keys [][]byte, clientNonce, serverNonce []byte) bool {
+	for _, k := range keys {
+		if len(k) > 0 && hmac.Equal(p, wire.ClientProof(k, clientNonce, serverNonce)) {
+			return true
+		}
+	}
+	return false
 }
 
 // read reads one frame into buf. When it fails it returns why the connection

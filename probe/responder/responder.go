@@ -26,9 +26,13 @@ import (
 // Config bounds what the responder accepts. Zero fields take the defaults
 // noted on each (see DefaultConfig).
 type Config struct {
-	// Key is the mesh key (meshkey.Size bytes). Without it the responder
-	// answers every hello with "no mesh key", and echo attempts against it fail.
+	// Key is the mesh key (meshkey.Size bytes): the responder proves itself
+	// with it. Without it the responder answers every hello with "no mesh
+	// key", and echo attempts against it fail.
 	Key []byte
+	// Accepted are further keys a client may prove itself with during a key
+	// rotation.
+	Accepted [][]byte
 	// MaxConns bounds the connections handled at once (default 64). When it
 	// is reached, the oldest connection that has not finished its hello is
 	// closed to make room; when every connection has, the new one is closed.

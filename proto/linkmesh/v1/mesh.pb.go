@@ -295,7 +295,8 @@ type ProbeInfo struct {
 	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	// Operating system, e.g. "linux/amd64", "windows/amd64".
 	Os string `protobuf:"bytes,5,opt,name=os,proto3" json:"os,omitempty"`
-	// Address ("host:port") at which other probes reach this probe's responder.
+	// Address ("host:port") at which other probes reach this probe's responder
+	// (empty: no responder).
 	// A host left empty or unspecified is filled by the coordinator from the
 	// connection's peer address.
 	ResponderAddress string `protobuf:"bytes,6,opt,name=responder_address,json=responderAddress,proto3" json:"responder_address,omitempty"`
@@ -816,10 +817,19 @@ type Target struct {
 	// The policy rule that produced the target, for logs and reports.
 	Rule string `protobuf:"bytes,9,opt,name=rule,proto3" json:"rule,omitempty"`
 	// Kind-specific options.
-	Echo          *EchoOptions `protobuf:"bytes,10,opt,name=echo,proto3" json:"echo,omitempty"`
-	Dns           *DNSOptions  `protobuf:"bytes,11,opt,name=dns,proto3" json:"dns,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Echo *EchoOptions `protobuf:"bytes,10,opt,name=echo,proto3" json:"echo,omitempty"`
+	Dns  *DNSOptions  `protobuf:"bytes,11,opt,name=dns,proto3" json:"dns,omitempty"`
+	// A port range port..port_end (0: the single port). Each interval the probe
+	// tries `sample` ports of the range, rotating, so the whole range is covered
+	// over successive rounds; the path is one path labelled with the range.
+	PortEnd uint32 `protobuf:"varint,12,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	Sample  uint32 `protobuf:"varint,13,opt,name=sample,proto3" json:"sample,omitempty"`
+	// A refused connection proves the host was reached through every firewall:
+	// the path counts as up (for ranges where only one port listens, e.g. the MI
+	// nodes' 11000-11999).
+	RefusedIsReach bool `protobuf:"varint,14,opt,name=refused_is_reach,json=refusedIsReach,proto3" json:"refused_is_reach,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
@@ -927,6 +937,27 @@ func (x *Target) GetDns() *DNSOptions {
 		return x.Dns
 	}
 	return nil
+}
+
+func (x *Target) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *Target) GetSample() uint32 {
+	if x != nil {
+		return x.Sample
+	}
+	return 0
+}
+
+func (x *Target) GetRefusedIsReach() bool {
+	if x != nil {
+		return x.RefusedIsReach
+	}
+	return false
 }
 
 // EchoOptions tune the echo kind.
@@ -1088,10 +1119,16 @@ type Result struct {
 	ThroughputBitsPerSecond float64              `protobuf:"fixed64,17,opt,name=throughput_bits_per_second,json=throughputBitsPerSecond,proto3" json:"throughput_bits_per_second,omitempty"`
 	// DNS kind: the addresses the name resolved to.
 	Addresses []string `protobuf:"bytes,18,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// For a port-range target: the range end (port is its start) and the port
+	// this attempt tried.
+	PortEnd    uint32 `protobuf:"varint,19,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	ProbedPort uint32 `protobuf:"varint,20,opt,name=probed_port,json=probedPort,proto3" json:"probed_port,omitempty"`
+	// Copied from the target: a refusal counts as reaching the host.
+	RefusedIsReach bool `protobuf:"varint,21,opt,name=refused_is_reach,json=refusedIsReach,proto3" json:"refused_is_reach,omitempty"`
 	// Echo kind, when the attempt ran a path-MTU check (mtu_bytes is then set):
 	// full-size packets were lost while smaller ones passed, with no ICMP
 	// "fragmentation needed" coming back (a path-MTU black hole).
-	MtuBlackhole  bool `protobuf:"varint,19,opt,name=mtu_blackhole,json=mtuBlackhole,proto3" json:"mtu_blackhole,omitempty"`
+	MtuBlackhole  bool `protobuf:"varint,22,opt,name=mtu_blackhole,json=mtuBlackhole,proto3" json:"mtu_blackhole,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1252,6 +1289,27 @@ func (x *Result) GetAddresses() []string {
 	return nil
 }
 
+func (x *Result) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *Result) GetProbedPort() uint32 {
+	if x != nil {
+		return x.ProbedPort
+	}
+	return 0
+}
+
+func (x *Result) GetRefusedIsReach() bool {
+	if x != nil {
+		return x.RefusedIsReach
+	}
+	return false
+}
+
 func (x *Result) GetMtuBlackhole() bool {
 	if x != nil {
 		return x.MtuBlackhole
@@ -1270,9 +1328,11 @@ type ReportRequest struct {
 	Results []*Result `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
 	// Results the probe had to drop (its buffer was full) since it started.
 	DroppedTotal uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
+	// The probe's latest gossip ping round trips to other members.
+	MemberRtts []*MemberRTT `protobuf:"bytes,5,rep,name=member_rtts,json=memberRtts,proto3" json:"member_rtts,omitempty"`
 	// The current state of every stand-in the probe was asked for (by a plan or
 	// by its own configuration).
-	StandIns      []*StandInStatus `protobuf:"bytes,5,rep,name=stand_ins,json=standIns,proto3" json:"stand_ins,omitempty"`
+	StandIns      []*StandInStatus `protobuf:"bytes,6,rep,name=stand_ins,json=standIns,proto3" json:"stand_ins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1335,9 +1395,81 @@ func (x *ReportRequest) GetDroppedTotal() uint64 {
 	return 0
 }
 
+func (x *ReportRequest) GetMemberRtts() []*MemberRTT {
+	if x != nil {
+		return x.MemberRtts
+	}
+	return nil
+}
+
 func (x *ReportRequest) GetStandIns() []*StandInStatus {
 	if x != nil {
 		return x.StandIns
+	}
+	return nil
+}
+
+// MemberRTT is a gossip ping round trip from the reporting probe to one member.
+// Pings relayed through other members are not counted, so it is a hint about
+// the path, never a verdict.
+type MemberRTT struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Gossip name of the member pinged (a probe name, or "coordinator:<name>").
+	Member string               `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Rtt    *durationpb.Duration `protobuf:"bytes,2,opt,name=rtt,proto3" json:"rtt,omitempty"`
+	// When the ping completed, by the probe's clock.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRTT) Reset() {
+	*x = MemberRTT{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRTT) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRTT) ProtoMessage() {}
+
+func (x *MemberRTT) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRTT.ProtoReflect.Descriptor instead.
+func (*MemberRTT) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MemberRTT) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MemberRTT) GetRtt() *durationpb.Duration {
+	if x != nil {
+		return x.Rtt
+	}
+	return nil
+}
+
+func (x *MemberRTT) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
 	}
 	return nil
 }
@@ -1357,7 +1489,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[13]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1501,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[13]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1514,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{13}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportResponse) GetAckedSeq() uint64 {
@@ -1439,7 +1571,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\rStandInStatus\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12/\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.linkmesh.v1.StandInStateR\x05state\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xe8\x02\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xc5\x03\n" +
 	"\x06Target\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x11.linkmesh.v1.KindR\x04kind\x12\x12\n" +
@@ -1452,7 +1584,10 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x04rule\x18\t \x01(\tR\x04rule\x12,\n" +
 	"\x04echo\x18\n" +
 	" \x01(\v2\x18.linkmesh.v1.EchoOptionsR\x04echo\x12)\n" +
-	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\"\xc5\x01\n" +
+	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\x12\x19\n" +
+	"\bport_end\x18\f \x01(\rR\aportEnd\x12\x16\n" +
+	"\x06sample\x18\r \x01(\rR\x06sample\x12(\n" +
+	"\x10refused_is_reach\x18\x0e \x01(\bR\x0erefusedIsReach\"\xc5\x01\n" +
 	"\vEchoOptions\x12\x16\n" +
 	"\x06rounds\x18\x01 \x01(\rR\x06rounds\x12\x1b\n" +
 	"\tmtu_every\x18\x02 \x01(\rR\bmtuEvery\x12\x1f\n" +
@@ -1463,7 +1598,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x0eburst_max_time\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fburstMaxTime\"/\n" +
 	"\n" +
 	"DNSOptions\x12!\n" +
-	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\xaa\x05\n" +
+	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\x90\x06\n" +
 	"\x06Result\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
@@ -1486,14 +1621,24 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x06jitter\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x12\x1b\n" +
 	"\tmtu_bytes\x18\x10 \x01(\rR\bmtuBytes\x12;\n" +
 	"\x1athroughput_bits_per_second\x18\x11 \x01(\x01R\x17throughputBitsPerSecond\x12\x1c\n" +
-	"\taddresses\x18\x12 \x03(\tR\taddresses\x12#\n" +
-	"\rmtu_blackhole\x18\x13 \x01(\bR\fmtuBlackhole\"\xc8\x01\n" +
+	"\taddresses\x18\x12 \x03(\tR\taddresses\x12\x19\n" +
+	"\bport_end\x18\x13 \x01(\rR\aportEnd\x12\x1f\n" +
+	"\vprobed_port\x18\x14 \x01(\rR\n" +
+	"probedPort\x12(\n" +
+	"\x10refused_is_reach\x18\x15 \x01(\bR\x0erefusedIsReach\x12#\n" +
+	"\rmtu_blackhole\x18\x16 \x01(\bR\fmtuBlackhole\"\x81\x02\n" +
 	"\rReportRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
 	"\aresults\x18\x03 \x03(\v2\x13.linkmesh.v1.ResultR\aresults\x12#\n" +
 	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\x127\n" +
-	"\tstand_ins\x18\x05 \x03(\v2\x1a.linkmesh.v1.StandInStatusR\bstandIns\"M\n" +
+	"\vmember_rtts\x18\x05 \x03(\v2\x16.linkmesh.v1.MemberRTTR\n" +
+	"memberRtts\x127\n" +
+	"\tstand_ins\x18\x06 \x03(\v2\x1a.linkmesh.v1.StandInStatusR\bstandIns\"\x80\x01\n" +
+	"\tMemberRTT\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12+\n" +
+	"\x03rtt\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03rtt\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"M\n" +
 	"\x0eReportResponse\x12\x1b\n" +
 	"\tacked_seq\x18\x01 \x01(\x04R\backedSeq\x12\x1e\n" +
 	"\n" +
@@ -1547,7 +1692,7 @@ func file_linkmesh_v1_mesh_proto_rawDescGZIP() []byte {
 }
 
 var file_linkmesh_v1_mesh_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_linkmesh_v1_mesh_proto_goTypes = []any{
 	(StandInState)(0),             // 0: linkmesh.v1.StandInState
 	(Kind)(0),                     // 1: linkmesh.v1.Kind
@@ -1566,45 +1711,49 @@ var file_linkmesh_v1_mesh_proto_goTypes = []any{
 	(*DNSOptions)(nil),            // 14: linkmesh.v1.DNSOptions
 	(*Result)(nil),                // 15: linkmesh.v1.Result
 	(*ReportRequest)(nil),         // 16: linkmesh.v1.ReportRequest
-	(*ReportResponse)(nil),        // 17: linkmesh.v1.ReportResponse
-	nil,                           // 18: linkmesh.v1.ProbeInfo.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
+	(*MemberRTT)(nil),             // 17: linkmesh.v1.MemberRTT
+	(*ReportResponse)(nil),        // 18: linkmesh.v1.ReportResponse
+	nil,                           // 19: linkmesh.v1.ProbeInfo.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
 }
 var file_linkmesh_v1_mesh_proto_depIdxs = []int32{
-	18, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
+	19, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
 	4,  // 1: linkmesh.v1.RegisterRequest.probe:type_name -> linkmesh.v1.ProbeInfo
 	9,  // 2: linkmesh.v1.WatchPlanResponse.plan:type_name -> linkmesh.v1.Plan
 	12, // 3: linkmesh.v1.Plan.targets:type_name -> linkmesh.v1.Target
-	19, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
+	20, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
 	10, // 5: linkmesh.v1.Plan.stand_ins:type_name -> linkmesh.v1.StandIn
-	20, // 6: linkmesh.v1.StandIn.max_duration:type_name -> google.protobuf.Duration
+	21, // 6: linkmesh.v1.StandIn.max_duration:type_name -> google.protobuf.Duration
 	0,  // 7: linkmesh.v1.StandInStatus.state:type_name -> linkmesh.v1.StandInState
 	1,  // 8: linkmesh.v1.Target.kind:type_name -> linkmesh.v1.Kind
-	20, // 9: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
-	20, // 10: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
+	21, // 9: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
+	21, // 10: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
 	13, // 11: linkmesh.v1.Target.echo:type_name -> linkmesh.v1.EchoOptions
 	14, // 12: linkmesh.v1.Target.dns:type_name -> linkmesh.v1.DNSOptions
-	20, // 13: linkmesh.v1.EchoOptions.burst_max_time:type_name -> google.protobuf.Duration
-	19, // 14: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
+	21, // 13: linkmesh.v1.EchoOptions.burst_max_time:type_name -> google.protobuf.Duration
+	20, // 14: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
 	1,  // 15: linkmesh.v1.Result.kind:type_name -> linkmesh.v1.Kind
 	2,  // 16: linkmesh.v1.Result.code:type_name -> linkmesh.v1.Code
-	20, // 17: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
+	21, // 17: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
 	3,  // 18: linkmesh.v1.Result.rtt_source:type_name -> linkmesh.v1.RTTSource
-	20, // 19: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
+	21, // 19: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
 	15, // 20: linkmesh.v1.ReportRequest.results:type_name -> linkmesh.v1.Result
-	11, // 21: linkmesh.v1.ReportRequest.stand_ins:type_name -> linkmesh.v1.StandInStatus
-	5,  // 22: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
-	7,  // 23: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
-	16, // 24: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
-	6,  // 25: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
-	8,  // 26: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
-	17, // 27: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
-	25, // [25:28] is the sub-list for method output_type
-	22, // [22:25] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	17, // 21: linkmesh.v1.ReportRequest.member_rtts:type_name -> linkmesh.v1.MemberRTT
+	11, // 22: linkmesh.v1.ReportRequest.stand_ins:type_name -> linkmesh.v1.StandInStatus
+	21, // 23: linkmesh.v1.MemberRTT.rtt:type_name -> google.protobuf.Duration
+	20, // 24: linkmesh.v1.MemberRTT.time:type_name -> google.protobuf.Timestamp
+	5,  // 25: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
+	7,  // 26: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
+	16, // 27: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
+	6,  // 28: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
+	8,  // 29: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
+	18, // 30: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
+	28, // [28:31] is the sub-list for method output_type
+	25, // [25:28] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_linkmesh_v1_mesh_proto_init() }
@@ -1618,7 +1767,7 @@ func file_linkmesh_v1_mesh_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_linkmesh_v1_mesh_proto_rawDesc), len(file_linkmesh_v1_mesh_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
