@@ -156,7 +156,10 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	}
 	a.responder = responder.New(responder.Config{Key: cfg.MeshKey, Accepted: cfg.MeshKeysAccepted, MaxConns: cfg.ResponderMaxConns},
 		logger.With("component", "responder"))
-	a.standIns = standin.New(a.responder.Serve, "", logger.With("component", "stand-in"))
+	// Stand-ins listen on the responder's host: all addresses for ":5023",
+	// loopback only for a responder on loopback (the demo, tests).
+	standInHost, _, _ := net.SplitHostPort(cfg.Responder)
+	a.standIns = standin.New(a.responder.Serve, standInHost, logger.With("component", "stand-in"))
 	if len(cfg.MeshKey) == 0 {
 		logger.Warn("no mesh key (--mesh-key-file): echo paths to and from this probe will fail; tcp and dns paths work")
 	}

@@ -41,14 +41,19 @@ type DNSOptions struct {
 
 // Defaults and bounds of the kind options.
 const (
-	DefaultRounds     = 10
-	MaxRounds         = 100
-	DefaultMTUEvery   = 5 * time.Minute
+	// DefaultRounds is echo.rounds when not given; MaxRounds bounds it.
+	DefaultRounds = 10
+	MaxRounds     = 100
+	// DefaultMTUEvery is echo.mtu_every when not given.
+	DefaultMTUEvery = 5 * time.Minute
+	// DefaultBurstEvery and DefaultBurstTime are echo.burst_every and
+	// echo.burst_time when not given; MaxBurstTime bounds the latter.
 	DefaultBurstEvery = time.Hour
 	DefaultBurstTime  = 5 * time.Second
 	MaxBurstTime      = time.Minute
-	MaxBurstBytes     = 1 << 30
-	maxCIDRs          = 16
+	// MaxBurstBytes bounds echo.burst (the responder's own limit).
+	MaxBurstBytes = 1 << 30
+	maxCIDRs      = 16
 )
 
 // validateKindOptions checks the kind-specific parts of r and fills defaults.

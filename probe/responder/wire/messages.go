@@ -87,6 +87,7 @@ type RemoteError struct {
 	Message string
 }
 
+// Error describes the refusal, e.g. "responder refused (auth): …".
 func (e *RemoteError) Error() string {
 	return fmt.Sprintf("responder refused (%s): %s", e.Code, e.Message)
 }

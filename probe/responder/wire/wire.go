@@ -148,6 +148,7 @@ var ErrNotLinkmesh = errors.New("not the linkmesh responder protocol")
 // package does not speak.
 type VersionError struct{ Got uint8 }
 
+// Error names both versions.
 func (e *VersionError) Error() string {
 	return fmt.Sprintf("protocol version %d (this side speaks %d)", e.Got, Version)
 }
@@ -155,6 +156,7 @@ func (e *VersionError) Error() string {
 // TypeError: the frame's type is unknown.
 type TypeError struct{ Got Type }
 
+// Error names the unknown type.
 func (e *TypeError) Error() string { return fmt.Sprintf("unknown frame type %d", uint8(e.Got)) }
 
 // LengthError: a frame's payload length is outside what its type (or the
@@ -165,6 +167,7 @@ type LengthError struct {
 	Min, Max int
 }
 
+// Error gives the length and what the type allows.
 func (e *LengthError) Error() string {
 	return fmt.Sprintf("%s frame with a %d-byte payload; allowed %d to %d", e.Type, e.Len, e.Min, e.Max)
 }
