@@ -55,12 +55,15 @@ func (n *network) target(ctx context.Context, l *lookup) (a netip.Addr, skip, fa
 			return a, nil, nil
 		}
 	}
-	why := fmt.Sprintf("%s resolves to %s, which cannot be the MI's VNet-local endpoint; linkmesh does not connect to it", l.host, joinAddrs(addrs))
-	if l == n.mi {
+	why := fmt.Sprintf("%s resolves to the public address %s, which cannot be the MI's VNet-local endpoint; linkmesh does not connect to it", l.host, joinAddrs(addrs))
+	if l.given() {
+		why = fmt.Sprintf("%s is a public address, which cannot be the MI's VNet-local endpoint; linkmesh does not connect to it", l.host)
+	}
+	if l == n.mi && !l.given() { // D1 reports it
 		return a, &Outcome{Status: Skip, Measured: joinAddrs(addrs), Reason: "not tested: " + why + " (see D1)"}, nil
 	}
 	return a, nil, &Outcome{Status: Fail, Measured: joinAddrs(addrs), Reason: why,
-		Fix: dnsFix(l.host, fmt.Sprintf("The MI node's name %s resolves to %s, not a private address in the MI subnet.", l.host, joinAddrs(addrs)))}
+		Fix: dnsFix(l.host, fmt.Sprintf("%s is %s, not a private address in the MI subnet: the link must use the MI's VNet-local endpoint and its nodes' private addresses.", l.host, joinAddrs(addrs)))}
 }
 
 // p1 tests TCP 5022 from this host to the MI.

@@ -109,9 +109,11 @@ func classify(a netip.Addr, subnet netip.Prefix) addrClass {
 	return public
 }
 
-// dialable reports whether linkmesh may connect to a: the MI link can use it.
-// linkmesh never connects to a public or local address it found for the MI.
-func dialable(c addrClass) bool { return c == inSubnet || c == private || c == privateElsewhere }
+// dialable reports whether linkmesh connects to an address of class c. It never
+// connects to a public address found for the MI: that cannot be the VNet-local
+// endpoint, and the check must not send packets to the internet. Local
+// addresses are harmless to try (D1 fails them anyway).
+func dialable(c addrClass) bool { return c != public }
 
 // publicEndpointName reports whether host is the MI's public endpoint name
 // (<mi>.public.<dnszone>.database.windows.net), which cannot carry the link.

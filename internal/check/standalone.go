@@ -38,7 +38,7 @@ func Standalone(cfg Config) []Check {
 
 // PeerNeeded is why the standalone mode skips a row: only a probe in the MI's
 // virtual network can test it.
-const PeerNeeded = "needs a probe in the MI's VNet: the coordinated mode (--coordinator) tests it, and it is not in this build yet"
+const PeerNeeded = "needs a probe in the MI's VNet (--coordinator; not in this build yet)"
 
 // PeerChecks returns the rows only a probe in the MI's VNet can test, with no
 // Run: P3 (the MI reaches SQL Server's endpoint), D2 (the MI's VNet resolves the
@@ -53,8 +53,8 @@ func PeerChecks(cfg Config) []Check {
 	}
 	return []Check{
 		{ID: "P3", What: fmt.Sprintf("MI → SQL Server host, TCP %d", port), Required: true, Skip: PeerNeeded},
-		{ID: "D2", What: "MI's VNet resolves the SQL Server host's name", Skip: PeerNeeded + " (it matters only when the endpoint is given by name; an IP address is recommended)"},
-		{ID: "MTU", What: "path MTU between the sites (VPN black holes)", Required: true, Skip: PeerNeeded + " (a connect test cannot see an MTU black hole)"},
+		{ID: "D2", What: "MI's VNet resolves the SQL Server host's name", Skip: PeerNeeded + "; matters only when the endpoint is given by name"},
+		{ID: "MTU", What: "path MTU between the sites (VPN black holes)", Required: true, Skip: PeerNeeded + "; a connect test cannot see an MTU black hole"},
 		{ID: "BW", What: "throughput for initial seeding", Skip: PeerNeeded},
 	}
 }

@@ -24,7 +24,8 @@ func WriteTable(w io.Writer, r Report) error {
 	fmt.Fprintf(ew, "linkmesh check (%s) on %s → MI %s\n", r.Mode, r.Host, r.Inputs.MI)
 	fmt.Fprintf(ew, "%s, took %s, linkmesh %s\n\n", r.Started.UTC().Format("2006-01-02 15:04:05 MST"), roundDuration(r.Duration), r.Version)
 
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	var grid strings.Builder
+	tw := tabwriter.NewWriter(&grid, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tREQUIREMENT\tMEASURED\tREASON")
 	for _, row := range r.Rows {
 		cells := [][]string{{row.ID}, {statusWord(row.Status)}, wrap(row.What, widthWhat), wrap(row.Measured, widthMeasured), wrap(row.Reason, widthReason)}
@@ -39,10 +40,17 @@ func WriteTable(w io.Writer, r Report) error {
 					parts[j] = c[i]
 				}
 			}
-			fmt.Fprintln(tw, strings.TrimRight(strings.Join(parts, "\t"), "\t"))
+			// Every line has every cell: a line with fewer would end tabwriter's
+			// column block and misalign the rows after it.
+			fmt.Fprintln(tw, strings.Join(parts, "\t"))
 		}
 	}
 	tw.Flush()
+	for _, l := range strings.SplitAfter(grid.String(), "\n") {
+		if l != "" {
+			fmt.Fprintln(ew, strings.TrimRight(l, " \n"))
+		}
+	}
 
 	s := r.Summary()
 	fmt.Fprintln(ew)
