@@ -11,7 +11,8 @@ import (
 
 // queryDatabases reads, for the named databases, the recovery model and the
 // latest full backup that is not copy-only (and the recovery model it was taken
-// in: one taken before the switch to FULL does not start the log chain).
+// in: one taken in SIMPLE, before the switch to FULL, does not start the log
+// chain).
 const queryDatabases = `SELECT d.name, d.recovery_model_desc, d.state_desc,
   b.backup_finish_date, b.recovery_model AS backup_recovery_model
 FROM sys.databases AS d
@@ -121,7 +122,7 @@ func judgeBackup(name string, d database) check.Outcome {
 			Fix:    &check.Fix{For: check.ForDBA, Summary: fmt.Sprintf("Take a full backup of %s (not COPY_ONLY).", name), Steps: []check.Step{backupStep(name)}}}
 	}
 	o := check.Outcome{Measured: "last full backup " + d.lastFull.Format("2006-01-02 15:04")}
-	if d.lastFullRecoveryModel != "" && d.lastFullRecoveryModel != "FULL" {
+	if d.lastFullRecoveryModel == "SIMPLE" {
 		o.Status = check.Fail
 		o.Reason = fmt.Sprintf("the last full backup was taken in %s recovery, so it does not start the log chain the link needs", d.lastFullRecoveryModel)
 		o.Fix = &check.Fix{For: check.ForDBA, Summary: fmt.Sprintf("Take a new full backup of %s now that it is in FULL recovery.", name), Steps: []check.Step{backupStep(name)}}

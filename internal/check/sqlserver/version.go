@@ -93,6 +93,9 @@ func judgeVersion(v serverVersion) check.Outcome {
 	b, err := ParseBuild(v.version)
 	if err != nil {
 		o.Status, o.Reason = check.Fail, fmt.Sprintf("cannot read the build: %v", err)
+		o.Fix = &check.Fix{For: check.ForDBA, Summary: "linkmesh could not read SQL Server's build number.",
+			Steps: []check.Step{{Text: "Read it yourself and compare it with the minimum builds in docs/check.md (2016: 13.0.7000.253, 2017: 14.0.3490.10, 2019: 15.0.4312.2, 2022: 16.0.1000.6, 2025: 17.0.1000.7):",
+				Command: "SELECT SERVERPROPERTY('ProductVersion'), SERVERPROPERTY('ProductLevel'), SERVERPROPERTY('ProductUpdateLevel');", Shell: check.ShellTSQL}}}
 		return o
 	}
 	rel, known := releases[b[0]]
