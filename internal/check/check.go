@@ -96,9 +96,12 @@ type Step struct {
 
 // Row is one requirement after it ran: the Check's identity and its Outcome.
 type Row struct {
+	// ID, What and Required are the Check's.
 	ID       string
 	What     string
 	Required bool
+	// Outcome is what the check found (Skip with the reason for a check with
+	// no Run).
 	Outcome
 	// Duration is how long the check took.
 	Duration time.Duration

@@ -71,7 +71,10 @@ func (c Config) Validate() error {
 const maxSample = 64
 
 // PortRange is an inclusive range of TCP ports.
-type PortRange struct{ Lo, Hi uint16 }
+type PortRange struct {
+	// Lo and Hi are the first and last port of the range (equal for one port).
+	Lo, Hi uint16
+}
 
 // ParsePortRange reads "11000-11999" or a single port "11002".
 func ParsePortRange(s string) (PortRange, error) {

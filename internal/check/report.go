@@ -26,22 +26,30 @@ type Report struct {
 // on its own (a DBA hands it to the network team). Never the DSN: it may hold a
 // password.
 type Inputs struct {
-	MI           string
-	MIPort       uint16
-	MISubnet     string
-	MINode       string
-	HADRPorts    string
-	HADRSample   int
-	SQLEndpoint  string
-	DNSServer    string
+	// MI, MIPort, MISubnet, MINode, HADRPorts, HADRSample, SQLEndpoint and
+	// DNSServer are the flags of the same names, as the check used them
+	// ("" when not given).
+	MI          string
+	MIPort      uint16
+	MISubnet    string
+	MINode      string
+	HADRPorts   string
+	HADRSample  int
+	SQLEndpoint string
+	DNSServer   string
+	// SQLReadiness says whether a DSN was given (the readiness rows ran).
 	SQLReadiness bool
-	Databases    []string
+	// Databases is --databases.
+	Databases []string
+	// DatabaseSize is --database-size; 0 when not given.
 	DatabaseSize Size
-	Timeout      time.Duration
+	// Timeout is --timeout.
+	Timeout time.Duration
 }
 
 // Summary counts a report's rows by status.
 type Summary struct {
+	// Pass, Fail, Warn and Skip are the numbers of rows with each status.
 	Pass, Fail, Warn, Skip int
 }
 
