@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
@@ -31,6 +32,8 @@ type planner struct {
 	done        chan struct{}
 	stopOnce    sync.Once
 	generations uint64
+	// leftOut is how many targets the last expansion left out (max_paths).
+	leftOut atomic.Int64
 }
 
 func newPlanner(store *pathstate.Store, cfg func() *config.Config, logger *slog.Logger) *planner {
@@ -64,7 +67,7 @@ func (p *planner) plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, do
 
 func (p *planner) rebuildLocked(c *config.Config) {
 	expanded := policy.Expand(c.Paths, p.store.Probes())
-	limitPaths(expanded, c.Limits.MaxPaths, p.logger)
+	p.leftOut.Store(int64(limitPaths(expanded, c.Limits.MaxPaths, p.logger)))
 	for name, targets := range expanded {
 		old, ok := p.plans[name]
 		if ok && equalTargets(old.GetTargets(), targets) {
@@ -81,7 +84,7 @@ func (p *planner) rebuildLocked(c *config.Config) {
 
 // limitPaths trims the plans to at most max paths in all, keeping the first
 // probes' plans whole (by name), and logs what it left out.
-func limitPaths(plans map[string][]*linkmeshv1.Target, max int, logger *slog.Logger) {
+func limitPaths(plans map[string][]*linkmeshv1.Target, max int, logger *slog.Logger) int {
 	names := slices.Sorted(maps.Keys(plans))
 	total, dropped := 0, 0
 	for _, name := range names {
@@ -98,6 +101,7 @@ func limitPaths(plans map[string][]*linkmeshv1.Target, max int, logger *slog.Log
 	if dropped > 0 {
 		logger.Error("the policy expands beyond limits.max_paths; some targets are left out of plans", "max_paths", max, "left_out", dropped)
 	}
+	return dropped
 }
 
 func equalTargets(a, b []*linkmeshv1.Target) bool {

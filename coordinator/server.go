@@ -98,6 +98,10 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	s.reg.MustRegister(
 		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }, gossip.NodeName(gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name})),
 		s.ingested, s.duplicates, s.rejected, s.reloadFailures, srvMetrics,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "linkmesh_coordinator_targets_left_out",
+			Help: "Targets the policy expands to beyond limits.max_paths, left out of plans (0 when all fit).",
+		}, func() float64 { return float64(s.plans.leftOut.Load()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
