@@ -145,7 +145,7 @@ func (f *checkFlags) config() (check.Config, check.Inputs, error) {
 		return cfg, in, fmt.Errorf("--hadr-ports: %w", err)
 	}
 	if f.miNode != "" {
-		if strings.Contains(f.miNode, ":") && !strings.Contains(f.miNode, "::") {
+		if _, _, splitErr := net.SplitHostPort(f.miNode); splitErr == nil {
 			cfg.MINode, cfg.MINodePort, err = check.ParseHostPort("--mi-node", f.miNode, 0)
 		} else {
 			cfg.MINode, err = check.ParseHost("--mi-node", f.miNode)
