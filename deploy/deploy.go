@@ -11,6 +11,10 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // Files holds the shipped files, by their path under deploy/.
@@ -186,4 +190,43 @@ func (d *Dashboard) VariableNames() []string {
 		out = append(out, v.Name)
 	}
 	return out
+}
+
+// MetricNames parses expr with Prometheus's own PromQL parser and returns the
+// metric names its selectors name, sorted; a selector that names no metric is
+// an error. Grafana variables must be expanded first (Expand).
+func MetricNames(expr string) ([]string, error) {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var errs []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := vs.Name
+		for _, m := range vs.LabelMatchers {
+			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+				name = m.Value
+			}
+		}
+		if name == "" {
+			errs = append(errs, fmt.Sprintf("selector %s names no metric", vs))
+			return nil
+		}
+		seen[name] = true
+		return nil
+	})
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
 }

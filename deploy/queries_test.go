@@ -1,15 +1,11 @@
 package deploy_test
 
 import (
-	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/linkmesh/linkmesh/deploy"
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -28,44 +24,6 @@ func dashboardVars(d *deploy.Dashboard) map[string]string {
 		}
 	}
 	return vars
-}
-
-// metricNames parses expr with Prometheus's own PromQL parser and returns the
-// metric names its selectors name (every selector must name one).
-func metricNames(expr string) ([]string, error) {
-	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var errs []string
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		vs, ok := n.(*parser.VectorSelector)
-		if !ok {
-			return nil
-		}
-		name := vs.Name
-		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-				name = m.Value
-			}
-		}
-		if name == "" {
-			errs = append(errs, fmt.Sprintf("selector %s names no metric", vs))
-			return nil
-		}
-		seen[name] = true
-		return nil
-	})
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	var out []string
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // TestDashboardQueriesNameExportedMetrics parses every panel query and template
@@ -93,7 +51,7 @@ func TestDashboardQueriesNameExportedMetrics(t *testing.T) {
 			t.Errorf("%s: undefined variables %v in %s", q.Where, missing, q.Expr)
 			continue
 		}
-		names, err := metricNames(expr)
+		names, err := deploy.MetricNames(expr)
 		if err != nil {
 			t.Errorf("%s: %v\n  query: %s", q.Where, err, expr)
 			continue
@@ -241,7 +199,7 @@ func TestRulesNameExportedMetrics(t *testing.T) {
 		t.Fatalf("%d alerts in %s; want at least 6", alerts, deploy.RulesFile)
 	}
 	check := func(where, expr string) {
-		names, err := metricNames(expr)
+		names, err := deploy.MetricNames(expr)
 		if err != nil {
 			t.Errorf("%s: %v\n  expr: %s", where, err, expr)
 			return

@@ -36,6 +36,9 @@ type labMesh struct {
 	lab    *netlab.Lab
 	client *http.Client // dials from the router namespace
 	base   string       // http://<router>:9022
+	// probes are the probe processes by site ("sql", "mi"), for tests that
+	// stop one; startProcess's cleanup still reaps them.
+	probes map[string]*exec.Cmd
 }
 
 // newLabMesh starts the mesh with the given path policy (YAML, without listen:)
@@ -51,8 +54,9 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 		t.Fatal(err)
 	}
 	m := &labMesh{
-		lab:  lab,
-		base: fmt.Sprintf("http://%s", net.JoinHostPort(router.AddrToward(sql).String(), fmt.Sprint(labHTTP))),
+		lab:    lab,
+		probes: map[string]*exec.Cmd{},
+		base:   fmt.Sprintf("http://%s", net.JoinHostPort(router.AddrToward(sql).String(), fmt.Sprint(labHTTP))),
 		client: &http.Client{
 			Timeout: 5 * time.Second,
 			Transport: &http.Transport{
@@ -73,7 +77,7 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 		name string
 	}{{sql, "sql"}, {mi, "mi"}} {
 		coord := net.JoinHostPort(router.AddrToward(p.h).String(), fmt.Sprint(labGRPC))
-		startProcess(t, p.h, p.name+"-probe", bin, "probe", "--name", p.name+"1", "--site", p.name,
+		m.probes[p.name] = startProcess(t, p.h, p.name+"-probe", bin, "probe", "--name", p.name+"1", "--site", p.name,
 			"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--insecure", "--log-level", "debug")
 	}
 	return m
