@@ -18,6 +18,8 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/coordinator/exporter"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	"github.com/linkmesh/linkmesh/internal/gossip"
+	"github.com/linkmesh/linkmesh/internal/meshkey"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -49,22 +51,33 @@ type Server struct {
 	grpc    *grpc.Server
 	http    *http.Server
 	ready   atomic.Bool
+	gossip  *gossip.Node
 
 	ingested   prometheus.Counter
 	duplicates prometheus.Counter
 	rejected   *prometheus.CounterVec
+
+	reloadFailures prometheus.Counter
+}
+
+// Options are the coordinator's settings that do not come from its config file.
+type Options struct {
+	// Insecure allows plain gRPC and, without a mesh key, clear-text gossip.
+	Insecure bool
+	// MeshKey overrides the config's mesh_key_file (the demo generates one).
+	MeshKey []byte
 }
 
 // New opens the coordinator's listeners (so a port in use fails here, before
 // anything runs) and builds the server.
-func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
+func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error) {
 	s := &Server{
 		logger: logger,
 		store:  pathstate.New(time.Now),
 		reg:    prometheus.NewRegistry(),
 	}
 	s.cfg.Store(cfg)
-	s.plans = newPlanner(s.store, s.cfg.Load)
+	s.plans = newPlanner(s.store, s.cfg.Load, logger)
 	s.ingested = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_results_ingested_total",
 		Help: "Results counted into path state.",
@@ -77,10 +90,18 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		Name: "linkmesh_coordinator_requests_rejected_total",
 		Help: "Requests refused, by reason (invalid, unknown_probe).",
 	}, []string{"reason"})
+	s.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "linkmesh_coordinator_config_reload_failures_total",
+		Help: "Config reloads refused (the file did not validate); the running config stayed.",
+	})
 	srvMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	s.reg.MustRegister(
-		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }),
-		s.ingested, s.duplicates, s.rejected, srvMetrics,
+		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }, gossip.NodeName(gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name})),
+		s.ingested, s.duplicates, s.rejected, s.reloadFailures, srvMetrics,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "linkmesh_coordinator_targets_left_out",
+			Help: "Targets the policy expands to beyond limits.max_paths, left out of plans (0 when all fit).",
+		}, func() float64 { return float64(s.plans.leftOut.Load()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -115,7 +136,33 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		s.grpcLis.Close()
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.Listen.HTTP, err)
 	}
+	if !cfg.Gossip.Disabled {
+		key := opts.MeshKey
+		var accepted [][]byte
+		if key == nil && cfg.MeshKeyFile != "" {
+			if key, accepted, err = meshkey.LoadRing(cfg.MeshKeyFile); err != nil {
+				s.closeListeners()
+				return nil, err
+			}
+		}
+		if key == nil && !opts.Insecure {
+			s.closeListeners()
+			return nil, errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or run with --insecure for clear-text gossip")
+		}
+		if key == nil {
+			logger.Warn("gossip without a mesh key: membership travels in clear text and any host can join")
+		}
+		if err := s.startGossip(key, accepted); err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+func (s *Server) closeListeners() {
+	s.grpcLis.Close()
+	s.httpLis.Close()
 }
 
 // GRPCAddr is the address the gRPC API listens on.
@@ -146,9 +193,20 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.gossip != nil {
+		gctx, stopGossip := context.WithCancel(context.WithoutCancel(ctx))
+		gossipDone := make(chan error, 1)
+		go func() { gossipDone <- s.gossip.Run(gctx) }()
+		defer func() {
+			// Gossip leaves last, after the gRPC server stopped.
+			stopGossip()
+			<-gossipDone
+		}()
+		g.Go(func() error { return s.followGossip(ctx) })
+	}
 	g.Go(func() error {
 		s.ready.Store(true)
-		s.logger.Info("coordinator serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "rules", len(s.cfg.Load().Paths))
+		s.logger.Info("coordinator serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "gossip", s.GossipAddr(), "rules", len(s.cfg.Load().Paths))
 		<-ctx.Done()
 		s.ready.Store(false)
 		return s.shutdown()

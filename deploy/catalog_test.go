@@ -90,7 +90,7 @@ func buildCatalog() (*catalog, error) {
 	}
 	ch := make(chan *prometheus.Desc, 64)
 	go func() {
-		exporter.New(pathstate.New(time.Now), func() time.Duration { return time.Minute }).Describe(ch)
+		exporter.New(pathstate.New(time.Now), func() time.Duration { return time.Minute }, "coordinator:catalog").Describe(ch)
 		close(ch)
 	}()
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
@@ -120,6 +120,7 @@ func scrapeMesh() (map[string]dto.MetricType, error) {
 	closed.Close()
 	cfg, err := config.Parse("catalog.yaml", fmt.Appendf(nil, `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
+gossip: {disabled: true}
 defaults: {interval: 100ms, timeout: 100ms}
 paths:
   - {from: {site: sql}, to: {site: mi}}
@@ -130,7 +131,7 @@ paths:
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	coord, err := coordinator.New(cfg, logger)
+	coord, err := coordinator.New(cfg, coordinator.Options{Insecure: true}, logger)
 	if err != nil {
 		return nil, err
 	}

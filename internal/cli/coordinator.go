@@ -7,6 +7,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"golang.org/x/sync/errgroup"
 )
 
 // Coordinator runs `linkmesh coordinator`.
@@ -45,11 +46,14 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageErrorf("this build speaks only plain gRPC: pass --insecure (mTLS is planned; see docs/security.md)")
 	}
 	logger.Warn("gRPC without TLS (--insecure): probes are not authenticated")
-	s, err := coordinator.New(cfg, logger)
+	s, err := coordinator.New(cfg, coordinator.Options{Insecure: insecureFlag}, logger)
 	if err != nil {
 		return err
 	}
-	return s.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Run(gctx) })
+	g.Go(func() error { return s.WatchConfig(gctx, file, reloadSignals(gctx)) })
+	return g.Wait()
 }
 
 func printConfigSummary(w io.Writer, file string, cfg *config.Config) error {

@@ -55,12 +55,12 @@ func (b *Buffer) Added() <-chan struct{} {
 	return b.added
 }
 
-// Since returns up to max results with seq > after, in order.
-func (b *Buffer) Since(after uint64, max int) []*linkmeshv1.Result {
+// Since returns up to n results with seq > after, in order.
+func (b *Buffer) Since(after uint64, n int) []*linkmeshv1.Result {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	i := b.indexAfter(after)
-	end := min(len(b.items), i+max)
+	end := min(len(b.items), i+max(n, 0))
 	return append([]*linkmeshv1.Result(nil), b.items[i:end]...)
 }
 
@@ -84,6 +84,15 @@ func (b *Buffer) Join(consumer string, acked uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.acked[consumer] = acked
+	b.trimLocked()
+}
+
+// Leave removes a consumer (a coordinator that left the mesh for good), so the
+// results only it was waiting for can go.
+func (b *Buffer) Leave(consumer string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.acked, consumer)
 	b.trimLocked()
 }
 

@@ -11,8 +11,10 @@ import (
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 )
 
 // Timing of the conversation with a coordinator.
@@ -48,6 +50,11 @@ type Client struct {
 	Plans chan<- *linkmeshv1.Plan
 	// Logger is scoped to this coordinator by the caller.
 	Logger *slog.Logger
+	// MemberRTTs, if set, returns the probe's latest gossip ping round trips,
+	// sent with every report.
+	MemberRTTs func() []*linkmeshv1.MemberRTT
+	// OnRegistered, if set, is told the coordinator's name after each Register.
+	OnRegistered func(coordinator string)
 }
 
 // Run keeps the probe registered with the coordinator, follows its plan stream and
@@ -68,6 +75,7 @@ func (c *Client) Run(ctx context.Context) error {
 
 	backoff := minBackoff
 	var lastErr string
+	var lastReregister time.Time
 	for ctx.Err() == nil {
 		connected := false
 		err := c.session(ctx, api, func() {
@@ -87,7 +95,10 @@ func (c *Client) Run(ctx context.Context) error {
 			c.Logger.Warn("coordinator unavailable; probing goes on and results are kept for it", "error", msg)
 			lastErr = msg
 		}
-		if connected && errors.Is(err, errReregister) {
+		if connected && errors.Is(err, errReregister) && time.Since(lastReregister) > maxBackoff {
+			// One immediate retry; a coordinator that keeps asking (two probes
+			// with one name?) gets the backoff below.
+			lastReregister = time.Now()
 			continue
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
@@ -112,6 +123,9 @@ func (c *Client) session(ctx context.Context, api linkmeshv1.MeshServiceClient, 
 		return fmt.Errorf("register: %w", err)
 	}
 	c.Buffer.Join(c.Address, resp.GetAckedSeq())
+	if c.OnRegistered != nil {
+		c.OnRegistered(resp.GetCoordinator())
+	}
 	onUp()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.watchPlan(gctx, api) })
@@ -156,14 +170,28 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 				continue
 			}
 		}
-		rctx, cancel := context.WithTimeout(ctx, callTimeout)
-		resp, err := api.Report(rctx, &linkmeshv1.ReportRequest{
+		req := &linkmeshv1.ReportRequest{
 			Probe:        c.Info.GetName(),
 			Epoch:        c.Info.GetEpoch(),
 			Results:      batch,
 			DroppedTotal: c.Buffer.Dropped(),
-		})
+		}
+		if c.MemberRTTs != nil {
+			req.MemberRtts = c.MemberRTTs()
+		}
+		rctx, cancel := context.WithTimeout(ctx, callTimeout)
+		resp, err := api.Report(rctx, req)
 		cancel()
+		if status.Code(err) == codes.InvalidArgument && len(batch) > 0 {
+			// The coordinator will never take this batch: skip it rather than
+			// block every later result behind it.
+			last := batch[len(batch)-1].GetSeq()
+			c.Logger.Error("coordinator refused a batch as invalid; skipping it (please report this as a bug)",
+				"error", err, "first_seq", batch[0].GetSeq(), "last_seq", last)
+			acked = max(acked, last)
+			c.Buffer.Ack(c.Address, acked)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
