@@ -1,11 +1,11 @@
 package coordinator
 
 import (
-	"sync/atomic"
 	"log/slog"
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
