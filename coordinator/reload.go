@@ -14,11 +14,12 @@ import (
 // configPoll is how often WatchConfig looks at the config file's modification time.
 const configPoll = 2 * time.Second
 
-// WatchConfig reloads the config file when it changes on disk or when a signal
-// arrives on hup (SIGHUP), until ctx is done. A file that fails validation is
-// refused with its error logged, and the running config stays.
-func (s *Server) WatchConfig(ctx context.Context, path string, hup <-chan os.Signal) error {
-	last := modTime(path)
+// WatchConfig reloads the config file when it changes on disk (its modification
+// time differs from loaded, the one it had when the running config was read) or
+// when a signal arrives on hup (SIGHUP), until ctx is done. A file that fails
+// validation is refused with its error logged, and the running config stays.
+func (s *Server) WatchConfig(ctx context.Context, path string, loaded time.Time, hup <-chan os.Signal) error {
+	last := loaded
 	t := time.NewTicker(configPoll)
 	defer t.Stop()
 	for {
@@ -26,10 +27,10 @@ func (s *Server) WatchConfig(ctx context.Context, path string, hup <-chan os.Sig
 		case <-ctx.Done():
 			return nil
 		case <-hup:
-			last = modTime(path)
+			last = ModTime(path)
 			s.reloadFile(path, "signal")
 		case <-t.C:
-			if m := modTime(path); !m.Equal(last) {
+			if m := ModTime(path); !m.Equal(last) {
 				last = m
 				s.reloadFile(path, "file changed")
 			}
@@ -37,7 +38,9 @@ func (s *Server) WatchConfig(ctx context.Context, path string, hup <-chan os.Sig
 	}
 }
 
-func modTime(path string) time.Time {
+// ModTime returns the file's modification time (zero if it cannot be read);
+// callers read it just before loading the config they pass to WatchConfig.
+func ModTime(path string) time.Time {
 	st, err := os.Stat(path)
 	if err != nil {
 		return time.Time{}

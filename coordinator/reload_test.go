@@ -48,6 +48,7 @@ func TestWatchConfig(t *testing.T) {
 		}
 	}
 	write(baseConfig)
+	loaded := ModTime(path)
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +62,7 @@ func TestWatchConfig(t *testing.T) {
 	defer cancel()
 	hup := make(chan os.Signal, 1)
 	done := make(chan error, 1)
-	go func() { done <- s.WatchConfig(ctx, path, hup) }()
+	go func() { done <- s.WatchConfig(ctx, path, loaded, hup) }()
 
 	write(baseConfig + "  - {from: {site: mi}, to: {site: sql}}\n")
 	waitFor(t, 10*time.Second, "the second rule applied", func() bool { return len(s.cfg.Load().Paths) == 2 })

@@ -35,6 +35,7 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if file == "" {
 		return usageErrorf("coordinator: --config FILE is required (an example: deploy/examples/coordinator.yaml)")
 	}
+	loaded := coordinator.ModTime(file)
 	cfg, err := config.Load(file)
 	if err != nil {
 		return &UsageError{Err: err}
@@ -52,7 +53,7 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Run(gctx) })
-	g.Go(func() error { return s.WatchConfig(gctx, file, reloadSignals(gctx)) })
+	g.Go(func() error { return s.WatchConfig(gctx, file, loaded, reloadSignals(gctx)) })
 	return g.Wait()
 }
 

@@ -79,5 +79,8 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if handled, err := AsService(ctx, "linkmesh-probe", a.Run); handled {
+		return err
+	}
 	return a.Run(ctx)
 }
