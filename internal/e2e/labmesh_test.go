@@ -248,19 +248,26 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// pathLabels are the labels that pick one path out of the series.
+// pathLabels are the labels that pick one path out of the series (add "kind"
+// when a mesh measures the same port with several kinds).
 func pathLabels(src, dst string, port int) []string {
 	return []string{"source", src, "target", dst, "port", fmt.Sprint(port)}
 }
 
-func upValue(s series, src, dst string, port int) (float64, bool) {
-	return s.one("linkmesh_path_up", pathLabels(src, dst, port)...)
+// tcpLabels pick the tcp path: upValue, failures and resultCount read tcp
+// paths, so echo paths on the same responder port never blur them.
+func tcpLabels(src, dst string, port int) []string {
+	return append(pathLabels(src, dst, port), "kind", "tcp")
 }
 
-// failures sums a path's attempts whose result is not ok.
+func upValue(s series, src, dst string, port int) (float64, bool) {
+	return s.one("linkmesh_path_up", tcpLabels(src, dst, port)...)
+}
+
+// failures sums a tcp path's attempts whose result is not ok.
 func failures(s series, src, dst string, port int) float64 {
 	var sum float64
-	for k, v := range s.find("linkmesh_path_probes_total", pathLabels(src, dst, port)...) {
+	for k, v := range s.find("linkmesh_path_probes_total", tcpLabels(src, dst, port)...) {
 		if !strings.Contains(k, `result="ok"`) {
 			sum += v
 		}
@@ -269,7 +276,7 @@ func failures(s series, src, dst string, port int) float64 {
 }
 
 func resultCount(s series, src, dst string, port int, result string) float64 {
-	v, _ := s.one("linkmesh_path_probes_total", append(pathLabels(src, dst, port), "result", result)...)
+	v, _ := s.one("linkmesh_path_probes_total", append(tcpLabels(src, dst, port), "result", result)...)
 	return v
 }
 
