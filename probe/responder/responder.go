@@ -106,7 +106,9 @@ type Responder struct {
 	cfg    Config
 	logger *slog.Logger
 	reg    registry
-	stats  struct {
+	// summarizing: one Serve (the first running) logs the summaries for all.
+	summarizing atomic.Bool
+	stats       struct {
 		accepted, authenticated, evicted, refused, protoErrs, authFails, in, out atomic.Uint64
 	}
 }
@@ -138,7 +140,12 @@ func (r *Responder) Serve(ctx context.Context, lis net.Listener) error {
 		r.reg.closeAll()
 	})
 	defer stop()
-	wg.Go(func() { r.summarize(ctx) })
+	if r.summarizing.CompareAndSwap(false, true) {
+		wg.Go(func() {
+			defer r.summarizing.Store(false)
+			r.summarize(ctx)
+		})
+	}
 	var tempDelay time.Duration
 	for {
 		conn, err := lis.Accept()
