@@ -371,13 +371,19 @@ type RegisterResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of the coordinator that answered.
 	Coordinator string `protobuf:"bytes,1,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
-	// The highest sequence number this coordinator has counted for the probe's
-	// epoch (0 if none): the probe resumes sending after it.
+	// The highest sequence number this coordinator has counted *durably* for the
+	// probe's epoch (0 if none): the probe may forget every result up to it. A
+	// coordinator without a state directory acks what it has counted in memory.
 	AckedSeq uint64 `protobuf:"varint,2,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
 	// The responder address the coordinator will give other probes for this probe.
 	ResponderAddress string `protobuf:"bytes,3,opt,name=responder_address,json=responderAddress,proto3" json:"responder_address,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The highest sequence number counted in memory (≥ acked_seq): the probe
+	// resumes sending after it, but keeps the results between acked_seq and
+	// received_seq until they are acked, to replay them should the coordinator
+	// crash before making them durable.
+	ReceivedSeq   uint64 `protobuf:"varint,4,opt,name=received_seq,json=receivedSeq,proto3" json:"received_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RegisterResponse) Reset() {
@@ -429,6 +435,13 @@ func (x *RegisterResponse) GetResponderAddress() string {
 		return x.ResponderAddress
 	}
 	return ""
+}
+
+func (x *RegisterResponse) GetReceivedSeq() uint64 {
+	if x != nil {
+		return x.ReceivedSeq
+	}
+	return 0
 }
 
 // WatchPlanRequest opens the plan stream of one probe.
@@ -1040,7 +1053,8 @@ type ReportRequest struct {
 	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// Results in increasing seq order.
 	Results []*Result `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
-	// Results the probe had to drop (its buffer was full) since it started.
+	// Results the probe had to drop (its buffer was full): since it started, or
+	// since its epoch began when it keeps a spool (the count survives restarts).
 	DroppedTotal  uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1107,12 +1121,15 @@ func (x *ReportRequest) GetDroppedTotal() uint64 {
 // ReportResponse acknowledges a batch.
 type ReportResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The highest sequence number counted for this probe and epoch; the probe may
-	// forget every result up to it.
+	// The highest sequence number counted durably for this probe and epoch; the
+	// probe may forget every result up to it (see RegisterResponse.acked_seq).
 	AckedSeq uint64 `protobuf:"varint,1,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
 	// The probe should call Register again (e.g. the coordinator restarted and does
 	// not know it).
-	Reregister    bool `protobuf:"varint,2,opt,name=reregister,proto3" json:"reregister,omitempty"`
+	Reregister bool `protobuf:"varint,2,opt,name=reregister,proto3" json:"reregister,omitempty"`
+	// The highest sequence number counted in memory; the probe need not send
+	// results up to it again to this coordinator, unless a Register answers lower.
+	ReceivedSeq   uint64 `protobuf:"varint,3,opt,name=received_seq,json=receivedSeq,proto3" json:"received_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1161,6 +1178,13 @@ func (x *ReportResponse) GetReregister() bool {
 	return false
 }
 
+func (x *ReportResponse) GetReceivedSeq() uint64 {
+	if x != nil {
+		return x.ReceivedSeq
+	}
+	return 0
+}
+
 var File_linkmesh_v1_mesh_proto protoreflect.FileDescriptor
 
 const file_linkmesh_v1_mesh_proto_rawDesc = "" +
@@ -1178,11 +1202,12 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
 	"\x0fRegisterRequest\x12,\n" +
-	"\x05probe\x18\x01 \x01(\v2\x16.linkmesh.v1.ProbeInfoR\x05probe\"~\n" +
+	"\x05probe\x18\x01 \x01(\v2\x16.linkmesh.v1.ProbeInfoR\x05probe\"\xa1\x01\n" +
 	"\x10RegisterResponse\x12 \n" +
 	"\vcoordinator\x18\x01 \x01(\tR\vcoordinator\x12\x1b\n" +
 	"\tacked_seq\x18\x02 \x01(\x04R\backedSeq\x12+\n" +
-	"\x11responder_address\x18\x03 \x01(\tR\x10responderAddress\"S\n" +
+	"\x11responder_address\x18\x03 \x01(\tR\x10responderAddress\x12!\n" +
+	"\freceived_seq\x18\x04 \x01(\x04R\vreceivedSeq\"S\n" +
 	"\x10WatchPlanRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12)\n" +
 	"\x10known_generation\x18\x02 \x01(\x04R\x0fknownGeneration\":\n" +
@@ -1242,12 +1267,13 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
 	"\aresults\x18\x03 \x03(\v2\x13.linkmesh.v1.ResultR\aresults\x12#\n" +
-	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\"M\n" +
+	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\"p\n" +
 	"\x0eReportResponse\x12\x1b\n" +
 	"\tacked_seq\x18\x01 \x01(\x04R\backedSeq\x12\x1e\n" +
 	"\n" +
 	"reregister\x18\x02 \x01(\bR\n" +
-	"reregister*G\n" +
+	"reregister\x12!\n" +
+	"\freceived_seq\x18\x03 \x01(\x04R\vreceivedSeq*G\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bKIND_TCP\x10\x01\x12\r\n" +
