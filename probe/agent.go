@@ -44,6 +44,14 @@ type Config struct {
 	Advertise string
 	// BufferSize bounds the results kept while coordinators are away.
 	BufferSize int
+	// SpoolDir, when set, keeps unacked results on disk too: a restart (even
+	// kill -9) loses none, and the epoch and sequence numbers continue.
+	SpoolDir string
+	// Metrics is the listen address of the probe's own /metrics ("" disables it).
+	Metrics string
+	// ReplayRate bounds the results per second sent to each coordinator
+	// (0: report.DefaultReplayRate).
+	ReplayRate float64
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$`)
@@ -77,17 +85,27 @@ func (c *Config) Validate() error {
 	if c.BufferSize < 1 {
 		return fmt.Errorf("--buffer %d: must be at least 1", c.BufferSize)
 	}
+	if c.Metrics != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			return fmt.Errorf("--metrics %q: not host:port (e.g. :9023)", c.Metrics)
+		}
+	}
+	if c.ReplayRate < 0 {
+		return fmt.Errorf("--replay-rate %v: must be positive", c.ReplayRate)
+	}
 	return nil
 }
 
 // Agent is one probe. Create it with New, then Run it.
 type Agent struct {
-	cfg     Config
-	logger  *slog.Logger
-	lis     net.Listener
-	buf     *report.Buffer
-	info    *linkmeshv1.ProbeInfo
-	probers map[linkmeshv1.Kind]sched.Prober
+	cfg        Config
+	logger     *slog.Logger
+	lis        net.Listener
+	metricsLis net.Listener
+	buf        *report.Buffer
+	metrics    *metrics
+	info       *linkmeshv1.ProbeInfo
+	probers    map[linkmeshv1.Kind]sched.Prober
 }
 
 // New validates cfg and opens the responder's listener (so a port in use fails
@@ -102,14 +120,38 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		buf:     report.NewBuffer(cfg.BufferSize),
 		probers: map[linkmeshv1.Kind]sched.Prober{linkmeshv1.Kind_KIND_TCP: tcpKind{&tcp.Prober{}}},
 	}
+	epoch := newEpoch()
+	if cfg.SpoolDir != "" {
+		buf, err := report.OpenBuffer(cfg.BufferSize, cfg.SpoolDir, logger.With("component", "spool"))
+		if err != nil {
+			return nil, fmt.Errorf("--spool-dir: %w", err)
+		}
+		a.buf, epoch = buf, buf.Epoch()
+		if n := buf.Len(); n > 0 {
+			logger.Info("spool holds results a previous run did not deliver; they are replayed", "results", n, "next_seq", buf.LastSeq()+1)
+		}
+	}
+	a.metrics = newMetrics(a.buf, cfg.Coordinators)
 	var advertise string
 	if cfg.Responder != "" {
 		lis, err := net.Listen("tcp", cfg.Responder)
 		if err != nil {
+			a.buf.Close()
 			return nil, fmt.Errorf("responder: listen on %s: %w (another program holds the port? choose another with --responder)", cfg.Responder, err)
 		}
 		a.lis = lis
 		advertise = advertiseAddress(cfg.Advertise, lis.Addr())
+	}
+	if cfg.Metrics != "" {
+		lis, err := net.Listen("tcp", cfg.Metrics)
+		if err != nil {
+			if a.lis != nil {
+				a.lis.Close()
+			}
+			a.buf.Close()
+			return nil, fmt.Errorf("metrics: listen on %s: %w (choose another with --metrics)", cfg.Metrics, err)
+		}
+		a.metricsLis = lis
 	}
 	a.info = &linkmeshv1.ProbeInfo{
 		Name:             cfg.Name,
@@ -118,7 +160,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		Version:          buildinfo.Version(),
 		Os:               buildinfo.Platform(),
 		ResponderAddress: advertise,
-		Epoch:            newEpoch(),
+		Epoch:            epoch,
 	}
 	return a, nil
 }
@@ -153,10 +195,27 @@ func (a *Agent) ResponderAddr() net.Addr {
 // Buffer exposes the result buffer (for the probe's own metrics and tests).
 func (a *Agent) Buffer() *report.Buffer { return a.buf }
 
+// MetricsAddr is the /metrics listen address (nil when disabled).
+func (a *Agent) MetricsAddr() net.Addr {
+	if a.metricsLis == nil {
+		return nil
+	}
+	return a.metricsLis.Addr()
+}
+
 // Run runs the responder, the coordinator clients and the scheduler until ctx is
 // done. Coordinators being away never stops it: probing goes on and results wait.
+// On return the spool, if any, is synced and closed.
 func (a *Agent) Run(ctx context.Context) error {
+	defer func() {
+		if err := a.buf.Close(); err != nil {
+			a.logger.Error("closing the spool", "error", err)
+		}
+	}()
 	g, ctx := errgroup.WithContext(ctx)
+	if a.metricsLis != nil {
+		g.Go(func() error { return a.metrics.serve(ctx, a.metricsLis, a.logger.With("component", "metrics")) })
+	}
 	if a.lis != nil {
 		r := responder.New(a.logger.With("component", "responder"))
 		g.Go(func() error { return r.Serve(ctx, a.lis) })
@@ -170,10 +229,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			Buffer:  a.buf,
 			Plans:   plans,
 			Logger:  a.logger.With("component", "report", "coordinator", addr),
+
+			ReplayRate: a.cfg.ReplayRate,
 		}
 		g.Go(func() error { return c.Run(ctx) })
 	}
-	s := sched.New(a.probers, a.buf, a.logger.With("component", "sched"))
+	s := sched.New(a.probers, counting{a.buf, a.metrics}, a.logger.With("component", "sched"))
 	g.Go(func() error { return s.Run(ctx, plans) })
 	a.logger.Info("probe running", "name", a.cfg.Name, "site", a.cfg.Site, "responder", a.info.GetResponderAddress(), "coordinators", a.cfg.Coordinators)
 	return g.Wait()

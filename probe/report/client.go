@@ -25,10 +25,20 @@ const (
 	// callTimeout bounds one Register or Report call.
 	callTimeout = 10 * time.Second
 	// MaxBatch is the most results sent in one Report.
-	MaxBatch    = 500
-	minBackoff  = 500 * time.Millisecond
-	maxBackoff  = 30 * time.Second
-	maxMsgBytes = 4 << 20
+	MaxBatch = 500
+	// maxBatchBytes keeps a batch well under the coordinator's 2 MiB message limit.
+	maxBatchBytes = 1 << 20
+	// ackPoll: while results are counted but not yet durable at the coordinator,
+	// ask again this often so the buffer (and spool) can let them go.
+	ackPoll = time.Second
+	// DefaultReplayRate is the default pace (results per second) of sending to
+	// one coordinator, which bounds how fast a backlog is replayed.
+	DefaultReplayRate = 1000
+	// maxRetryWait caps how long a coordinator's "retry after" is honoured.
+	maxRetryWait = 30 * time.Second
+	minBackoff   = 500 * time.Millisecond
+	maxBackoff   = 30 * time.Second
+	maxMsgBytes  = 4 << 20
 )
 
 // errReregister: the coordinator asked the probe to register again.
@@ -48,6 +58,10 @@ type Client struct {
 	Plans chan<- *linkmeshv1.Plan
 	// Logger is scoped to this coordinator by the caller.
 	Logger *slog.Logger
+	// ReplayRate bounds the results per second sent to this coordinator
+	// (default DefaultReplayRate), so a coordinator returning from an outage is
+	// not flattened by every probe's backlog at once.
+	ReplayRate float64
 }
 
 // Run keeps the probe registered with the coordinator, follows its plan stream and
@@ -115,7 +129,9 @@ func (c *Client) session(ctx context.Context, api linkmeshv1.MeshServiceClient, 
 	onUp()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.watchPlan(gctx, api) })
-	g.Go(func() error { return c.send(gctx, api, resp.GetAckedSeq()) })
+	g.Go(func() error {
+		return c.send(gctx, api, resp.GetAckedSeq(), max(resp.GetAckedSeq(), resp.GetReceivedSeq()))
+	})
 	return g.Wait()
 }
 
@@ -137,13 +153,21 @@ func (c *Client) watchPlan(ctx context.Context, api linkmeshv1.MeshServiceClient
 	}
 }
 
-// send delivers batches after acked, and a heartbeat when there is nothing new.
-func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, acked uint64) error {
+// send delivers batches after sent (what the coordinator has counted), paced by
+// the replay rate, and a heartbeat when there is nothing new. It lets the buffer
+// forget results only up to acked (what the coordinator holds durably), and asks
+// again every ackPoll while the two differ.
+func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, acked, sent uint64) error {
+	rate := c.ReplayRate
+	if rate <= 0 {
+		rate = DefaultReplayRate
+	}
+	pace := newPacer(rate, MaxBatch)
 	heartbeat := time.NewTimer(0) // report at once: the coordinator learns we are alive
 	defer heartbeat.Stop()
 	for {
 		added := c.Buffer.Added()
-		batch := c.Buffer.Since(acked, MaxBatch)
+		batch := limitBytes(c.Buffer.Since(sent, MaxBatch), maxBatchBytes)
 		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
@@ -156,6 +180,34 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 				continue
 			}
 		}
+		if err := pace.wait(ctx, len(batch)); err != nil {
+			return err
+		}
+		resp, err := c.report(ctx, api, batch)
+		if err != nil {
+			return err
+		}
+		if resp.GetReregister() {
+			return errReregister
+		}
+		if len(batch) > 0 {
+			sent = max(sent, batch[len(batch)-1].GetSeq())
+		}
+		sent = max(sent, resp.GetReceivedSeq())
+		acked = max(acked, resp.GetAckedSeq())
+		c.Buffer.Ack(c.Address, acked)
+		if acked < sent {
+			heartbeat.Reset(ackPoll)
+		} else {
+			heartbeat.Reset(Heartbeat)
+		}
+	}
+}
+
+// report sends one batch; when the coordinator says "too fast, retry after d"
+// it waits d (at most maxRetryWait) and sends the same batch again.
+func (c *Client) report(ctx context.Context, api linkmeshv1.MeshServiceClient, batch []*linkmeshv1.Result) (*linkmeshv1.ReportResponse, error) {
+	for {
 		rctx, cancel := context.WithTimeout(ctx, callTimeout)
 		resp, err := api.Report(rctx, &linkmeshv1.ReportRequest{
 			Probe:        c.Info.GetName(),
@@ -164,15 +216,17 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 			DroppedTotal: c.Buffer.Dropped(),
 		})
 		cancel()
-		if err != nil {
-			return fmt.Errorf("report: %w", err)
+		if err == nil {
+			return resp, nil
 		}
-		if resp.GetReregister() {
-			return errReregister
+		wait, ok := retryAfter(err)
+		if !ok {
+			return nil, fmt.Errorf("report: %w", err)
 		}
-		acked = max(acked, resp.GetAckedSeq())
-		c.Buffer.Ack(c.Address, acked)
-		heartbeat.Reset(Heartbeat)
+		c.Logger.Debug("coordinator asked to slow down", "wait", wait)
+		if err := sleepCtx(ctx, min(wait, maxRetryWait)); err != nil {
+			return nil, err
+		}
 	}
 }
 
