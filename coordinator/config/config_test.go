@@ -32,6 +32,31 @@ func TestLoadValid(t *testing.T) {
 	if cfg.StaleAfter != 45*time.Second {
 		t.Errorf("stale_after default: got %v", cfg.StaleAfter)
 	}
+	if cfg.Limits != Default().Limits || cfg.State.SnapshotInterval != time.Second || cfg.TLS != (TLS{}) {
+		t.Errorf("defaults of limits/state/tls: got %+v %+v %+v", cfg.Limits, cfg.State, cfg.TLS)
+	}
+}
+
+// TestRelativePaths: tls files and the state dir are relative to the config file.
+func TestRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"ca.crt", "coord.crt", "coord.key"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "c.yaml")
+	data := "paths: [{from: {site: sql}, to: {site: mi}}]\ntls: {ca: ca.crt, cert: coord.crt, key: coord.key}\nstate: {dir: state}\n"
+	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLS.Key != filepath.Join(dir, "coord.key") || cfg.State.Dir != filepath.Join(dir, "state") {
+		t.Errorf("got tls %+v state %q; want paths under %s", cfg.TLS, cfg.State.Dir, dir)
+	}
 }
 
 // TestLoadBadConfigs: every invalid-*.yaml fails with the file, the line and the
@@ -53,6 +78,10 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"invalid-unknown-kind.yaml", []string{"invalid-unknown-kind.yaml:4:", `unknown kind "icmp"`, "tcp"}},
 		{"invalid-empty.yaml", []string{"invalid-empty.yaml", "no settings"}},
 		{"invalid-syntax.yaml", []string{"invalid-syntax.yaml:"}},
+		{"invalid-tls-partial.yaml", []string{"invalid-tls-partial.yaml:5:", "tls.cert is missing", "linkmesh certs"}},
+		{"invalid-tls-missing-file.yaml", []string{"invalid-tls-missing-file.yaml:7:", "tls.key", "no-such-file.key"}},
+		{"invalid-limits.yaml", []string{"invalid-limits.yaml:5:", "limits.max_connections: 0 is out of range", "invalid-limits.yaml:6:", "limits.results_per_second_per_probe"}},
+		{"invalid-snapshot-interval.yaml", []string{"invalid-snapshot-interval.yaml:6:", "state.snapshot_interval", "100ms to 1m"}},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(tests) {

@@ -250,7 +250,7 @@ func (c *Config) validateTLS(doc *yamlconf.Doc) error {
 		}
 		*f.v = c.resolve(*f.v)
 		if _, err := os.Stat(*f.v); err != nil {
-			errs = append(errs, doc.Errorf([]any{"tls", f.key}, "%v", err))
+			errs = append(errs, doc.Errorf([]any{"tls", f.key}, "%v (a relative path is relative to the config file's directory)", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -21,6 +21,8 @@ const (
 	maxVersion     = 64
 	maxRTT         = time.Hour
 	maxAddressSize = 300
+	maxAddressLen  = 64  // one resolved address (an IPv6 with zone fits)
+	maxTargetID    = 256 // the plan's id of the target
 )
 
 // labelValueRe bounds names that become Prometheus label values.
@@ -142,6 +144,14 @@ func validateResult(r *linkmeshv1.Result) error {
 	}
 	if len(r.GetAddresses()) > 64 {
 		return fmt.Errorf("addresses: at most 64")
+	}
+	for i, a := range r.GetAddresses() {
+		if len(a) > maxAddressLen || !utf8.ValidString(a) {
+			return fmt.Errorf("addresses[%d]: at most %d bytes of UTF-8", i, maxAddressLen)
+		}
+	}
+	if len(r.GetTargetId()) > maxTargetID || !utf8.ValidString(r.GetTargetId()) {
+		return fmt.Errorf("target_id: at most %d bytes of UTF-8", maxTargetID)
 	}
 	return nil
 }

@@ -51,7 +51,8 @@ func OpenBuffer(capacity int, dir string, logger *slog.Logger) (*Buffer, error) 
 	}
 	b.spool, b.logger, b.nextSeq, b.dropped = sp, logger, next, sp.meta.Dropped
 	if n := len(restored) - b.capacity; n > 0 {
-		b.dropped += uint64(n)
+		// The buffer held at most the newest capacity results: anything older on
+		// disk was dropped (and counted) or acked already.
 		restored = restored[n:]
 	}
 	b.items = restored
