@@ -25,7 +25,7 @@ type testPKI struct {
 func newPKI(t *testing.T, hosts ...string) *testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	ca, pair, err := pki.NewCA("e2e CA", 24*time.Hour)
+	ca, pair, err := pki.NewCA("e2e CA", 90*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func newPKI(t *testing.T, hosts ...string) *testPKI {
 		t.Fatal(err)
 	}
 	p := &testPKI{dir: dir, ca: ca}
-	srv, err := ca.IssueServer("coord", hosts, 24*time.Hour)
+	srv, err := ca.IssueServer("coord", hosts, 90*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func (p *testPKI) files(name string) tlsconf.Files {
 // probe issues a probe certificate and returns its files.
 func (p *testPKI) probe(t *testing.T, name string) tlsconf.Files {
 	t.Helper()
-	pair, err := p.ca.IssueProbe(name, 24*time.Hour)
+	pair, err := p.ca.IssueProbe(name, 90*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ const (
 	// maxRetryWait caps how long a coordinator's "retry after" is honoured.
 	maxRetryWait = 30 * time.Second
 	minBackoff   = 500 * time.Millisecond
-	maxBackoff   = 30 * time.Second
+	maxBackoff   = 10 * time.Second
 	maxMsgBytes  = 4 << 20
 )
 
