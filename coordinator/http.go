@@ -47,6 +47,7 @@ type PathStatus struct {
 	Target       string            `json:"target"`
 	TargetSite   string            `json:"target_site"`
 	Port         uint32            `json:"port"`
+	PortEnd      uint32            `json:"port_end,omitempty"`
 	Kind         string            `json:"kind"`
 	State        string            `json:"state"` // up, down or unknown
 	LastResult   string            `json:"last_result"`
@@ -81,22 +82,19 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 func (s *Server) Paths(window time.Duration) []PathStatus {
 	snap := s.store.Snapshot(s.StaleAfter())
 	stats := s.store.Window(snap.Taken.Add(-window))
-	up := map[string]bool{}
-	for _, p := range snap.Probes {
-		up[p.Info.GetName()] = p.Up
-	}
 	out := make([]PathStatus, 0, len(snap.Paths))
-	for _, p := range snap.Paths {
+	for i := range snap.Paths {
+		p := &snap.Paths[i]
 		ps := PathStatus{
 			Source: p.Source, SourceSite: p.SourceSite, Target: p.Target, TargetSite: p.TargetSite,
-			Port: p.Port, Kind: exporter.KindName(p.Kind), LastResult: exporter.CodeName(p.Last),
+			Port: p.Port, PortEnd: p.PortEnd, Kind: exporter.KindName(p.Kind), LastResult: exporter.CodeName(p.Last),
 			LastTime: p.LastTime, LastRTTMilli: float64(p.LastRTT) / 1e6, LastDetail: p.LastDetail,
 			Results: map[string]uint64{},
 		}
 		switch {
-		case !up[p.Source]:
+		case !snap.Known(p):
 			ps.State = "unknown"
-		case p.Last == linkmeshv1.Code_CODE_OK:
+		case p.Up():
 			ps.State = "up"
 		default:
 			ps.State = "down"

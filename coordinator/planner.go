@@ -1,7 +1,11 @@
 package coordinator
 
 import (
+	"log/slog"
+	"maps"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
@@ -16,8 +20,9 @@ import (
 // of membership or config (not once per watcher) and bumps a probe's generation
 // only when its targets actually changed.
 type planner struct {
-	store *pathstate.Store
-	cfg   func() *config.Config
+	store  *pathstate.Store
+	cfg    func() *config.Config
+	logger *slog.Logger
 
 	mu          sync.Mutex
 	builtFor    <-chan struct{} // the store's change channel the plans were built for
@@ -27,12 +32,15 @@ type planner struct {
 	done        chan struct{}
 	stopOnce    sync.Once
 	generations uint64
+	// leftOut is how many targets the last expansion left out (max_paths).
+	leftOut atomic.Int64
 }
 
-func newPlanner(store *pathstate.Store, cfg func() *config.Config) *planner {
+func newPlanner(store *pathstate.Store, cfg func() *config.Config, logger *slog.Logger) *planner {
 	return &planner{
 		store:      store,
 		cfg:        cfg,
+		logger:     logger,
 		plans:      map[string]*linkmeshv1.Plan{},
 		cfgChanged: make(chan struct{}),
 		done:       make(chan struct{}),
@@ -59,6 +67,7 @@ func (p *planner) plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, do
 
 func (p *planner) rebuildLocked(c *config.Config) {
 	expanded := policy.Expand(c.Paths, p.store.Probes())
+	p.leftOut.Store(int64(limitPaths(expanded, c.Limits.MaxPaths, p.logger)))
 	for name, targets := range expanded {
 		old, ok := p.plans[name]
 		if ok && equalTargets(old.GetTargets(), targets) {
@@ -71,6 +80,28 @@ func (p *planner) rebuildLocked(c *config.Config) {
 			Created:    timestamppb.New(time.Now()),
 		}
 	}
+}
+
+// limitPaths trims the plans to at most max paths in all, keeping the first
+// probes' plans whole (by name), and logs what it left out.
+func limitPaths(plans map[string][]*linkmeshv1.Target, max int, logger *slog.Logger) int {
+	names := slices.Sorted(maps.Keys(plans))
+	total, dropped := 0, 0
+	for _, name := range names {
+		room := max - total
+		if room < 0 {
+			room = 0
+		}
+		if len(plans[name]) > room {
+			dropped += len(plans[name]) - room
+			plans[name] = plans[name][:room]
+		}
+		total += len(plans[name])
+	}
+	if dropped > 0 {
+		logger.Error("the policy expands beyond limits.max_paths; some targets are left out of plans", "max_paths", max, "left_out", dropped)
+	}
+	return dropped
 }
 
 func equalTargets(a, b []*linkmeshv1.Target) bool {

@@ -19,6 +19,8 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/coordinator/exporter"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	"github.com/linkmesh/linkmesh/internal/gossip"
+	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,28 +58,42 @@ type Server struct {
 	grpc    *grpc.Server
 	http    *http.Server
 	ready   atomic.Bool
+	gossip  *gossip.Node
 
 	ingested   prometheus.Counter
 	duplicates prometheus.Counter
 	rejected   *prometheus.CounterVec
 
+	reloadFailures prometheus.Counter
+
 	gate  *admit.Gate
 	state *checkpointer // nil without a state directory
 }
 
+// Options are the coordinator's settings that do not come from its config file.
+type Options struct {
+	// Insecure allows, without a mesh key, clear-text gossip. (Plain gRPC is
+	// what the coordinator serves when cfg.TLS is empty; the CLI allows that
+	// only with --insecure.)
+	Insecure bool
+	// MeshKey overrides the config's mesh_key_file (the demo generates one).
+	MeshKey []byte
+}
+
 // New opens the coordinator's listeners (so a port in use fails here, before
 // anything runs) and builds the server. With cfg.TLS set it serves mTLS only,
-// else plain gRPC (the CLI allows that only with --insecure). With cfg.State.Dir
-// set it restores the last checkpoint from there and acks only what is durable.
-func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
+// else plain gRPC. With cfg.State.Dir set it restores the last checkpoint from
+// there and acks only what is durable.
+func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error) {
 	s := &Server{
 		logger: logger,
 		store:  pathstate.New(time.Now),
 		reg:    prometheus.NewRegistry(),
 	}
 	s.cfg.Store(cfg)
+	cfg.Limits = cfg.Limits.OrDefault()
 	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
-	s.plans = newPlanner(s.store, s.cfg.Load)
+	s.plans = newPlanner(s.store, s.cfg.Load, logger)
 	s.ingested = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_results_ingested_total",
 		Help: "Results counted into path state.",
@@ -90,16 +106,23 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		Name: "linkmesh_coordinator_requests_rejected_total",
 		Help: "Requests and results refused after admission, by reason (invalid, unknown_probe, path_limit).",
 	}, []string{"reason"})
+	s.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "linkmesh_coordinator_config_reload_failures_total",
+		Help: "Config reloads refused (the file did not validate); the running config stayed.",
+	})
 	srvMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	s.reg.MustRegister(
-		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }),
-		s.ingested, s.duplicates, s.rejected, srvMetrics,
+		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }, gossip.NodeName(gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name})),
+		s.ingested, s.duplicates, s.rejected, s.reloadFailures, srvMetrics,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "linkmesh_coordinator_targets_left_out",
+			Help: "Targets the policy expands to beyond limits.max_paths, left out of plans (0 when all fit).",
+		}, func() float64 { return float64(s.plans.leftOut.Load()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 
 	secure := cfg.TLS.CA != ""
-	cfg.Limits = cfg.Limits.OrDefault()
 	s.gate = admit.New(admit.Limits{
 		MaxConnections:            cfg.Limits.MaxConnections,
 		MaxConnectionsPerProbe:    cfg.Limits.MaxConnectionsPerProbe,
@@ -109,7 +132,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		MaxTrackedProbes:          2 * cfg.Limits.MaxProbes,
 		MaxBatch:                  pathstate.MaxBatch,
 	}, secure, logger.With("component", "admit"), s.reg)
-	opts := []grpc.ServerOption{
+	gopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxHeaderListSize(maxHeaderListSize),
@@ -123,7 +146,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, grpc.Creds(tlsconf.ServerCredentials(src, s.gate.HandshakeHook())))
+		gopts = append(gopts, grpc.Creds(tlsconf.ServerCredentials(src, s.gate.HandshakeHook())))
 	}
 	if cfg.State.Dir != "" {
 		var err error
@@ -136,11 +159,11 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		logger.Error("panic in gRPC handler", "panic", p)
 		return status.Error(codes.Internal, "internal error")
 	})
-	opts = append(opts,
+	gopts = append(gopts,
 		grpc.ChainUnaryInterceptor(srvMetrics.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoveryOpt), s.gate.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(srvMetrics.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoveryOpt), s.gate.StreamInterceptor()),
 	)
-	s.grpc = grpc.NewServer(opts...)
+	s.grpc = grpc.NewServer(gopts...)
 	linkmeshv1.RegisterMeshServiceServer(s.grpc, &service{s: s})
 	srvMetrics.InitializeMetrics(s.grpc)
 	s.http = &http.Server{
@@ -161,6 +184,27 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		s.closeState()
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.Listen.HTTP, err)
 	}
+	if !cfg.Gossip.Disabled {
+		key := opts.MeshKey
+		var accepted [][]byte
+		if key == nil && cfg.MeshKeyFile != "" {
+			if key, accepted, err = meshkey.LoadRing(cfg.MeshKeyFile); err != nil {
+				s.closeListeners()
+				return nil, err
+			}
+		}
+		if key == nil && !opts.Insecure {
+			s.closeListeners()
+			return nil, errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or run with --insecure for clear-text gossip")
+		}
+		if key == nil {
+			logger.Warn("gossip without a mesh key: membership travels in clear text and any host can join")
+		}
+		if err := s.startGossip(key, accepted); err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+	}
 	s.grpcLis = s.gate.Listener(s.grpcLis)
 	return s, nil
 }
@@ -169,6 +213,12 @@ func (s *Server) closeState() {
 	if s.state != nil {
 		s.state.close()
 	}
+}
+
+func (s *Server) closeListeners() {
+	s.grpcLis.Close()
+	s.httpLis.Close()
+	s.closeState()
 }
 
 // GRPCAddr is the address the gRPC API listens on.
@@ -202,9 +252,20 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.state != nil {
 		g.Go(func() error { return s.state.run(ctx) })
 	}
+	if s.gossip != nil {
+		gctx, stopGossip := context.WithCancel(context.WithoutCancel(ctx))
+		gossipDone := make(chan error, 1)
+		go func() { gossipDone <- s.gossip.Run(gctx) }()
+		defer func() {
+			// Gossip leaves last, after the gRPC server stopped.
+			stopGossip()
+			<-gossipDone
+		}()
+		g.Go(func() error { return s.followGossip(ctx) })
+	}
 	g.Go(func() error {
 		s.ready.Store(true)
-		s.logger.Info("coordinator serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "rules", len(s.cfg.Load().Paths))
+		s.logger.Info("coordinator serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "gossip", s.GossipAddr(), "rules", len(s.cfg.Load().Paths))
 		<-ctx.Done()
 		s.ready.Store(false)
 		return s.shutdown()

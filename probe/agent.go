@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/linkmesh/linkmesh/internal/buildinfo"
+	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/probe/attempt"
 	"github.com/linkmesh/linkmesh/probe/report"
 	"github.com/linkmesh/linkmesh/probe/responder"
@@ -52,25 +53,53 @@ type Config struct {
 	// ReplayRate bounds the results per second sent to each coordinator
 	// (0: report.DefaultReplayRate).
 	ReplayRate float64
+	// Gossip makes the probe a member of the mesh's gossip cluster; nil leaves
+	// it out (the coordinator then knows it only by its reports).
+	Gossip *GossipConfig
+	// MeshKey encrypts gossip; nil only with Insecure.
+	MeshKey []byte
+	// MeshKeysAccepted are further keys accepted during a key rotation.
+	MeshKeysAccepted [][]byte
+	// Insecure allows clear-text gossip when MeshKey is nil.
+	Insecure bool
+	// PlanCache is the file the latest plan is kept in ("" disables it).
+	PlanCache string
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$`)
+// GossipConfig configures the probe's gossip membership.
+type GossipConfig struct {
+	// Bind is the gossip address, TCP and UDP (default ":7946").
+	Bind string
+	// Advertise is the host[:port] other members reach this probe at.
+	Advertise string
+	// Join lists seeds (host[:port]); empty: the coordinators' hosts, port 7946.
+	Join []string
+	// Profile is wan (default), lan or local.
+	Profile string
+}
+
+// namePattern is what a name, site or label may be: the coordinator's config
+// and its input validation accept the same.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Validate reports the first problem with c, naming the flag to fix.
 func (c *Config) Validate() error {
 	if !namePattern.MatchString(c.Name) {
-		return fmt.Errorf("--name %q: use 1-63 letters, digits, '.', '_', ':', '-'", c.Name)
+		return fmt.Errorf("--name %q: use 1-63 letters, digits, '.', '_', '-'", c.Name)
 	}
 	if !namePattern.MatchString(c.Site) {
-		return fmt.Errorf("--site %q: use 1-63 letters, digits, '.', '_', ':', '-' (e.g. sql or mi)", c.Site)
+		return fmt.Errorf("--site %q: use 1-63 letters, digits, '.', '_', '-' (e.g. sql or mi)", c.Site)
 	}
 	for k, v := range c.Labels {
 		if !namePattern.MatchString(k) || !namePattern.MatchString(v) {
-			return fmt.Errorf("--label %s=%s: keys and values use 1-63 letters, digits, '.', '_', ':', '-'", k, v)
+			return fmt.Errorf("--label %s=%s: keys and values use 1-63 letters, digits, '.', '_', '-'", k, v)
 		}
 	}
-	if len(c.Coordinators) == 0 {
-		return fmt.Errorf("--coordinator: give at least one coordinator address (host:port)")
+	if len(c.Coordinators) == 0 && (c.Gossip == nil || len(c.Gossip.Join) == 0) {
+		return fmt.Errorf("--coordinator: give at least one coordinator address (host:port), or gossip seeds with --join")
+	}
+	if c.Gossip != nil && c.MeshKey == nil && !c.Insecure {
+		return fmt.Errorf("--mesh-key-file: gossip needs the mesh key (create one with `linkmesh certs mesh-key`), or pass --insecure, or --no-gossip")
 	}
 	for _, a := range c.Coordinators {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
@@ -106,6 +135,7 @@ type Agent struct {
 	metrics    *metrics
 	info       *linkmeshv1.ProbeInfo
 	probers    map[linkmeshv1.Kind]sched.Prober
+	gossip     *gossip.Node
 }
 
 // New validates cfg and opens the responder's listener (so a port in use fails
@@ -131,7 +161,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 			logger.Info("spool holds results a previous run did not deliver; they are replayed", "results", n, "next_seq", buf.LastSeq()+1)
 		}
 	}
-	a.metrics = newMetrics(a.buf, cfg.Coordinators)
+	a.metrics = newMetrics(a.buf)
 	var advertise string
 	if cfg.Responder != "" {
 		lis, err := net.Listen("tcp", cfg.Responder)
@@ -152,6 +182,28 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 			return nil, fmt.Errorf("metrics: listen on %s: %w (choose another with --metrics)", cfg.Metrics, err)
 		}
 		a.metricsLis = lis
+	}
+	if cfg.Gossip != nil {
+		if err := a.startGossip(advertise); err != nil {
+			if a.lis != nil {
+				a.lis.Close()
+			}
+			if a.metricsLis != nil {
+				a.metricsLis.Close()
+			}
+			a.buf.Close()
+			return nil, err
+		}
+		if cfg.Advertise == "" && a.lis != nil {
+			// Other probes reach the responder at the address gossip advertises.
+			host, _, _ := net.SplitHostPort(a.gossip.Addr())
+			_, port, _ := net.SplitHostPort(advertise)
+			advertise = net.JoinHostPort(host, port)
+			meta := a.gossipMeta(advertise)
+			if err := a.gossip.UpdateMeta(meta); err != nil {
+				return nil, fmt.Errorf("gossip: publish the responder address: %w", err)
+			}
+		}
 	}
 	a.info = &linkmeshv1.ProbeInfo{
 		Name:             cfg.Name,
@@ -203,41 +255,84 @@ func (a *Agent) MetricsAddr() net.Addr {
 	return a.metricsLis.Addr()
 }
 
-// Run runs the responder, the coordinator clients and the scheduler until ctx is
-// done. Coordinators being away never stops it: probing goes on and results wait.
-// On return the spool, if any, is synced and closed.
+// Run runs the responder, gossip, the coordinator clients, the scheduler and the
+// probe's own /metrics until ctx is done. Coordinators being away never stops
+// it: probing goes on from the cached plan and results wait in the buffer (and
+// spool). On return the spool, if any, is synced and closed.
 func (a *Agent) Run(ctx context.Context) error {
 	defer func() {
 		if err := a.buf.Close(); err != nil {
 			a.logger.Error("closing the spool", "error", err)
 		}
 	}()
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	if a.metricsLis != nil {
-		g.Go(func() error { return a.metrics.serve(ctx, a.metricsLis, a.logger.With("component", "metrics")) })
+		g.Go(func() error { return a.metrics.serve(gctx, a.metricsLis, a.logger.With("component", "metrics")) })
 	}
 	if a.lis != nil {
 		r := responder.New(a.logger.With("component", "responder"))
-		g.Go(func() error { return r.Serve(ctx, a.lis) })
+		g.Go(func() error { return r.Serve(gctx, a.lis) })
 	}
-	plans := make(chan *linkmeshv1.Plan)
-	for _, addr := range a.cfg.Coordinators {
-		c := &report.Client{
-			Address: addr,
-			Creds:   a.cfg.Creds,
-			Info:    a.info,
-			Buffer:  a.buf,
-			Plans:   plans,
-			Logger:  a.logger.With("component", "report", "coordinator", addr),
-
-			ReplayRate: a.cfg.ReplayRate,
-		}
-		g.Go(func() error { return c.Run(ctx) })
-	}
+	fromCoords := make(chan *linkmeshv1.Plan)
+	toSched := make(chan *linkmeshv1.Plan)
+	g.Go(func() error { return a.keepPlans(gctx, fromCoords, toSched) })
+	g.Go(func() error { return a.manageCoordinators(gctx, fromCoords) })
 	s := sched.New(a.probers, counting{a.buf, a.metrics}, a.logger.With("component", "sched"))
-	g.Go(func() error { return s.Run(ctx, plans) })
-	a.logger.Info("probe running", "name", a.cfg.Name, "site", a.cfg.Site, "responder", a.info.GetResponderAddress(), "coordinators", a.cfg.Coordinators)
+	g.Go(func() error { return s.Run(gctx, toSched) })
+	if a.gossip != nil {
+		// Gossip leaves last, after the clients stopped, so coordinators see a
+		// clean departure rather than a death.
+		gossipCtx, stopGossip := context.WithCancel(context.WithoutCancel(ctx))
+		gossipDone := make(chan error, 1)
+		go func() { gossipDone <- a.gossip.Run(gossipCtx) }()
+		defer func() {
+			stopGossip()
+			<-gossipDone
+		}()
+	}
+	a.logger.Info("probe running", "name", a.cfg.Name, "site", a.cfg.Site, "responder", a.info.GetResponderAddress(),
+		"coordinators", a.cfg.Coordinators, "gossip", a.gossipAddr(), "plan_cache", a.cfg.PlanCache, "spool", a.cfg.SpoolDir)
 	return g.Wait()
+}
+
+// keepPlans forwards plans to the scheduler, starting with the cached one, and
+// writes every new plan to the cache.
+func (a *Agent) keepPlans(ctx context.Context, in <-chan *linkmeshv1.Plan, out chan<- *linkmeshv1.Plan) error {
+	send := func(p *linkmeshv1.Plan) bool {
+		select {
+		case out <- p:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if a.cfg.PlanCache != "" {
+		cached, err := loadPlan(a.cfg.PlanCache)
+		switch {
+		case err != nil:
+			a.logger.Warn("cannot use the cached plan", "error", err)
+		case cached != nil:
+			a.logger.Info("probing from the cached plan until a coordinator answers", "targets", len(cached.GetTargets()), "file", a.cfg.PlanCache)
+			if !send(cached) {
+				return nil
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case p := <-in:
+			if a.cfg.PlanCache != "" {
+				if err := savePlan(a.cfg.PlanCache, p); err != nil {
+					a.logger.Warn("cannot cache the plan", "error", err)
+				}
+			}
+			if !send(p) {
+				return nil
+			}
+		}
+	}
 }
 
 // tcpKind adapts the tcp kind to the scheduler's Prober.

@@ -25,7 +25,7 @@ type metrics struct {
 	attempts *prometheus.CounterVec
 }
 
-func newMetrics(buf *report.Buffer, coordinators []string) *metrics {
+func newMetrics(buf *report.Buffer) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,14 +53,24 @@ func newMetrics(buf *report.Buffer, coordinators []string) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	for _, c := range coordinators {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name:        "linkmesh_probe_acked_sequence_number",
-			Help:        "The highest sequence number the coordinator has acked durably.",
-			ConstLabels: prometheus.Labels{"coordinator": c},
-		}, func() float64 { return float64(buf.Acked(c)) }))
-	}
+	m.reg.MustRegister(ackedCollector{buf: buf, desc: prometheus.NewDesc("linkmesh_probe_acked_sequence_number",
+		"The highest sequence number the coordinator has acked durably.", []string{"coordinator"}, nil)})
 	return m
+}
+
+// ackedCollector exports each coordinator's cursor (coordinators come and go
+// with gossip, so the series are built at scrape time).
+type ackedCollector struct {
+	buf  *report.Buffer
+	desc *prometheus.Desc
+}
+
+func (c ackedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c ackedCollector) Collect(ch chan<- prometheus.Metric) {
+	for coord, seq := range c.buf.Consumers() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(seq), coord)
+	}
 }
 
 // counting wraps the buffer as the scheduler's recorder and counts attempts.

@@ -23,6 +23,11 @@ type Config struct {
 	// StaleAfter is how long a probe may go without reporting before the coordinator
 	// counts it as down and its paths as unknown (probes report at least every 10 s).
 	StaleAfter time.Duration `yaml:"stale_after"`
+	// MeshKeyFile holds the mesh's shared secret (see `linkmesh certs mesh-key`);
+	// it encrypts gossip. Required unless the coordinator runs with --insecure.
+	MeshKeyFile string `yaml:"mesh_key_file"`
+	// Gossip configures membership.
+	Gossip Gossip `yaml:"gossip"`
 	// Paths is the path policy: which probes measure which targets, and how.
 	Paths []Rule `yaml:"paths"`
 	// TLS names the coordinator's mTLS files; without them the coordinator
@@ -30,7 +35,8 @@ type Config struct {
 	TLS TLS `yaml:"tls"`
 	// State keeps path state and probe cursors across restarts.
 	State State `yaml:"state"`
-	// Limits bound what probes (and anyone else connecting) may cost.
+	// Limits guard the coordinator's size, and bound what probes (and anyone
+	// else connecting) may cost.
 	Limits Limits `yaml:"limits"`
 
 	// dir is the config file's directory, against which relative paths resolve
@@ -59,8 +65,13 @@ type State struct {
 	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
 }
 
-// Limits bound the coordinator's resources per probe and in total.
+// Limits bound the coordinator's resources: what the policy may expand to, and
+// what probes may cost, per probe and in total.
 type Limits struct {
+	// MaxPaths is the most paths the policy may expand to over the current
+	// probes; each path is about 30 series. A reload that would exceed it is
+	// refused; at runtime, extra targets are left out of plans and logged.
+	MaxPaths int `yaml:"max_paths"`
 	// MaxConnections bounds open gRPC connections; at the bound a new one
 	// displaces the oldest connection still in its TLS handshake, or is refused.
 	MaxConnections int `yaml:"max_connections"`
@@ -79,12 +90,29 @@ type Limits struct {
 	MaxPathsPerProbe int `yaml:"max_paths_per_probe"`
 }
 
+// Gossip configures the coordinator's membership in the mesh's gossip cluster.
+type Gossip struct {
+	// Disabled turns gossip off: probes are then known only by their gRPC reports.
+	Disabled bool `yaml:"disabled"`
+	// Bind is the gossip address, TCP and UDP (default ":7946").
+	Bind string `yaml:"bind"`
+	// Advertise is the host[:port] other members reach this coordinator at.
+	Advertise string `yaml:"advertise"`
+	// Join lists seed members (host[:port]), e.g. the other coordinator.
+	Join []string `yaml:"join"`
+	// Profile tunes gossip timing: wan (default), lan or local.
+	Profile string `yaml:"profile"`
+}
+
 // Listen holds the listen addresses.
 type Listen struct {
 	// GRPC is the address probes connect to ("host:port").
 	GRPC string `yaml:"grpc"`
 	// HTTP serves /metrics, /healthz, /readyz and /api ("host:port").
 	HTTP string `yaml:"http"`
+	// AdvertiseGRPC is the gRPC address (host:port) gossip tells probes to report
+	// to (default: the gossip advertise address with the gRPC port).
+	AdvertiseGRPC string `yaml:"advertise_grpc"`
 }
 
 // Defaults hold the per-rule defaults.
@@ -135,6 +163,19 @@ type Destination struct {
 	Port int `yaml:"port"`
 	// Name is the `target` label of a static target (default: Address).
 	Name string `yaml:"name"`
+	// Ports is a port range "low-high" instead of Port, e.g. "11000-11999" for
+	// the MI nodes' HADR ports; Sample ports of it are tried each interval,
+	// rotating. The path carries the range as its port label.
+	Ports string `yaml:"ports"`
+	// Sample is how many ports of the range each round tries (default 4).
+	Sample int `yaml:"sample"`
+	// RefusedOK counts a refused connection as the path working: the host
+	// answered through every firewall, only nothing listened on that port.
+	// Default: true for a port range, false for a single port.
+	RefusedOK *bool `yaml:"refused_ok"`
+
+	// PortEnd is the parsed end of Ports (Port holds its start); set by validation.
+	PortEnd int `yaml:"-"`
 }
 
 // Default returns the configuration used for every field a file leaves out.
@@ -151,8 +192,10 @@ func Default() Config {
 			Timeout:  5 * time.Second,
 		},
 		StaleAfter: 45 * time.Second,
+		Gossip:     Gossip{Bind: ":7946", Profile: "wan"},
 		State:      State{SnapshotInterval: time.Second},
 		Limits: Limits{
+			MaxPaths:                  10000,
 			MaxConnections:            4096,
 			MaxConnectionsPerProbe:    4,
 			MaxPlanStreamsPerProbe:    4,
@@ -195,6 +238,7 @@ func Parse(file string, data []byte) (*Config, error) {
 func (l Limits) OrDefault() Limits {
 	d := Default().Limits
 	for _, f := range []struct{ v, d *int }{
+		{&l.MaxPaths, &d.MaxPaths},
 		{&l.MaxConnections, &d.MaxConnections}, {&l.MaxConnectionsPerProbe, &d.MaxConnectionsPerProbe},
 		{&l.MaxPlanStreamsPerProbe, &d.MaxPlanStreamsPerProbe}, {&l.ResultsPerSecondPerProbe, &d.ResultsPerSecondPerProbe},
 		{&l.RequestsPerSecondPerProbe, &d.RequestsPerSecondPerProbe}, {&l.MaxProbes, &d.MaxProbes},

@@ -82,6 +82,12 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"invalid-tls-missing-file.yaml", []string{"invalid-tls-missing-file.yaml:7:", "tls.key", "no-such-file.key"}},
 		{"invalid-limits.yaml", []string{"invalid-limits.yaml:5:", "limits.max_connections: 0 is out of range", "invalid-limits.yaml:6:", "limits.results_per_second_per_probe"}},
 		{"invalid-snapshot-interval.yaml", []string{"invalid-snapshot-interval.yaml:6:", "state.snapshot_interval", "100ms to 1m"}},
+		{"invalid-range-reversed.yaml", []string{"invalid-range-reversed.yaml:5:", "paths[0].to.ports", "reversed", "lower port first"}},
+		{"invalid-range-outside.yaml", []string{"invalid-range-outside.yaml:3:", "outside 1-65535"}},
+		{"invalid-range-and-port.yaml", []string{"invalid-range-and-port.yaml:3:", "either port or ports"}},
+		{"invalid-range-sample.yaml", []string{"invalid-range-sample.yaml:4:", "paths[0].to.sample", "do not fit in the interval"}},
+		{"invalid-unknown-selector.yaml", []string{"invalid-unknown-selector.yaml:2:", `unknown field "role"`}},
+		{"invalid-bad-gossip.yaml", []string{"invalid-bad-gossip.yaml:2:", "gossip.profile", "satellite", "invalid-bad-gossip.yaml:3:", "gossip.join[0]"}},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(tests) {
@@ -99,6 +105,25 @@ func TestLoadBadConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPortRange(t *testing.T) {
+	cfg, err := Parse("range.yaml", []byte(`
+defaults: {interval: 30s, timeout: 5s}
+paths:
+  - {from: {site: sql}, to: {address: db1.tr1.westeurope.worker.database.windows.net, ports: "11000-11999", site: mi}}
+  - {from: {site: sql}, to: {address: db1.tr1.westeurope.worker.database.windows.net, port: 11002, site: mi}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Paths[0].To
+	if r.Port != 11000 || r.PortEnd != 11999 || r.Sample != 4 || r.RefusedOK == nil || !*r.RefusedOK {
+		t.Errorf("range: got port %d-%d sample %d refused_ok %v, want 11000-11999, 4, true", r.Port, r.PortEnd, r.Sample, r.RefusedOK)
+	}
+	if one := cfg.Paths[1].To; one.RefusedOK != nil {
+		t.Errorf("single port: refused_ok defaulted to %v, want unset (false)", *one.RefusedOK)
 	}
 }
 

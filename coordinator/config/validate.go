@@ -37,6 +37,36 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 			add(doc.Errorf([]any{"listen", f.key}, "%v", err))
 		}
 	}
+	if c.Listen.AdvertiseGRPC != "" {
+		if _, port, err := net.SplitHostPort(c.Listen.AdvertiseGRPC); err != nil || port == "" || port == "0" {
+			add(doc.Errorf([]any{"listen", "advertise_grpc"}, "%q is not host:port (the address probes use to reach this coordinator)", c.Listen.AdvertiseGRPC))
+		}
+	}
+	if !c.Gossip.Disabled {
+		if err := checkListen(withPort(c.Gossip.Bind)); err != nil {
+			add(doc.Errorf([]any{"gossip", "bind"}, "%v", err))
+		}
+		if c.Gossip.Advertise != "" {
+			if err := checkListen(withPort(c.Gossip.Advertise)); err != nil {
+				add(doc.Errorf([]any{"gossip", "advertise"}, "%v", err))
+			}
+		}
+		for i, j := range c.Gossip.Join {
+			if h, _, err := net.SplitHostPort(withPort(j)); err != nil || h == "" {
+				add(doc.Errorf([]any{"gossip", "join", i}, "%q is not host or host:port", j))
+			} else if err := checkListen(withPort(j)); err != nil {
+				add(doc.Errorf([]any{"gossip", "join", i}, "%v", err))
+			}
+		}
+		switch c.Gossip.Profile {
+		case "wan", "lan", "local":
+		default:
+			add(doc.Errorf([]any{"gossip", "profile"}, "%q: use wan (sites across VPN/ExpressRoute), lan or local", c.Gossip.Profile))
+		}
+	}
+	if c.Limits.MaxPaths < 1 {
+		add(doc.Errorf([]any{"limits", "max_paths"}, "must be at least 1 (default 10000)"))
+	}
 	if c.Defaults.Interval < minInterval || c.Defaults.Interval > maxInterval {
 		add(doc.Errorf([]any{"defaults", "interval"}, "%v is out of range; use %v to %v", c.Defaults.Interval, minInterval, maxInterval))
 	}
@@ -87,6 +117,14 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 		seen[key] = i
 	}
 	return errors.Join(errs...)
+}
+
+// withPort adds the gossip port to a bare host.
+func withPort(addr string) string {
+	if _, _, err := net.SplitHostPort(addr); err != nil && !strings.Contains(addr, ":") {
+		return net.JoinHostPort(addr, "7946")
+	}
+	return addr
 }
 
 func checkListen(addr string) error {
@@ -149,6 +187,11 @@ func (r *Rule) validate(doc *yamlconf.Doc, i int, d Defaults) []error {
 	}
 	errs = append(errs, checkLabels(doc, at("from"), r.From.Site, r.From.Labels)...)
 	to := &r.To
+	if to.Ports != "" {
+		errs = append(errs, to.parseRange(doc, at("to"), r)...)
+	} else if to.Sample != 0 {
+		errs = append(errs, doc.Errorf(at("to", "sample"), "sample only applies to a port range (ports: 11000-11999)"))
+	}
 	switch {
 	case to.Address != "":
 		if len(to.Labels) > 0 {
@@ -157,7 +200,7 @@ func (r *Rule) validate(doc *yamlconf.Doc, i int, d Defaults) []error {
 		if net.ParseIP(to.Address) == nil && !validHostname(to.Address) {
 			errs = append(errs, doc.Errorf(at("to", "address"), "%q is not an IP address or host name (give the host alone, the port in port:)", to.Address))
 		}
-		if to.Port < 1 || to.Port > 65535 {
+		if (to.Port < 1 || to.Port > 65535) && to.Ports == "" {
 			errs = append(errs, doc.Errorf(at("to", "port"), "%d is not a TCP port; use 1 to 65535 (the MI link uses 5022)", to.Port))
 		}
 		if to.Site == "" {
@@ -202,7 +245,44 @@ func checkLabels(doc *yamlconf.Doc, at []any, site string, labels map[string]str
 
 // key identifies what a rule measures, to find duplicates.
 func (r *Rule) key() string {
-	return fmt.Sprintf("%s|%v|%s|%v|%s|%d|%s", r.From.Site, sortedPairs(r.From.Labels), r.To.Site, sortedPairs(r.To.Labels), strings.ToLower(r.To.Address), r.To.Port, r.Kind)
+	return fmt.Sprintf("%s|%v|%s|%v|%s|%d-%d|%s", r.From.Site, sortedPairs(r.From.Labels), r.To.Site, sortedPairs(r.To.Labels), strings.ToLower(r.To.Address), r.To.Port, r.To.PortEnd, r.Kind)
+}
+
+// maxSample bounds the ports one round may try.
+const maxSample = 64
+
+// parseRange parses to.Ports into Port/PortEnd and checks Sample against it.
+func (to *Destination) parseRange(doc *yamlconf.Doc, at []any, r *Rule) []error {
+	field := append(append([]any{}, at...), "ports")
+	if to.Port != 0 {
+		return []error{doc.Errorf(field, "give either port or ports, not both")}
+	}
+	lo, hi, ok := strings.Cut(to.Ports, "-")
+	a, errA := strconv.Atoi(strings.TrimSpace(lo))
+	b, errB := strconv.Atoi(strings.TrimSpace(hi))
+	switch {
+	case !ok || errA != nil || errB != nil:
+		return []error{doc.Errorf(field, "%q is not a port range; write it as low-high, e.g. 11000-11999", to.Ports)}
+	case a < 1 || b > 65535:
+		return []error{doc.Errorf(field, "%q is outside 1-65535", to.Ports)}
+	case a >= b:
+		return []error{doc.Errorf(field, "%q is reversed or empty; write the lower port first, e.g. 11000-11999", to.Ports)}
+	}
+	to.Port, to.PortEnd = a, b
+	if to.Sample == 0 {
+		to.Sample = min(4, b-a+1)
+	}
+	if to.Sample < 1 || to.Sample > min(maxSample, b-a+1) {
+		return []error{doc.Errorf(append(append([]any{}, at...), "sample"), "%d ports a round: use 1 to %d", to.Sample, min(maxSample, b-a+1))}
+	}
+	if time.Duration(to.Sample)*r.Timeout > r.Interval {
+		return []error{doc.Errorf(append(append([]any{}, at...), "sample"), "%d ports × timeout %v do not fit in the interval %v; lower sample or timeout, or raise the interval", to.Sample, r.Timeout, r.Interval)}
+	}
+	if to.RefusedOK == nil {
+		yes := true
+		to.RefusedOK = &yes
+	}
+	return nil
 }
 
 func (r *Rule) defaultName() string {
@@ -217,7 +297,9 @@ func (r *Rule) defaultName() string {
 			to = fmt.Sprint(sortedPairs(r.To.Labels))
 		}
 	}
-	if r.To.Port != 0 {
+	if r.To.PortEnd != 0 {
+		to += ":" + r.To.Ports
+	} else if r.To.Port != 0 {
 		to += ":" + strconv.Itoa(r.To.Port)
 	}
 	return fmt.Sprintf("%s->%s/%s", from, to, r.Kind)

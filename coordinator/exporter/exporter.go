@@ -4,7 +4,6 @@
 package exporter
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +29,7 @@ var pathLabels = []string{"source", "source_site", "target", "target_site", "por
 type Collector struct {
 	src        Source
 	staleAfter func() time.Duration
+	self       string
 
 	pathUp          *prometheus.Desc
 	pathProbes      *prometheus.Desc
@@ -43,17 +43,24 @@ type Collector struct {
 	probeInfo       *prometheus.Desc
 	probeDropped    *prometheus.Desc
 	probeGaps       *prometheus.Desc
+	probeGossip     *prometheus.Desc
+	memberRTT       *prometheus.Desc
 }
 
+// rttFresh is how old a gossip ping may be and still be exported.
+const rttFresh = 5 * time.Minute
+
 // New returns a Collector over src. staleAfter returns the current stale-after
-// window (it can change with a config reload).
-func New(src Source, staleAfter func() time.Duration) *Collector {
+// window (it can change with a config reload); self is this coordinator's gossip
+// name, the `source` of its own ping round trips.
+func New(src Source, staleAfter func() time.Duration, self string) *Collector {
 	probeLabels := []string{"probe", "site"}
 	return &Collector{
 		src:        src,
 		staleAfter: staleAfter,
+		self:       self,
 		pathUp: prometheus.NewDesc("linkmesh_path_up",
-			"1 if the latest attempt on the path succeeded, 0 if it failed; absent while the source probe is down (the path is unknown).",
+			"1 if the latest attempt on the path succeeded (for a port range with refused_ok, also when refused: the host answered), 0 if it failed; absent while the path is unknown (source probe down, or the target probe down for a path to its responder).",
 			pathLabels, nil),
 		pathProbes: prometheus.NewDesc("linkmesh_path_probes_total",
 			"Attempts on the path by result (ok, refused, timeout, unreachable, dns, reset, mismatch, error).",
@@ -74,7 +81,7 @@ func New(src Source, staleAfter func() time.Duration) *Collector {
 			"Mean absolute difference between consecutive RTTs over the last 5 minutes.",
 			pathLabels, nil),
 		probeUp: prometheus.NewDesc("linkmesh_probe_up",
-			"1 if the probe reported within the stale-after window, else 0.",
+			"1 if the probe reported within the stale-after window, keeps its plan stream open and gossip does not say it is dead or gone; else 0.",
 			probeLabels, nil),
 		probeLastReport: prometheus.NewDesc("linkmesh_probe_last_report_timestamp_seconds",
 			"Coordinator-clock time of the probe's latest report (sent at least every 10 s).",
@@ -88,13 +95,19 @@ func New(src Source, staleAfter func() time.Duration) *Collector {
 		probeGaps: prometheus.NewDesc("linkmesh_probe_missing_results_total",
 			"Sequence numbers this coordinator never received from the probe (dropped or lost before delivery).",
 			probeLabels, nil),
+		probeGossip: prometheus.NewDesc("linkmesh_probe_gossip_alive",
+			"1 if gossip sees the probe alive, 0 if dead or left; absent when the probe is not in gossip (--no-gossip).",
+			probeLabels, nil),
+		memberRTT: prometheus.NewDesc("linkmesh_member_rtt_seconds",
+			"Latest gossip ping round trip from source to target (members' names; coordinators are coordinator:<name>). Relayed pings are not counted, so a one-way failure can hide behind it: a hint, not a verdict.",
+			[]string{"source", "target"}, nil),
 	}
 }
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.pathUp, c.pathProbes, c.pathRTT, c.pathLastSuccess, c.pathSYNRetrans, c.pathLoss, c.pathJitter,
-		c.probeUp, c.probeLastReport, c.probeInfo, c.probeDropped, c.probeGaps} {
+		c.probeUp, c.probeLastReport, c.probeInfo, c.probeDropped, c.probeGaps, c.probeGossip, c.memberRTT} {
 		ch <- d
 	}
 }
@@ -102,10 +115,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect builds the metrics from a fresh snapshot.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.src.Snapshot(c.staleAfter())
-	up := make(map[string]bool, len(snap.Probes))
-	for _, p := range snap.Probes {
+	for i := range snap.Probes {
+		p := &snap.Probes[i]
 		name, site := p.Info.GetName(), p.Info.GetSite()
-		up[name] = p.Up
+		c.collectGossip(ch, p, snap.Taken)
 		ch <- prometheus.MustNewConstMetric(c.probeUp, prometheus.GaugeValue, boolValue(p.Up), name, site)
 		if !p.LastReport.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.probeLastReport, prometheus.GaugeValue, unixSeconds(p.LastReport), name, site)
@@ -118,14 +131,32 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i := range snap.Paths {
 		p := &snap.Paths[i]
 		st, ok := stats[p.Key]
-		c.collectPath(ch, p, up[p.Source], st, ok)
+		c.collectPath(ch, p, snap.Known(p), st, ok)
 	}
 }
 
-func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, sourceUp bool, st pathstate.Stats, haveStats bool) {
-	lv := []string{p.Source, p.SourceSite, p.Target, p.TargetSite, strconv.FormatUint(uint64(p.Port), 10), KindName(p.Kind)}
-	if sourceUp && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED {
-		ch <- prometheus.MustNewConstMetric(c.pathUp, prometheus.GaugeValue, boolValue(p.Last == linkmeshv1.Code_CODE_OK), lv...)
+func (c *Collector) collectGossip(ch chan<- prometheus.Metric, p *pathstate.ProbeState, now time.Time) {
+	name, site := p.Info.GetName(), p.Info.GetSite()
+	switch p.Gossip {
+	case pathstate.GossipAlive:
+		ch <- prometheus.MustNewConstMetric(c.probeGossip, prometheus.GaugeValue, 1, name, site)
+	case pathstate.GossipDead, pathstate.GossipLeft:
+		ch <- prometheus.MustNewConstMetric(c.probeGossip, prometheus.GaugeValue, 0, name, site)
+	}
+	if p.CoordinatorRTT > 0 && now.Sub(p.CoordinatorRTTAt) < rttFresh {
+		ch <- prometheus.MustNewConstMetric(c.memberRTT, prometheus.GaugeValue, p.CoordinatorRTT.Seconds(), c.self, name)
+	}
+	for target, r := range p.MemberRTTs {
+		if r.RTT > 0 && now.Sub(r.At) < rttFresh {
+			ch <- prometheus.MustNewConstMetric(c.memberRTT, prometheus.GaugeValue, r.RTT.Seconds(), name, target)
+		}
+	}
+}
+
+func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, known bool, st pathstate.Stats, haveStats bool) {
+	lv := []string{p.Source, p.SourceSite, p.Target, p.TargetSite, p.PortLabel(), KindName(p.Kind)}
+	if known && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED {
+		ch <- prometheus.MustNewConstMetric(c.pathUp, prometheus.GaugeValue, boolValue(p.Up()), lv...)
 	}
 	for code := linkmeshv1.Code_CODE_OK; int(code) < pathstate.NumCodes; code++ {
 		ch <- prometheus.MustNewConstMetric(c.pathProbes, prometheus.CounterValue, float64(p.Counts[code]), append(lv, CodeName(code))...)

@@ -48,6 +48,9 @@ type PathCheckpoint struct {
 	LastSuccess time.Time       `json:"last_success"`
 	LastRTT     time.Duration   `json:"last_rtt"`
 	LastDetail  string          `json:"last_detail,omitempty"`
+	// RefusedIsReach and LastEpoch: see Path.
+	RefusedIsReach bool   `json:"refused_is_reach,omitempty"`
+	LastEpoch      uint64 `json:"last_epoch,omitempty"`
 }
 
 // committed holds the counters of the last committed checkpoint, for export.
@@ -88,6 +91,7 @@ func (s *Store) Checkpoint(force bool) (c *Checkpoint, changed bool) {
 		c.Paths = append(c.Paths, PathCheckpoint{
 			Key: p.Key, Counters: p.Counters, Last: p.Last, LastTime: p.LastTime,
 			LastSuccess: p.LastSuccess, LastRTT: p.LastRTT, LastDetail: p.LastDetail,
+			RefusedIsReach: p.RefusedIsReach, LastEpoch: p.LastEpoch,
 		})
 	}
 	return c, true
@@ -140,7 +144,8 @@ func (s *Store) Restore(c *Checkpoint) error {
 		}
 		s.paths[pc.Key] = &Path{
 			Key: pc.Key, Counters: pc.Counters, Last: pc.Last, LastTime: pc.LastTime,
-			LastSuccess: pc.LastSuccess, LastRTT: pc.LastRTT, LastDetail: pc.LastDetail, recent: &window{},
+			LastSuccess: pc.LastSuccess, LastRTT: pc.LastRTT, LastDetail: pc.LastDetail,
+			RefusedIsReach: pc.RefusedIsReach, LastEpoch: pc.LastEpoch, recent: &window{},
 		}
 	}
 	s.notifyLocked()

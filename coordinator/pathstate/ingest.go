@@ -3,6 +3,7 @@ package pathstate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -81,24 +82,25 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 
 // countLocked counts r into its path; it returns false when the path is new
 // and the probe already has Limits.MaxPathsPerProbe paths.
-func (s *Store) countLocked(p *Probe, r *linkmeshv1.Result) bool {
-	src := p.Info
+func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) bool {
+	src := probe.Info
 	k := Key{
 		Source:     src.GetName(),
 		SourceSite: src.GetSite(),
 		Target:     r.GetTarget(),
 		TargetSite: r.GetTargetSite(),
 		Port:       r.GetPort(),
+		PortEnd:    r.GetPortEnd(),
 		Kind:       r.GetKind(),
 	}
 	path, ok := s.paths[k]
 	if !ok {
-		if s.limits.MaxPathsPerProbe > 0 && p.paths >= s.limits.MaxPathsPerProbe {
+		if s.limits.MaxPathsPerProbe > 0 && probe.paths >= s.limits.MaxPathsPerProbe {
 			return false
 		}
 		path = &Path{Key: k, recent: &window{}}
 		s.paths[k] = path
-		p.paths++
+		probe.paths++
 	}
 	code := r.GetCode()
 	if code <= linkmeshv1.Code_CODE_UNSPECIFIED || int(code) >= NumCodes {
@@ -114,7 +116,9 @@ func (s *Store) countLocked(p *Probe, r *linkmeshv1.Result) bool {
 		path.RTTCount++
 		path.BucketCounts[sort.SearchFloat64s(Buckets[:], sec)]++
 	}
-	if !t.Before(path.LastTime) {
+	if !t.Before(path.LastTime) || path.LastEpoch != probe.Epoch {
+		path.LastEpoch = probe.Epoch
+		path.RefusedIsReach = r.GetRefusedIsReach()
 		path.Last = code
 		path.LastTime = t
 		path.LastDetail = r.GetDetail()
@@ -139,12 +143,40 @@ type Snapshot struct {
 	Taken  time.Time
 	Probes []ProbeState
 	Paths  []Path
+
+	byName map[string]int // index into Probes
+}
+
+// Probe returns the named probe's state, if known.
+func (s *Snapshot) Probe(name string) (*ProbeState, bool) {
+	i, ok := s.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return &s.Probes[i], true
+}
+
+// Known reports whether a path's state means anything now: its source probe is
+// up, and, when the target is a probe's own responder, that probe is up too (a
+// stopped probe's responder refuses connections; that is not a broken path).
+// Unknown paths are exported without linkmesh_path_up.
+func (s *Snapshot) Known(p *Path) bool {
+	src, ok := s.Probe(p.Source)
+	if !ok || !src.Up || p.LastEpoch != src.Epoch {
+		return false
+	}
+	t, ok := s.Probe(p.Target)
+	if !ok || t.Info.GetSite() != p.TargetSite || t.ResponderPort() != p.Port {
+		return true
+	}
+	return t.Up
 }
 
 // ProbeState is a probe with its liveness judged at snapshot time.
 type ProbeState struct {
 	Probe
-	// Up: the probe reported within the stale-after window.
+	// Up: the probe reported within the stale-after window, keeps its plan
+	// stream open, and gossip does not say it is dead or gone.
 	Up bool
 }
 
@@ -158,13 +190,13 @@ func (s *Store) Snapshot(staleAfter time.Duration) Snapshot {
 	now := s.now()
 	snap := Snapshot{Taken: now, Probes: make([]ProbeState, 0, len(s.probes)), Paths: make([]Path, 0, len(s.paths))}
 	for _, p := range s.probes {
-		up := !p.LastReport.IsZero() && now.Sub(p.LastReport) <= staleAfter
-		ps := ProbeState{Probe: *p, Up: up}
+		cp := *p
+		cp.MemberRTTs = maps.Clone(p.MemberRTTs)
 		if s.checkpoints {
 			c := s.committed.probes[p.Info.GetName()]
-			ps.DroppedTotal, ps.Gaps, ps.Rejected = c.DroppedTotal, c.Gaps, c.Rejected
+			cp.DroppedTotal, cp.Gaps, cp.Rejected = c.DroppedTotal, c.Gaps, c.Rejected
 		}
-		snap.Probes = append(snap.Probes, ps)
+		snap.Probes = append(snap.Probes, ProbeState{Probe: cp, Up: p.up(now, staleAfter)})
 	}
 	for _, p := range s.paths {
 		cp := *p
@@ -175,6 +207,10 @@ func (s *Store) Snapshot(staleAfter time.Duration) Snapshot {
 		snap.Paths = append(snap.Paths, cp)
 	}
 	sort.Slice(snap.Probes, func(i, j int) bool { return snap.Probes[i].Info.GetName() < snap.Probes[j].Info.GetName() })
+	snap.byName = make(map[string]int, len(snap.Probes))
+	for i, p := range snap.Probes {
+		snap.byName[p.Info.GetName()] = i
+	}
 	sort.Slice(snap.Paths, func(i, j int) bool { return lessKey(snap.Paths[i].Key, snap.Paths[j].Key) })
 	return snap
 }
@@ -188,6 +224,9 @@ func lessKey(a, b Key) bool {
 	}
 	if a.Port != b.Port {
 		return a.Port < b.Port
+	}
+	if a.PortEnd != b.PortEnd {
+		return a.PortEnd < b.PortEnd
 	}
 	if a.Kind != b.Kind {
 		return a.Kind < b.Kind

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,7 +32,22 @@ type Key struct {
 	Target     string
 	TargetSite string
 	Port       uint32
-	Kind       linkmeshv1.Kind
+	// PortEnd is the end of a port range (0 for a single port).
+	PortEnd uint32
+	Kind    linkmeshv1.Kind
+}
+
+// PortLabel is the `port` label value: "5022", or "11000-11999" for a range.
+func (k Key) PortLabel() string {
+	if k.PortEnd > k.Port {
+		return strconv.FormatUint(uint64(k.Port), 10) + "-" + strconv.FormatUint(uint64(k.PortEnd), 10)
+	}
+	return strconv.FormatUint(uint64(k.Port), 10)
+}
+
+// Up reports whether the latest attempt shows the path working.
+func (p *Path) Up() bool {
+	return p.Last == linkmeshv1.Code_CODE_OK || (p.RefusedIsReach && p.Last == linkmeshv1.Code_CODE_REFUSED)
 }
 
 // Counters are a path's cumulative figures: exported as Prometheus counters and
@@ -63,6 +79,11 @@ type Path struct {
 	LastRTT time.Duration
 	// LastDetail is the latest attempt's description.
 	LastDetail string
+	// RefusedIsReach: a refused attempt counts as the path working (port ranges).
+	RefusedIsReach bool
+	// LastEpoch is the source probe's epoch when the latest attempt was counted:
+	// a restarted probe (new epoch) says nothing about the path until it reports.
+	LastEpoch uint64
 
 	// recent holds the latest attempts; Snapshot leaves it out of copies.
 	recent *window
@@ -87,6 +108,14 @@ type Probe struct {
 	Gaps uint64
 	// Rejected counts results refused because the probe has too many paths.
 	Rejected uint64
+	// Gossip is the probe's gossip state and GossipSince when it entered it.
+	Gossip      GossipState
+	GossipSince time.Time
+	// CoordinatorRTT is this coordinator's latest gossip ping to the probe.
+	CoordinatorRTT   time.Duration
+	CoordinatorRTTAt time.Time
+	// MemberRTTs are the probe's own latest gossip pings, by member name.
+	MemberRTTs map[string]RTTSample
 
 	// durableEpoch and durableSeq are the cursor as of the last committed
 	// checkpoint; paths counts the paths this probe is the source of.
@@ -249,12 +278,16 @@ func (s *Store) StreamClosed(name string) {
 	}
 }
 
-// Probes returns copies of every known probe's description, sorted by name.
+// Probes returns the description of every probe plans should include, sorted by
+// name: all known probes except those that left the mesh on purpose.
 func (s *Store) Probes() []*linkmeshv1.ProbeInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]*linkmeshv1.ProbeInfo, 0, len(s.probes))
 	for _, p := range s.probes {
+		if p.Gossip == GossipLeft {
+			continue
+		}
 		out = append(out, p.Info)
 	}
 	slices.SortFunc(out, func(a, b *linkmeshv1.ProbeInfo) int { return compareStrings(a.GetName(), b.GetName()) })

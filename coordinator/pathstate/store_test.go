@@ -417,6 +417,7 @@ func TestSnapshotLiveness(t *testing.T) {
 	clk := newClock()
 	s := New(clk.Now)
 	s.Register(probeInfo("sql01", "sql", 1))
+	s.StreamOpened("sql01")
 	up := func() bool { return onlyProbeStale(t, s, stale).Up }
 
 	if up() {
@@ -438,10 +439,34 @@ func TestSnapshotLiveness(t *testing.T) {
 	if up() {
 		t.Errorf("staleAfter+1ns since the report: got up, want down")
 	}
+
+	// Fresh again, then the plan stream closes (the process died): down at once.
+	if _, err := s.Ingest("sql01", 1, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !up() {
+		t.Errorf("reported again: got down, want up")
+	}
+	s.StreamClosed("sql01")
+	if up() {
+		t.Errorf("plan stream closed: got up, want down")
+	}
+	s.StreamOpened("sql01")
+	info := probeInfo("sql01", "sql", 1)
+	for _, tt := range []struct {
+		state GossipState
+		want  bool
+	}{{GossipAlive, true}, {GossipDead, false}, {GossipLeft, false}, {GossipAlive, true}} {
+		s.SetMembers([]Member{{Info: info, State: tt.state, Since: clk.Now()}})
+		if got := up(); got != tt.want {
+			t.Errorf("gossip %s: got up=%v, want %v", tt.state, got, tt.want)
+		}
+	}
 	if snap := s.Snapshot(stale); !snap.Taken.Equal(clk.Now()) {
 		t.Errorf("Taken: got %v, want %v", snap.Taken, clk.Now())
 	}
 	// Registering again is not reporting.
+	clk.Advance(stale + time.Nanosecond)
 	s.Register(probeInfo("sql01", "sql", 1))
 	if up() {
 		t.Errorf("re-registered without reporting: got up, want down")

@@ -23,10 +23,15 @@ const (
 	maxAddressSize = 300
 	maxAddressLen  = 64  // one resolved address (an IPv6 with zone fits)
 	maxTargetID    = 256 // the plan's id of the target
+	// MaxMemberRTTs bounds the gossip round trips one report may carry.
+	MaxMemberRTTs = 256
 )
 
 // labelValueRe bounds names that become Prometheus label values.
-var labelValueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$`)
+var labelValueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// memberRe accepts gossip member names: probe names and "coordinator:<name>".
+var memberRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,75}$`)
 
 // hostRe accepts host names and IP addresses (IPv6 without brackets) as target labels.
 var hostRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}$`)
@@ -37,17 +42,17 @@ func ValidateProbe(p *linkmeshv1.ProbeInfo) error {
 		return fmt.Errorf("probe: missing")
 	}
 	if !labelValueRe.MatchString(p.GetName()) {
-		return fmt.Errorf("probe.name %q: use 1-63 letters, digits, '.', '_', ':', '-'", p.GetName())
+		return fmt.Errorf("probe.name %q: use 1-63 letters, digits, '.', '_', '-'", p.GetName())
 	}
 	if !labelValueRe.MatchString(p.GetSite()) {
-		return fmt.Errorf("probe.site %q: use 1-63 letters, digits, '.', '_', ':', '-'", p.GetSite())
+		return fmt.Errorf("probe.site %q: use 1-63 letters, digits, '.', '_', '-'", p.GetSite())
 	}
 	if len(p.GetLabels()) > MaxLabels {
 		return fmt.Errorf("probe.labels: %d labels, at most %d", len(p.GetLabels()), MaxLabels)
 	}
 	for k, v := range p.GetLabels() {
 		if !labelValueRe.MatchString(k) || !labelValueRe.MatchString(v) {
-			return fmt.Errorf("probe.labels %q=%q: use 1-63 letters, digits, '.', '_', ':', '-'", k, v)
+			return fmt.Errorf("probe.labels %q=%q: use 1-63 letters, digits, '.', '_', '-'", k, v)
 		}
 	}
 	if len(p.GetVersion()) > maxVersion || !utf8.ValidString(p.GetVersion()) {
@@ -89,6 +94,17 @@ func ValidateReport(r *linkmeshv1.ReportRequest) error {
 	if n := len(r.GetResults()); n > MaxBatch {
 		return fmt.Errorf("results: %d in one batch, at most %d", n, MaxBatch)
 	}
+	if n := len(r.GetMemberRtts()); n > MaxMemberRTTs {
+		return fmt.Errorf("member_rtts: %d, at most %d", n, MaxMemberRTTs)
+	}
+	for i, m := range r.GetMemberRtts() {
+		if !memberRe.MatchString(m.GetMember()) {
+			return fmt.Errorf("member_rtts[%d].member %q: not a member name", i, m.GetMember())
+		}
+		if d := m.GetRtt(); d != nil && (d.CheckValid() != nil || d.AsDuration() < 0 || d.AsDuration() > maxRTT) {
+			return fmt.Errorf("member_rtts[%d].rtt: must be between 0 and %v", i, maxRTT)
+		}
+	}
 	for i, res := range r.GetResults() {
 		if err := validateResult(res); err != nil {
 			return fmt.Errorf("results[%d] (seq %d): %w", i, res.GetSeq(), err)
@@ -116,8 +132,11 @@ func validateResult(r *linkmeshv1.Result) error {
 	if r.GetHost() != "" && !hostRe.MatchString(r.GetHost()) {
 		return fmt.Errorf("host %q: not a host name or IP address", r.GetHost())
 	}
-	if r.GetPort() > 65535 {
-		return fmt.Errorf("port %d: above 65535", r.GetPort())
+	if r.GetPort() > 65535 || r.GetPortEnd() > 65535 || r.GetProbedPort() > 65535 {
+		return fmt.Errorf("port %d-%d (probed %d): above 65535", r.GetPort(), r.GetPortEnd(), r.GetProbedPort())
+	}
+	if r.GetPortEnd() != 0 && r.GetPortEnd() <= r.GetPort() {
+		return fmt.Errorf("port_end %d: not above port %d", r.GetPortEnd(), r.GetPort())
 	}
 	if r.GetTime() == nil || r.GetTime().CheckValid() != nil {
 		return fmt.Errorf("time: missing or invalid")

@@ -35,7 +35,7 @@ func TestValidateProbe(t *testing.T) {
 				p.Labels[string(rune('a'+i))] = "x"
 			}
 		}, ""},
-		{"valid name with colon", func(p *linkmeshv1.ProbeInfo) { p.Name = "sql01:a" }, ""},
+		{"name with colon (gossip reserves it for coordinator:NAME)", func(p *linkmeshv1.ProbeInfo) { p.Name = "sql01:a" }, "probe.name"},
 		{"empty name", func(p *linkmeshv1.ProbeInfo) { p.Name = "" }, "probe.name"},
 		{"name of 64 chars", func(p *linkmeshv1.ProbeInfo) { p.Name = strings.Repeat("a", 64) }, "probe.name"},
 		{"name with space", func(p *linkmeshv1.ProbeInfo) { p.Name = "sql 01" }, "probe.name"},

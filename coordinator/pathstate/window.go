@@ -110,7 +110,7 @@ func (w *window) stats(since time.Time, rtts []time.Duration) (Stats, bool) {
 	}
 	// Each attempt sent one SYN plus its resends; a timed-out attempt lost them all.
 	sent := st.Attempts + st.SYNRetransmits
-	st.LossRatio = float64(st.SYNRetransmits+lost) / float64(sent+lost)
+	st.LossRatio = float64(st.SYNRetransmits+lost) / float64(sent)
 	if len(rtts) > 0 {
 		slices.Sort(rtts)
 		st.RTTMin, st.RTTMax = rtts[0], rtts[len(rtts)-1]

@@ -27,7 +27,7 @@ func Expand(rules []config.Rule, probes []*linkmeshv1.ProbeInfo) map[string][]*l
 				continue
 			}
 			for _, t := range destinations(r, src, probes) {
-				dedup := fmt.Sprintf("%s|%d|%d", t.GetName(), t.GetPort(), t.GetKind())
+				dedup := fmt.Sprintf("%s|%d-%d|%d", t.GetName(), t.GetPort(), t.GetPortEnd(), t.GetKind())
 				if seen[dedup] {
 					continue
 				}
@@ -46,6 +46,7 @@ func destinations(r config.Rule, src *linkmeshv1.ProbeInfo, probes []*linkmeshv1
 	if r.To.Address != "" {
 		return []*linkmeshv1.Target{target(r, kind, r.To.Name, r.To.Site, r.To.Address, uint32(r.To.Port))}
 	}
+	// For probe targets the rule's port (or range) replaces the responder port.
 	var out []*linkmeshv1.Target
 	for _, dst := range probes {
 		if dst.GetName() == src.GetName() || !matches(r.To.Site, r.To.Labels, dst) {
@@ -65,16 +66,23 @@ func destinations(r config.Rule, src *linkmeshv1.ProbeInfo, probes []*linkmeshv1
 }
 
 func target(r config.Rule, kind linkmeshv1.Kind, name, site, host string, port uint32) *linkmeshv1.Target {
+	portID := strconv.Itoa(int(port))
+	if r.To.PortEnd != 0 {
+		portID += "-" + strconv.Itoa(r.To.PortEnd)
+	}
 	return &linkmeshv1.Target{
-		Id:       fmt.Sprintf("%s/%s:%d/%s", r.Name, name, port, r.Kind),
-		Kind:     kind,
-		Host:     host,
-		Port:     port,
-		Name:     name,
-		Site:     site,
-		Interval: durationpb.New(r.Interval),
-		Timeout:  durationpb.New(r.Timeout),
-		Rule:     r.Name,
+		Id:             fmt.Sprintf("%s/%s:%s/%s", r.Name, name, portID, r.Kind),
+		PortEnd:        uint32(r.To.PortEnd),
+		Sample:         uint32(r.To.Sample),
+		RefusedIsReach: r.To.RefusedOK != nil && *r.To.RefusedOK,
+		Kind:           kind,
+		Host:           host,
+		Port:           port,
+		Name:           name,
+		Site:           site,
+		Interval:       durationpb.New(r.Interval),
+		Timeout:        durationpb.New(r.Timeout),
+		Rule:           r.Name,
 	}
 }
 
@@ -102,4 +110,13 @@ func kindOf(name string) linkmeshv1.Kind {
 		return linkmeshv1.Kind_KIND_DNS
 	}
 	return linkmeshv1.Kind_KIND_UNSPECIFIED
+}
+
+// Count returns how many paths the rules expand to over the probes.
+func Count(rules []config.Rule, probes []*linkmeshv1.ProbeInfo) int {
+	n := 0
+	for _, targets := range Expand(rules, probes) {
+		n += len(targets)
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -59,11 +60,13 @@ func parse(fs *flag.FlagSet, args []string) error {
 type logFlags struct {
 	level  string
 	format string
+	file   string
 }
 
 func (l *logFlags) register(fs *flag.FlagSet, level string) {
 	fs.StringVar(&l.level, "log-level", level, "log level: debug, info, warn or error")
 	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
+	fs.StringVar(&l.file, "log-file", "", "append logs to this file instead of standard error (for a Windows service)")
 }
 
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -72,6 +75,13 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 		return nil, usageErrorf("--log-level %q: use debug, info, warn or error", l.level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	if l.file != "" {
+		f, err := os.OpenFile(l.file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, usageErrorf("--log-file: %v", err)
+		}
+		w = f // held open for the life of the process
+	}
 	switch l.format {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil

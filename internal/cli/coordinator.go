@@ -8,6 +8,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"golang.org/x/sync/errgroup"
 )
 
 // Coordinator runs `linkmesh coordinator`.
@@ -38,6 +39,7 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if file == "" {
 		return usageErrorf("coordinator: --config FILE is required (an example: deploy/examples/coordinator.yaml)")
 	}
+	loaded := coordinator.ModTime(file)
 	cfg, err := config.Load(file)
 	if err != nil {
 		return &UsageError{Err: err}
@@ -69,11 +71,14 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if cfg.State.Dir == "" {
 		logger.Info("no state directory: a restart resets the counters (Prometheus handles the reset) and results counted but not yet scraped are gone; set state.dir or --state-dir to keep them")
 	}
-	s, err := coordinator.New(cfg, logger)
+	s, err := coordinator.New(cfg, coordinator.Options{Insecure: insecureFlag}, logger)
 	if err != nil {
 		return err
 	}
-	return s.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Run(gctx) })
+	g.Go(func() error { return s.WatchConfig(gctx, file, loaded, reloadSignals(gctx)) })
+	return g.Wait()
 }
 
 func printConfigSummary(w io.Writer, file string, cfg *config.Config) error {

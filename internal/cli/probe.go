@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	"github.com/linkmesh/linkmesh/probe"
 	"google.golang.org/grpc/credentials/insecure"
@@ -18,10 +19,11 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	host, _ := os.Hostname()
 	cfg := probe.Config{Labels: map[string]string{}}
-	var coords listFlag
-	var insecureFlag bool
-	var serverName string
+	var coords, join listFlag
+	var insecureFlag, noGossip bool
+	var keyFile, planCache, serverName string
 	var tf tlsFlags
+	gc := probe.GossipConfig{}
 	var lf logFlags
 	fs.StringVar(&cfg.Name, "name", host, "unique name of this probe in the mesh")
 	fs.StringVar(&cfg.Site, "site", "", "site this probe stands in, e.g. sql (beside SQL Server) or mi (in the MI's VNet) (required)")
@@ -35,10 +37,17 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.ReplayRate, "replay-rate", 1000, "results per second sent to each coordinator at most (paces the replay of a backlog)")
 	tf.register(fs, "this probe's certificate (linkmesh certs probe --name NAME; its name must equal --name)")
 	fs.StringVar(&serverName, "tls-server-name", "", "name to check the coordinator's certificate against (default: the host in --coordinator)")
-	fs.BoolVar(&insecureFlag, "insecure", false, "use plain gRPC without TLS: results and plans in clear text, no proof of who is who (never across untrusted networks)")
+	fs.BoolVar(&insecureFlag, "insecure", false, "use plain gRPC without TLS: results and plans in clear text, no proof of who is who (never across untrusted networks); allows gossip without a mesh key")
+	fs.StringVar(&keyFile, "mesh-key-file", "", "file with the mesh key (encrypts gossip); create one with `linkmesh certs mesh-key`")
+	fs.BoolVar(&noGossip, "no-gossip", false, "stay out of the gossip cluster (the coordinator then knows this probe only by its reports)")
+	fs.StringVar(&gc.Bind, "gossip-bind", ":7946", "gossip listen address, TCP and UDP")
+	fs.StringVar(&gc.Advertise, "gossip-advertise", "", "host[:port] other members reach this probe's gossip at (NAT)")
+	fs.Var(&join, "join", "gossip seed host[:port] (repeatable; default: the --coordinator hosts on port 7946)")
+	fs.StringVar(&gc.Profile, "gossip-profile", "wan", "gossip timing: wan (sites across VPN/ExpressRoute), lan or local")
+	fs.StringVar(&planCache, "plan-cache", "default", "file that keeps the latest plan so probing goes on across restarts while no coordinator answers (\"default\": in the user cache directory; \"off\" disables)")
 	lf.register(fs, "info")
 	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh probe --site SITE --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert NAME.crt --tls-key NAME.key | --insecure) [flags]\n\n")
+		io.WriteString(stderr, "usage: linkmesh probe --site SITE --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert NAME.crt --tls-key NAME.key --mesh-key-file FILE | --insecure) [flags]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -49,6 +58,24 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Coordinators = coords
+	cfg.Creds = insecure.NewCredentials() // replaced below unless --insecure
+	cfg.Insecure = insecureFlag
+	if !noGossip {
+		gc.Join = join
+		cfg.Gossip = &gc
+	}
+	if keyFile != "" {
+		if cfg.MeshKey, cfg.MeshKeysAccepted, err = meshkey.LoadRing(keyFile); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+	switch planCache {
+	case "default":
+		cfg.PlanCache = probe.DefaultPlanCache(cfg.Name)
+	case "off", "":
+	default:
+		cfg.PlanCache = planCache
+	}
 	if err := cfg.Validate(); err != nil {
 		return &UsageError{Err: err}
 	}
@@ -77,6 +104,9 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	a, err := probe.New(cfg, logger)
 	if err != nil {
+		return err
+	}
+	if handled, err := AsService(ctx, "linkmesh-probe", a.Run); handled {
 		return err
 	}
 	return a.Run(ctx)

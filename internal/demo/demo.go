@@ -15,6 +15,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/probe"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/credentials/insecure"
@@ -40,6 +41,7 @@ type Options struct {
 const policy = `
 name: demo
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
+gossip: {bind: "127.0.0.1:0", profile: local}
 defaults: {interval: %s, timeout: %s}
 stale_after: 30s
 paths:
@@ -68,7 +70,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("demo policy: %w", err)
 	}
-	coord, err := coordinator.New(cfg, opts.Logger.With("component", "coordinator"))
+	key, err := meshkey.Generate()
+	if err != nil {
+		return err
+	}
+	coord, err := coordinator.New(cfg, coordinator.Options{Insecure: true, MeshKey: key}, opts.Logger.With("component", "coordinator"))
 	if err != nil {
 		return err
 	}
@@ -81,6 +87,8 @@ func Run(ctx context.Context, opts Options) error {
 			Creds:        insecure.NewCredentials(),
 			Responder:    "127.0.0.1:0",
 			BufferSize:   10000,
+			Gossip:       &probe.GossipConfig{Bind: "127.0.0.1:0", Join: []string{coord.GossipAddr()}, Profile: "local"},
+			MeshKey:      key,
 		}, opts.Logger.With("probe", site+"-probe"))
 		if err != nil {
 			return err

@@ -54,6 +54,7 @@ listen: {grpc: "127.0.0.1:%d", http: "127.0.0.1:%d"}
 defaults: {interval: 100ms, timeout: 80ms}
 tls: {ca: %q, cert: %q, key: %q}
 limits: {max_connections: 1000}
+gossip: {disabled: true}
 paths:
   - {from: {site: sql}, to: {site: mi}}
   - {from: {site: mi}, to: {site: sql}}

@@ -45,6 +45,7 @@ func TestEndToEndInProcess(t *testing.T) {
 	closed := freePort(t)
 	cfg, err := config.Parse("e2e.yaml", fmt.Appendf(nil, `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
+gossip: {disabled: true}
 defaults: {interval: 200ms, timeout: 150ms}
 paths:
   - from: {site: sql}
@@ -60,7 +61,7 @@ paths:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := testLogger(t)
-	coord, err := coordinator.New(cfg, logger.With("component", "coordinator"))
+	coord, err := coordinator.New(cfg, coordinator.Options{Insecure: true}, logger.With("component", "coordinator"))
 	if err != nil {
 		t.Fatal(err)
 	}

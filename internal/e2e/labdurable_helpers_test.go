@@ -138,7 +138,7 @@ func newTLSLab(t *testing.T) *tlsLab {
 func (l *tlsLab) startCoordinator(t *testing.T, policy string) *labProc {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "coordinator.yaml")
-	body := fmt.Sprintf("name: lab\nlisten: {grpc: \":%d\", http: \":%d\"}\ntls: {ca: %s, cert: %s, key: %s}\nstate: {dir: %s}\n%s",
+	body := fmt.Sprintf("name: lab\nlisten: {grpc: \":%d\", http: \":%d\"}\ngossip: {disabled: true}\ntls: {ca: %s, cert: %s, key: %s}\nstate: {dir: %s}\n%s",
 		labGRPC, labHTTP, filepath.Join(l.pki, "ca.crt"), filepath.Join(l.pki, "coord.crt"), filepath.Join(l.pki, "coord.key"), l.stateDir, policy)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func (l *tlsLab) startProbe(t *testing.T, h *netlab.Host, name, site string, ext
 	args := append([]string{"probe", "--name", name, "--site", site, "--coordinator", coord,
 		"--responder", fmt.Sprintf(":%d", labResponder), "--metrics", fmt.Sprintf(":%d", labProbeMetrics),
 		"--tls-ca", filepath.Join(l.pki, "ca.crt"), "--tls-cert", filepath.Join(l.pki, name+".crt"), "--tls-key", filepath.Join(l.pki, name+".key"),
-		"--log-level", "debug"}, extra...)
+		"--no-gossip", "--plan-cache", "off", "--log-level", "debug"}, extra...)
 	return startLabProc(t, h, name, l.bin, args...)
 }
 

@@ -36,6 +36,9 @@ type labMesh struct {
 	lab    *netlab.Lab
 	client *http.Client // dials from the router namespace
 	base   string       // http://<router>:9022
+	bin    string
+	dir    string
+	probes map[string]*exec.Cmd // by site
 }
 
 // newLabMesh starts the mesh with the given path policy (YAML, without listen:)
@@ -68,15 +71,25 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 	}
 	startProcess(t, router, "coordinator", bin, "coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug")
 	m.waitReady(t)
-	for _, p := range []struct {
-		h    *netlab.Host
-		name string
-	}{{sql, "sql"}, {mi, "mi"}} {
-		coord := net.JoinHostPort(router.AddrToward(p.h).String(), fmt.Sprint(labGRPC))
-		startProcess(t, p.h, p.name+"-probe", bin, "probe", "--name", p.name+"1", "--site", p.name,
-			"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--insecure", "--log-level", "debug")
+	m.bin, m.dir = bin, dir
+	m.probes = map[string]*exec.Cmd{}
+	for _, site := range []string{"sql", "mi"} {
+		m.startProbe(t, site)
 	}
 	return m
+}
+
+// startProbe starts the probe of a site ("sql" or "mi"), named site+"1", with a
+// plan cache in the test's directory.
+func (m *labMesh) startProbe(t *testing.T, site string) *exec.Cmd {
+	t.Helper()
+	h := m.lab.Host(site)
+	coord := net.JoinHostPort(m.lab.Router().AddrToward(h).String(), fmt.Sprint(labGRPC))
+	cmd := startProcess(t, h, site+"-probe", m.bin, "probe", "--name", site+"1", "--site", site,
+		"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--insecure", "--log-level", "debug",
+		"--plan-cache", filepath.Join(m.dir, site+"-plan.pb"))
+	m.probes[site] = cmd
+	return cmd
 }
 
 func (m *labMesh) waitReady(t *testing.T) {

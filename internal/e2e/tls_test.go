@@ -27,6 +27,7 @@ func startTLSMesh(t *testing.T, p *testPKI, logs *logBuffer, extra string) *coor
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
 defaults: {interval: 200ms, timeout: 150ms}
 tls: {ca: %q, cert: %q, key: %q}
+gossip: {disabled: true}
 paths:
   - from: {site: sql}
     to: {site: mi}
@@ -37,7 +38,7 @@ paths:
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	coord, err := coordinator.New(cfg, logs.logger().With("component", "coordinator"))
+	coord, err := coordinator.New(cfg, coordinator.Options{}, logs.logger().With("component", "coordinator"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,9 @@
 // without the key can neither join the mesh nor pass for a probe's responder.
 //
 // On disk the key is one line of standard base64 (44 characters), created with
-// `linkmesh certs mesh-key` or Generate.
+// `linkmesh certs mesh-key` or Generate. To rotate keys without a gap, a key file
+// may hold more lines: the first is the key in use, the others are accepted
+// (the next key, or the previous one) — see LoadRing and docs/security.md.
 package meshkey
 
 import (
@@ -57,6 +59,35 @@ func Load(path string) ([]byte, error) {
 		return nil, fmt.Errorf("mesh key %s: %w", path, err)
 	}
 	return k, nil
+}
+
+// LoadRing reads a key file of one or more keys (one per line; blank lines and
+// lines starting with # are skipped): the first is the primary key, the rest are
+// also accepted.
+func LoadRing(path string) (primary []byte, accepted [][]byte, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mesh key: %w", err)
+	}
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		k, err := Parse(line)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mesh key %s:%d: %w", path, i+1, err)
+		}
+		if primary == nil {
+			primary = k
+		} else {
+			accepted = append(accepted, k)
+		}
+	}
+	if primary == nil {
+		return nil, nil, fmt.Errorf("mesh key %s: no key in the file (create one with `linkmesh certs mesh-key`)", path)
+	}
+	return primary, accepted, nil
 }
 
 // Write stores k at path, readable by the owner only.

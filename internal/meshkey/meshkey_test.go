@@ -44,3 +44,26 @@ func TestParseBad(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadRing(t *testing.T) {
+	a, _ := Generate()
+	b, _ := Generate()
+	path := filepath.Join(t.TempDir(), "mesh.key")
+	text := "# rotation: new key first, old key still accepted\n" + Encode(b) + "\n\n" + Encode(a) + "\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	primary, accepted, err := LoadRing(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(primary, b) || len(accepted) != 1 || !bytes.Equal(accepted[0], a) {
+		t.Fatalf("got primary %x accepted %x, want %x and [%x]", primary, accepted, b, a)
+	}
+	if err := os.WriteFile(path, []byte(Encode(a)+"\nbroken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadRing(path); err == nil || !strings.Contains(err.Error(), "mesh.key:2:") {
+		t.Fatalf("got %v, want an error naming line 2", err)
+	}
+}

@@ -100,7 +100,11 @@ func (l *Lab) inject(inj *Injection, f Fault) error {
 	l.nextRule++
 	comment := fmt.Sprintf("netlab-%s-%d", l.id, l.nextRule)
 	l.mu.Unlock()
-	match := []string{"-p", "tcp", "-s", from.addr.String(), "-d", to.addr.String()}
+	proto := "tcp"
+	if f.Proto != "" {
+		proto = f.Proto
+	}
+	match := []string{"-p", proto, "-s", from.addr.String(), "-d", to.addr.String()}
 	if f.Port != 0 {
 		match = append(match, "--dport", portSpec(f.Port, f.PortEnd))
 	}

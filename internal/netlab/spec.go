@@ -84,6 +84,9 @@ type Fault struct {
 	// SrcPort matches TCP packets whose source port is SrcPort, or in
 	// SrcPort..SrcPortEnd: the replies of a server listening on From.
 	SrcPort, SrcPortEnd uint16
+	// Proto is the protocol matched: "" or "tcp", or "udp" (Drop, Loss and
+	// RejectICMP only; e.g. to cut gossip, which runs over both).
+	Proto string
 	// ICMP is the error RejectICMP answers with.
 	ICMP ICMPType
 	// Ratio is Loss's drop probability, in (0, 1].
@@ -112,6 +115,9 @@ func (f Fault) Reverse() Fault {
 func (f Fault) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s->%s", f.Kind, f.From, f.To)
+	if f.Proto == "udp" {
+		b.WriteString(" udp")
+	}
 	if f.Port != 0 {
 		fmt.Fprintf(&b, " dport %s", portSpec(f.Port, f.PortEnd))
 	}
@@ -147,6 +153,15 @@ func (f Fault) validate() error {
 		return fmt.Errorf("fault %s: bad source port range", f)
 	}
 	anyPort := f.Port != 0 || f.SrcPort != 0
+	switch f.Proto {
+	case "", "tcp":
+	case "udp":
+		if f.Kind != Drop && f.Kind != Loss && f.Kind != RejectICMP {
+			return fmt.Errorf("fault %s: udp works with drop, loss and reject-icmp only", f)
+		}
+	default:
+		return fmt.Errorf("fault %s: proto must be tcp or udp", f)
+	}
 	switch f.Kind {
 	case Drop, RejectReset:
 	case RejectICMP:

@@ -8,6 +8,7 @@ package report
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -134,6 +135,13 @@ func (b *Buffer) SpoolErrors() uint64 {
 	return b.spoolErrors
 }
 
+// Consumers returns every consumer's cursor.
+func (b *Buffer) Consumers() map[string]uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.acked)
+}
+
 // Acked returns a consumer's cursor (0 if unknown).
 func (b *Buffer) Acked(consumer string) uint64 {
 	b.mu.Lock()
@@ -148,12 +156,12 @@ func (b *Buffer) Added() <-chan struct{} {
 	return b.added
 }
 
-// Since returns up to max results with seq > after, in order.
-func (b *Buffer) Since(after uint64, max int) []*linkmeshv1.Result {
+// Since returns up to n results with seq > after, in order.
+func (b *Buffer) Since(after uint64, n int) []*linkmeshv1.Result {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	i := b.indexAfter(after)
-	end := min(len(b.items), i+max)
+	end := min(len(b.items), i+max(n, 0))
 	return append([]*linkmeshv1.Result(nil), b.items[i:end]...)
 }
 
@@ -177,6 +185,15 @@ func (b *Buffer) Join(consumer string, acked uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.acked[consumer] = acked
+	b.trimLocked()
+}
+
+// Leave removes a consumer (a coordinator that left the mesh for good), so the
+// results only it was waiting for can go.
+func (b *Buffer) Leave(consumer string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.acked, consumer)
 	b.trimLocked()
 }
 

@@ -11,8 +11,10 @@ import (
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 )
 
 // Timing of the conversation with a coordinator.
@@ -62,6 +64,11 @@ type Client struct {
 	// (default DefaultReplayRate), so a coordinator returning from an outage is
 	// not flattened by every probe's backlog at once.
 	ReplayRate float64
+	// MemberRTTs, if set, returns the probe's latest gossip ping round trips,
+	// sent with every report.
+	MemberRTTs func() []*linkmeshv1.MemberRTT
+	// OnRegistered, if set, is told the coordinator's name after each Register.
+	OnRegistered func(coordinator string)
 }
 
 // Run keeps the probe registered with the coordinator, follows its plan stream and
@@ -82,6 +89,7 @@ func (c *Client) Run(ctx context.Context) error {
 
 	backoff := minBackoff
 	var lastErr string
+	var lastReregister time.Time
 	for ctx.Err() == nil {
 		connected := false
 		err := c.session(ctx, api, func() {
@@ -101,7 +109,10 @@ func (c *Client) Run(ctx context.Context) error {
 			c.Logger.Warn("coordinator unavailable; probing goes on and results are kept for it", "error", msg)
 			lastErr = msg
 		}
-		if connected && errors.Is(err, errReregister) {
+		if connected && errors.Is(err, errReregister) && time.Since(lastReregister) > maxBackoff {
+			// One immediate retry; a coordinator that keeps asking (two probes
+			// with one name?) gets the backoff below.
+			lastReregister = time.Now()
 			continue
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
@@ -126,6 +137,9 @@ func (c *Client) session(ctx context.Context, api linkmeshv1.MeshServiceClient, 
 		return fmt.Errorf("register: %w", err)
 	}
 	c.Buffer.Join(c.Address, resp.GetAckedSeq())
+	if c.OnRegistered != nil {
+		c.OnRegistered(resp.GetCoordinator())
+	}
 	onUp()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.watchPlan(gctx, api) })
@@ -184,6 +198,16 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 			return err
 		}
 		resp, err := c.report(ctx, api, batch)
+		if status.Code(err) == codes.InvalidArgument && len(batch) > 0 {
+			// The coordinator will never take this batch: skip it rather than
+			// block every later result behind it. It is forgotten once the
+			// coordinator's durable cursor passes it (with the next results).
+			last := batch[len(batch)-1].GetSeq()
+			c.Logger.Error("coordinator refused a batch as invalid; skipping it (please report this as a bug)",
+				"error", err, "first_seq", batch[0].GetSeq(), "last_seq", last)
+			sent = max(sent, last)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -205,19 +229,27 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 }
 
 // report sends one batch; when the coordinator says "too fast, retry after d"
-// it waits d (at most maxRetryWait) and sends the same batch again.
+// it waits d (at most maxRetryWait) and sends the same batch again. An
+// InvalidArgument status is returned as it is, other errors wrapped.
 func (c *Client) report(ctx context.Context, api linkmeshv1.MeshServiceClient, batch []*linkmeshv1.Result) (*linkmeshv1.ReportResponse, error) {
 	for {
-		rctx, cancel := context.WithTimeout(ctx, callTimeout)
-		resp, err := api.Report(rctx, &linkmeshv1.ReportRequest{
+		req := &linkmeshv1.ReportRequest{
 			Probe:        c.Info.GetName(),
 			Epoch:        c.Info.GetEpoch(),
 			Results:      batch,
 			DroppedTotal: c.Buffer.Dropped(),
-		})
+		}
+		if c.MemberRTTs != nil {
+			req.MemberRtts = c.MemberRTTs()
+		}
+		rctx, cancel := context.WithTimeout(ctx, callTimeout)
+		resp, err := api.Report(rctx, req)
 		cancel()
 		if err == nil {
 			return resp, nil
+		}
+		if status.Code(err) == codes.InvalidArgument {
+			return nil, err
 		}
 		wait, ok := retryAfter(err)
 		if !ok {

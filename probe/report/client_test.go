@@ -5,119 +5,274 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
-
-// fakeCoordinator counts in memory at once and acks durably only up to
-// durable, which the test moves; it refuses every third Report as too fast.
-type fakeCoordinator struct {
-	linkmeshv1.UnimplementedMeshServiceServer
-	mu       sync.Mutex
-	received uint64
-	durable  uint64
-	calls    int
-	counted  map[uint64]int
-}
-
-func (f *fakeCoordinator) Register(context.Context, *linkmeshv1.RegisterRequest) (*linkmeshv1.RegisterResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return &linkmeshv1.RegisterResponse{AckedSeq: f.durable, ReceivedSeq: f.received}, nil
-}
-
-func (f *fakeCoordinator) WatchPlan(_ *linkmeshv1.WatchPlanRequest, s grpc.ServerStreamingServer[linkmeshv1.WatchPlanResponse]) error {
-	<-s.Context().Done()
-	return nil
-}
-
-func (f *fakeCoordinator) Report(_ context.Context, req *linkmeshv1.ReportRequest) (*linkmeshv1.ReportResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	if f.calls%3 == 0 {
-		st, _ := status.New(codes.ResourceExhausted, "slow down").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(20 * time.Millisecond)})
-		return nil, st.Err()
-	}
-	for _, r := range req.GetResults() {
-		f.counted[r.GetSeq()]++
-		f.received = max(f.received, r.GetSeq())
-	}
-	return &linkmeshv1.ReportResponse{AckedSeq: f.durable, ReceivedSeq: f.received}, nil
-}
-
-// TestClientKeepsUntilDurable: the client sends each result once, keeps it until
-// the coordinator acks it durably, then lets the buffer forget it; rate-limit
-// refusals are waited out without losing or repeating anything.
-func TestClientKeepsUntilDurable(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := &fakeCoordinator{counted: map[uint64]int{}}
-	srv := grpc.NewServer()
-	linkmeshv1.RegisterMeshServiceServer(srv, fake)
-	go srv.Serve(lis)
-	defer srv.Stop()
-
-	buf := NewBuffer(1000)
-	for range 1200 {
-		buf.Record(result("mi1")) // 200 dropped: the oldest
-	}
-	c := &Client{
-		Address: lis.Addr().String(), Creds: insecure.NewCredentials(),
-		Info: &linkmeshv1.ProbeInfo{Name: "sql01", Epoch: 1}, Buffer: buf,
-		Plans: make(chan *linkmeshv1.Plan), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ReplayRate: 5000,
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-
-	waitFor(t, 10*time.Second, "every result received", func() bool {
-		fake.mu.Lock()
-		defer fake.mu.Unlock()
-		return fake.received == 1200
-	})
-	if n := buf.Len(); n != 1000 {
-		t.Errorf("before any durable ack the buffer holds %d, want all 1000", n)
-	}
-	fake.mu.Lock()
-	fake.durable = 1200
-	fake.mu.Unlock()
-	waitFor(t, 5*time.Second, "the buffer emptied after the durable ack", func() bool { return buf.Len() == 0 })
-	fake.mu.Lock()
-	defer fake.mu.Unlock()
-	for seq := uint64(201); seq <= 1200; seq++ {
-		if fake.counted[seq] != 1 {
-			t.Fatalf("seq %d sent %d times, want once", seq, fake.counted[seq])
-		}
-	}
-	if len(fake.counted) != 1000 {
-		t.Errorf("%d distinct seqs sent, want 1000", len(fake.counted))
-	}
-}
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s did not happen", timeout, what)
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// coordinator is a fake coordinator: it counts each (epoch, seq) once, as the
+// real one does, and can be told to fail reports or ask for registration.
+type coordinator struct {
+	linkmeshv1.UnimplementedMeshServiceServer
+
+	mu         sync.Mutex
+	epoch      uint64
+	acked      uint64
+	seqs       []uint64 // every seq counted, in arrival order
+	duplicates int
+	registers  int
+	reports    int
+	down       bool // Report answers Unavailable
+	reregister int  // answer this many reports with Reregister
+	plan       *linkmeshv1.Plan
+}
+
+func (c *coordinator) Register(_ context.Context, req *linkmeshv1.RegisterRequest) (*linkmeshv1.RegisterResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.registers++
+	if req.GetProbe().GetEpoch() != c.epoch {
+		c.epoch, c.acked = req.GetProbe().GetEpoch(), 0
+	}
+	return &linkmeshv1.RegisterResponse{Coordinator: "fake", AckedSeq: c.acked}, nil
+}
+
+func (c *coordinator) WatchPlan(_ *linkmeshv1.WatchPlanRequest, stream grpc.ServerStreamingServer[linkmeshv1.WatchPlanResponse]) error {
+	c.mu.Lock()
+	p := c.plan
+	c.mu.Unlock()
+	if p != nil {
+		if err := stream.Send(&linkmeshv1.WatchPlanResponse{Plan: p}); err != nil {
+			return err
+		}
+	}
+	<-stream.Context().Done()
+	return nil
+}
+
+func (c *coordinator) Report(_ context.Context, req *linkmeshv1.ReportRequest) (*linkmeshv1.ReportResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reports++
+	if c.down {
+		return nil, status.Error(codes.Unavailable, "down for the test")
+	}
+	if c.reregister > 0 || req.GetEpoch() != c.epoch {
+		c.reregister--
+		return &linkmeshv1.ReportResponse{AckedSeq: c.acked, Reregister: true}, nil
+	}
+	for _, r := range req.GetResults() {
+		if r.GetSeq() <= c.acked {
+			c.duplicates++
+			continue
+		}
+		c.acked = r.GetSeq()
+		c.seqs = append(c.seqs, r.GetSeq())
+	}
+	return &linkmeshv1.ReportResponse{AckedSeq: c.acked}, nil
+}
+
+func (c *coordinator) counted() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.seqs)
+}
+
+func (c *coordinator) set(f func(c *coordinator)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f(c)
+}
+
+// serve runs c on a loopback gRPC server (on addr, or a free port when addr is
+// "127.0.0.1:0") and returns its address and a stop function.
+func serve(t *testing.T, c *coordinator, addr string) (string, func()) {
+	t.Helper()
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	linkmeshv1.RegisterMeshServiceServer(srv, c)
+	go func() { _ = srv.Serve(lis) }()
+	var once sync.Once
+	stop := func() { once.Do(srv.Stop) }
+	t.Cleanup(stop)
+	return lis.Addr().String(), stop
+}
+
+// startClient runs a Client for buf against addr until the test ends.
+func startClient(t *testing.T, addr string, buf *Buffer, plans chan<- *linkmeshv1.Plan) {
+	t.Helper()
+	c := &Client{
+		Address: addr,
+		Creds:   insecure.NewCredentials(),
+		Info:    &linkmeshv1.ProbeInfo{Name: "sql01", Site: "sql", Epoch: 42},
+		Buffer:  buf,
+		Plans:   plans,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Client.Run: got %v, want nil after cancel", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("Client.Run did not return within 5s of cancel")
+		}
+	})
+}
+
+func upTo(n uint64) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+// TestClientDelivers: the backlog and later results arrive in order, once each,
+// the buffer forgets them once acked, and the plan reaches the scheduler.
+func TestClientDelivers(t *testing.T) {
+	coord := &coordinator{plan: &linkmeshv1.Plan{Generation: 7}}
+	addr, _ := serve(t, coord, "127.0.0.1:0")
+	buf := NewBuffer(100)
+	record(buf, 3) // results from before the coordinator was reachable
+	plans := make(chan *linkmeshv1.Plan, 1)
+	startClient(t, addr, buf, plans)
+
+	select {
+	case p := <-plans:
+		if p.GetGeneration() != 7 {
+			t.Errorf("plan: got generation %d, want 7", p.GetGeneration())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no plan within 5s")
+	}
+	waitFor(t, 5*time.Second, "the backlog", func() bool { return len(coord.counted()) >= 3 })
+	record(buf, 2)
+	waitFor(t, 5*time.Second, "the new results", func() bool { return len(coord.counted()) >= 5 })
+	if got := coord.counted(); !slices.Equal(got, upTo(5)) {
+		t.Errorf("counted: got %v, want %v", got, upTo(5))
+	}
+	waitFor(t, 2*time.Second, "the buffer to forget acked results", func() bool { return buf.Len() == 0 })
+}
+
+// TestClientResumesAfterFailures: reports failing for a while lose nothing.
+func TestClientResumesAfterFailures(t *testing.T) {
+	coord := &coordinator{}
+	addr, _ := serve(t, coord, "127.0.0.1:0")
+	buf := NewBuffer(100)
+	startClient(t, addr, buf, make(chan *linkmeshv1.Plan, 10))
+	record(buf, 2)
+	waitFor(t, 5*time.Second, "the first results", func() bool { return len(coord.counted()) >= 2 })
+
+	var before int
+	coord.set(func(c *coordinator) { c.down, before = true, c.reports })
+	record(buf, 5)
+	waitFor(t, 5*time.Second, "a failed report", func() bool {
+		coord.mu.Lock()
+		defer coord.mu.Unlock()
+		return coord.reports > before
+	})
+	if got := buf.Len(); got != 5 {
+		t.Errorf("held while the coordinator fails: got %d, want 5", got)
+	}
+	coord.set(func(c *coordinator) { c.down = false })
+	waitFor(t, 5*time.Second, "the backlog after recovery", func() bool { return len(coord.counted()) >= 7 })
+	if got := coord.counted(); !slices.Equal(got, upTo(7)) {
+		t.Errorf("counted: got %v, want %v", got, upTo(7))
+	}
+}
+
+// TestClientReregisters: a coordinator that asks for registration gets it, and
+// the client resumes after the cursor the coordinator returns.
+func TestClientReregisters(t *testing.T) {
+	coord := &coordinator{reregister: 1}
+	addr, _ := serve(t, coord, "127.0.0.1:0")
+	buf := NewBuffer(100)
+	record(buf, 3)
+	startClient(t, addr, buf, make(chan *linkmeshv1.Plan, 10))
+	waitFor(t, 5*time.Second, "the results after registering again", func() bool { return len(coord.counted()) >= 3 })
+	coord.mu.Lock()
+	registers, dup := coord.registers, coord.duplicates
+	coord.mu.Unlock()
+	if registers < 2 {
+		t.Errorf("Register calls: got %d, want at least 2", registers)
+	}
+	if dup != 0 {
+		t.Errorf("duplicates: got %d, want 0", dup)
+	}
+	if got := coord.counted(); !slices.Equal(got, upTo(3)) {
+		t.Errorf("counted: got %v, want %v", got, upTo(3))
+	}
+}
+
+// TestClientCoordinatorRestart: a coordinator that restarts (losing its state)
+// gets everything the probe still holds; nothing acked before is sent again.
+func TestClientCoordinatorRestart(t *testing.T) {
+	first := &coordinator{}
+	addr, stop := serve(t, first, "127.0.0.1:0")
+	buf := NewBuffer(100)
+	startClient(t, addr, buf, make(chan *linkmeshv1.Plan, 10))
+	record(buf, 3)
+	waitFor(t, 5*time.Second, "the first results", func() bool { return len(first.counted()) >= 3 })
+	waitFor(t, 2*time.Second, "the ack", func() bool { return buf.Len() == 0 })
+
+	stop()
+	record(buf, 4) // seqs 4-7 while the coordinator is away
+	second := &coordinator{}
+	serve(t, second, addr) // same address, fresh state
+	waitFor(t, 10*time.Second, "the backlog at the restarted coordinator", func() bool { return len(second.counted()) >= 4 })
+	if got, want := second.counted(), []uint64{4, 5, 6, 7}; !slices.Equal(got, want) {
+		t.Errorf("counted after restart: got %v, want %v", got, want)
+	}
+}
+
+// TestClientTwoCoordinators: the buffer keeps a result until both coordinators
+// have it; one being away does not hold back the other.
+func TestClientTwoCoordinators(t *testing.T) {
+	a, b := &coordinator{}, &coordinator{down: true}
+	addrA, _ := serve(t, a, "127.0.0.1:0")
+	addrB, _ := serve(t, b, "127.0.0.1:0")
+	buf := NewBuffer(100)
+	plans := make(chan *linkmeshv1.Plan, 10)
+	startClient(t, addrA, buf, plans)
+	startClient(t, addrB, buf, plans)
+	record(buf, 4)
+	waitFor(t, 5*time.Second, "coordinator a", func() bool { return len(a.counted()) >= 4 })
+	if got := buf.Len(); got != 4 {
+		t.Errorf("held while b is away: got %d, want 4", got)
+	}
+	b.set(func(c *coordinator) { c.down = false })
+	waitFor(t, 5*time.Second, "coordinator b", func() bool { return len(b.counted()) >= 4 })
+	waitFor(t, 2*time.Second, "the buffer to empty", func() bool { return buf.Len() == 0 })
+	for name, c := range map[string]*coordinator{"a": a, "b": b} {
+		if got := c.counted(); !slices.Equal(got, upTo(4)) {
+			t.Errorf("%s counted: got %v, want %v", name, got, upTo(4))
+		}
 	}
 }

@@ -12,7 +12,7 @@ func result(target string) *linkmeshv1.Result {
 	return &linkmeshv1.Result{Target: target, TargetSite: "mi", Kind: linkmeshv1.Kind_KIND_TCP, Port: 5022, Code: linkmeshv1.Code_CODE_OK}
 }
 
-func seqsOf(rs []*linkmeshv1.Result) []uint64 {
+func spooledSeqs(rs []*linkmeshv1.Result) []uint64 {
 	out := make([]uint64, len(rs))
 	for i, r := range rs {
 		out[i] = r.GetSeq()
@@ -52,7 +52,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	if b2.Epoch() != epoch {
 		t.Errorf("epoch after restart: got %d, want %d", b2.Epoch(), epoch)
 	}
-	got := seqsOf(b2.Since(0, 100))
+	got := spooledSeqs(b2.Since(0, 100))
 	if len(got) == 0 || got[0] > 5 || got[len(got)-1] != 10 {
 		t.Errorf("restored seqs %v: want every seq from at most 5 through 10", got)
 	}
@@ -87,13 +87,13 @@ func TestSpoolTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2 := open(t, 100, dir)
-	if got := seqsOf(b2.Since(0, 100)); len(got) != 4 || got[3] != 4 {
+	if got := spooledSeqs(b2.Since(0, 100)); len(got) != 4 || got[3] != 4 {
 		t.Errorf("after a torn 5th record: got %v, want [1 2 3 4]", got)
 	}
 	b2.Record(result("mi1"))
 	b2.Close()
 	b3 := open(t, 100, dir)
-	if got := seqsOf(b3.Since(0, 100)); len(got) != 5 || got[4] != 5 {
+	if got := spooledSeqs(b3.Since(0, 100)); len(got) != 5 || got[4] != 5 {
 		t.Errorf("after the truncation and one more record: got %v, want [1 2 3 4 5]", got)
 	}
 	b3.Close()

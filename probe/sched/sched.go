@@ -6,8 +6,10 @@ package sched
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,7 +70,11 @@ func (s *Scheduler) Run(ctx context.Context, plans <-chan *linkmeshv1.Plan) erro
 		select {
 		case <-ctx.Done():
 			return nil
-		case plan := <-plans:
+		case plan, ok := <-plans:
+			if !ok {
+				plans = nil // no more plans: keep running the current one
+				continue
+			}
 			s.apply(ctx, plan, jobs, &wg)
 		}
 	}
@@ -132,8 +138,11 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	ports := newRotation(t)
 	for {
-		s.once(ctx, p, t, timeout)
+		for _, port := range ports.next() {
+			s.once(ctx, p, t, port, timeout)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -142,15 +151,51 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 	}
 }
 
-func (s *Scheduler) once(ctx context.Context, p Prober, t *linkmeshv1.Target, timeout time.Duration) {
+// once makes one attempt on port (the target's own port, or one of its range).
+func (s *Scheduler) once(ctx context.Context, p Prober, t *linkmeshv1.Target, port uint32, timeout time.Duration) {
+	probed := t
+	if port != t.GetPort() {
+		probed = proto.CloneOf(t)
+		probed.Port = port
+	}
 	start := s.now()
 	actx, cancel := context.WithTimeout(ctx, timeout)
-	res := p.Probe(actx, t)
+	res := p.Probe(actx, probed)
 	cancel()
 	if ctx.Err() != nil {
 		return // the target was stopped mid-attempt: the result says nothing about the path
 	}
-	s.rec.Record(ToProto(t, start, res))
+	r := ToProto(t, start, res)
+	if t.GetPortEnd() > t.GetPort() {
+		r.ProbedPort = port
+		r.Detail = truncate(fmt.Sprintf("port %d: %s", port, r.GetDetail()), 500)
+	}
+	s.rec.Record(r)
+}
+
+// rotation walks a port range a sample at a time, from a random start, so the
+// whole range is covered over successive rounds.
+type rotation struct {
+	lo, size, sample, cursor uint32
+}
+
+func newRotation(t *linkmeshv1.Target) *rotation {
+	if t.GetPortEnd() <= t.GetPort() {
+		return &rotation{lo: t.GetPort(), size: 1, sample: 1}
+	}
+	size := t.GetPortEnd() - t.GetPort() + 1
+	sample := min(max(t.GetSample(), 1), size)
+	return &rotation{lo: t.GetPort(), size: size, sample: sample, cursor: rand.Uint32N(size)}
+}
+
+// next returns the ports of the next round.
+func (r *rotation) next() []uint32 {
+	out := make([]uint32, r.sample)
+	for i := range out {
+		out[i] = r.lo + (r.cursor+uint32(i))%r.size
+	}
+	r.cursor = (r.cursor + r.sample) % r.size
+	return out
 }
 
 // ToProto turns an attempt's result into the API's Result for target t (without a
@@ -167,7 +212,9 @@ func ToProto(t *linkmeshv1.Target, start time.Time, r attempt.Result) *linkmeshv
 		Code:           codeToProto(r.Code),
 		RttSource:      rttSourceToProto(r.RTTSource),
 		SynRetransmits: r.SYNRetransmits,
-		Detail:         truncate(r.Detail, 500),
+		PortEnd:        t.GetPortEnd(),
+		RefusedIsReach: t.GetRefusedIsReach(),
+		Detail:         truncate(strings.ToValidUTF8(r.Detail, "\uFFFD"), 500),
 	}
 	if r.RTTSource != attempt.RTTNone {
 		out.Rtt = durationpb.New(r.RTT)

@@ -230,7 +230,8 @@ type ProbeInfo struct {
 	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	// Operating system, e.g. "linux/amd64", "windows/amd64".
 	Os string `protobuf:"bytes,5,opt,name=os,proto3" json:"os,omitempty"`
-	// Address ("host:port") at which other probes reach this probe's responder.
+	// Address ("host:port") at which other probes reach this probe's responder
+	// (empty: no responder).
 	// A host left empty or unspecified is filled by the coordinator from the
 	// connection's peer address.
 	ResponderAddress string `protobuf:"bytes,6,opt,name=responder_address,json=responderAddress,proto3" json:"responder_address,omitempty"`
@@ -631,10 +632,19 @@ type Target struct {
 	// The policy rule that produced the target, for logs and reports.
 	Rule string `protobuf:"bytes,9,opt,name=rule,proto3" json:"rule,omitempty"`
 	// Kind-specific options.
-	Echo          *EchoOptions `protobuf:"bytes,10,opt,name=echo,proto3" json:"echo,omitempty"`
-	Dns           *DNSOptions  `protobuf:"bytes,11,opt,name=dns,proto3" json:"dns,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Echo *EchoOptions `protobuf:"bytes,10,opt,name=echo,proto3" json:"echo,omitempty"`
+	Dns  *DNSOptions  `protobuf:"bytes,11,opt,name=dns,proto3" json:"dns,omitempty"`
+	// A port range port..port_end (0: the single port). Each interval the probe
+	// tries `sample` ports of the range, rotating, so the whole range is covered
+	// over successive rounds; the path is one path labelled with the range.
+	PortEnd uint32 `protobuf:"varint,12,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	Sample  uint32 `protobuf:"varint,13,opt,name=sample,proto3" json:"sample,omitempty"`
+	// A refused connection proves the host was reached through every firewall:
+	// the path counts as up (for ranges where only one port listens, e.g. the MI
+	// nodes' 11000-11999).
+	RefusedIsReach bool `protobuf:"varint,14,opt,name=refused_is_reach,json=refusedIsReach,proto3" json:"refused_is_reach,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
@@ -742,6 +752,27 @@ func (x *Target) GetDns() *DNSOptions {
 		return x.Dns
 	}
 	return nil
+}
+
+func (x *Target) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *Target) GetSample() uint32 {
+	if x != nil {
+		return x.Sample
+	}
+	return 0
+}
+
+func (x *Target) GetRefusedIsReach() bool {
+	if x != nil {
+		return x.RefusedIsReach
+	}
+	return false
 }
 
 // EchoOptions tune the echo kind.
@@ -883,9 +914,15 @@ type Result struct {
 	MtuBytes                uint32               `protobuf:"varint,16,opt,name=mtu_bytes,json=mtuBytes,proto3" json:"mtu_bytes,omitempty"`
 	ThroughputBitsPerSecond float64              `protobuf:"fixed64,17,opt,name=throughput_bits_per_second,json=throughputBitsPerSecond,proto3" json:"throughput_bits_per_second,omitempty"`
 	// DNS kind: the addresses the name resolved to.
-	Addresses     []string `protobuf:"bytes,18,rep,name=addresses,proto3" json:"addresses,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Addresses []string `protobuf:"bytes,18,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// For a port-range target: the range end (port is its start) and the port
+	// this attempt tried.
+	PortEnd    uint32 `protobuf:"varint,19,opt,name=port_end,json=portEnd,proto3" json:"port_end,omitempty"`
+	ProbedPort uint32 `protobuf:"varint,20,opt,name=probed_port,json=probedPort,proto3" json:"probed_port,omitempty"`
+	// Copied from the target: a refusal counts as reaching the host.
+	RefusedIsReach bool `protobuf:"varint,21,opt,name=refused_is_reach,json=refusedIsReach,proto3" json:"refused_is_reach,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
@@ -1044,6 +1081,27 @@ func (x *Result) GetAddresses() []string {
 	return nil
 }
 
+func (x *Result) GetPortEnd() uint32 {
+	if x != nil {
+		return x.PortEnd
+	}
+	return 0
+}
+
+func (x *Result) GetProbedPort() uint32 {
+	if x != nil {
+		return x.ProbedPort
+	}
+	return 0
+}
+
+func (x *Result) GetRefusedIsReach() bool {
+	if x != nil {
+		return x.RefusedIsReach
+	}
+	return false
+}
+
 // ReportRequest carries a batch of results from one probe.
 type ReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1055,7 +1113,9 @@ type ReportRequest struct {
 	Results []*Result `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
 	// Results the probe had to drop (its buffer was full): since it started, or
 	// since its epoch began when it keeps a spool (the count survives restarts).
-	DroppedTotal  uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
+	DroppedTotal uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
+	// The probe's latest gossip ping round trips to other members.
+	MemberRtts    []*MemberRTT `protobuf:"bytes,5,rep,name=member_rtts,json=memberRtts,proto3" json:"member_rtts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1118,6 +1178,78 @@ func (x *ReportRequest) GetDroppedTotal() uint64 {
 	return 0
 }
 
+func (x *ReportRequest) GetMemberRtts() []*MemberRTT {
+	if x != nil {
+		return x.MemberRtts
+	}
+	return nil
+}
+
+// MemberRTT is a gossip ping round trip from the reporting probe to one member.
+// Pings relayed through other members are not counted, so it is a hint about
+// the path, never a verdict.
+type MemberRTT struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Gossip name of the member pinged (a probe name, or "coordinator:<name>").
+	Member string               `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Rtt    *durationpb.Duration `protobuf:"bytes,2,opt,name=rtt,proto3" json:"rtt,omitempty"`
+	// When the ping completed, by the probe's clock.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRTT) Reset() {
+	*x = MemberRTT{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRTT) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRTT) ProtoMessage() {}
+
+func (x *MemberRTT) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRTT.ProtoReflect.Descriptor instead.
+func (*MemberRTT) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MemberRTT) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MemberRTT) GetRtt() *durationpb.Duration {
+	if x != nil {
+		return x.Rtt
+	}
+	return nil
+}
+
+func (x *MemberRTT) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // ReportResponse acknowledges a batch.
 type ReportResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1136,7 +1268,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1280,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_linkmesh_v1_mesh_proto_msgTypes[11]
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1293,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{11}
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReportResponse) GetAckedSeq() uint64 {
@@ -1218,7 +1350,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12-\n" +
 	"\atargets\x18\x02 \x03(\v2\x13.linkmesh.v1.TargetR\atargets\x124\n" +
-	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"\xe8\x02\n" +
+	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"\xc5\x03\n" +
 	"\x06Target\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x11.linkmesh.v1.KindR\x04kind\x12\x12\n" +
@@ -1231,7 +1363,10 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x04rule\x18\t \x01(\tR\x04rule\x12,\n" +
 	"\x04echo\x18\n" +
 	" \x01(\v2\x18.linkmesh.v1.EchoOptionsR\x04echo\x12)\n" +
-	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\"c\n" +
+	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\x12\x19\n" +
+	"\bport_end\x18\f \x01(\rR\aportEnd\x12\x16\n" +
+	"\x06sample\x18\r \x01(\rR\x06sample\x12(\n" +
+	"\x10refused_is_reach\x18\x0e \x01(\bR\x0erefusedIsReach\"c\n" +
 	"\vEchoOptions\x12\x16\n" +
 	"\x06rounds\x18\x01 \x01(\rR\x06rounds\x12\x1b\n" +
 	"\tmtu_every\x18\x02 \x01(\rR\bmtuEvery\x12\x1f\n" +
@@ -1239,7 +1374,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"burstBytes\"/\n" +
 	"\n" +
 	"DNSOptions\x12!\n" +
-	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\x85\x05\n" +
+	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\xeb\x05\n" +
 	"\x06Result\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
@@ -1262,12 +1397,22 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x06jitter\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x12\x1b\n" +
 	"\tmtu_bytes\x18\x10 \x01(\rR\bmtuBytes\x12;\n" +
 	"\x1athroughput_bits_per_second\x18\x11 \x01(\x01R\x17throughputBitsPerSecond\x12\x1c\n" +
-	"\taddresses\x18\x12 \x03(\tR\taddresses\"\x8f\x01\n" +
+	"\taddresses\x18\x12 \x03(\tR\taddresses\x12\x19\n" +
+	"\bport_end\x18\x13 \x01(\rR\aportEnd\x12\x1f\n" +
+	"\vprobed_port\x18\x14 \x01(\rR\n" +
+	"probedPort\x12(\n" +
+	"\x10refused_is_reach\x18\x15 \x01(\bR\x0erefusedIsReach\"\xc8\x01\n" +
 	"\rReportRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
 	"\aresults\x18\x03 \x03(\v2\x13.linkmesh.v1.ResultR\aresults\x12#\n" +
-	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\"p\n" +
+	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\x127\n" +
+	"\vmember_rtts\x18\x05 \x03(\v2\x16.linkmesh.v1.MemberRTTR\n" +
+	"memberRtts\"\x80\x01\n" +
+	"\tMemberRTT\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12+\n" +
+	"\x03rtt\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03rtt\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"p\n" +
 	"\x0eReportResponse\x12\x1b\n" +
 	"\tacked_seq\x18\x01 \x01(\x04R\backedSeq\x12\x1e\n" +
 	"\n" +
@@ -1315,7 +1460,7 @@ func file_linkmesh_v1_mesh_proto_rawDescGZIP() []byte {
 }
 
 var file_linkmesh_v1_mesh_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_linkmesh_v1_mesh_proto_goTypes = []any{
 	(Kind)(0),                     // 0: linkmesh.v1.Kind
 	(Code)(0),                     // 1: linkmesh.v1.Code
@@ -1331,40 +1476,44 @@ var file_linkmesh_v1_mesh_proto_goTypes = []any{
 	(*DNSOptions)(nil),            // 11: linkmesh.v1.DNSOptions
 	(*Result)(nil),                // 12: linkmesh.v1.Result
 	(*ReportRequest)(nil),         // 13: linkmesh.v1.ReportRequest
-	(*ReportResponse)(nil),        // 14: linkmesh.v1.ReportResponse
-	nil,                           // 15: linkmesh.v1.ProbeInfo.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*MemberRTT)(nil),             // 14: linkmesh.v1.MemberRTT
+	(*ReportResponse)(nil),        // 15: linkmesh.v1.ReportResponse
+	nil,                           // 16: linkmesh.v1.ProbeInfo.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
 }
 var file_linkmesh_v1_mesh_proto_depIdxs = []int32{
-	15, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
+	16, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
 	3,  // 1: linkmesh.v1.RegisterRequest.probe:type_name -> linkmesh.v1.ProbeInfo
 	8,  // 2: linkmesh.v1.WatchPlanResponse.plan:type_name -> linkmesh.v1.Plan
 	9,  // 3: linkmesh.v1.Plan.targets:type_name -> linkmesh.v1.Target
-	16, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
+	17, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
 	0,  // 5: linkmesh.v1.Target.kind:type_name -> linkmesh.v1.Kind
-	17, // 6: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
-	17, // 7: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
+	18, // 6: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
+	18, // 7: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
 	10, // 8: linkmesh.v1.Target.echo:type_name -> linkmesh.v1.EchoOptions
 	11, // 9: linkmesh.v1.Target.dns:type_name -> linkmesh.v1.DNSOptions
-	16, // 10: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
+	17, // 10: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
 	0,  // 11: linkmesh.v1.Result.kind:type_name -> linkmesh.v1.Kind
 	1,  // 12: linkmesh.v1.Result.code:type_name -> linkmesh.v1.Code
-	17, // 13: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
+	18, // 13: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
 	2,  // 14: linkmesh.v1.Result.rtt_source:type_name -> linkmesh.v1.RTTSource
-	17, // 15: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
+	18, // 15: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
 	12, // 16: linkmesh.v1.ReportRequest.results:type_name -> linkmesh.v1.Result
-	4,  // 17: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
-	6,  // 18: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
-	13, // 19: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
-	5,  // 20: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
-	7,  // 21: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
-	14, // 22: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
-	20, // [20:23] is the sub-list for method output_type
-	17, // [17:20] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 17: linkmesh.v1.ReportRequest.member_rtts:type_name -> linkmesh.v1.MemberRTT
+	18, // 18: linkmesh.v1.MemberRTT.rtt:type_name -> google.protobuf.Duration
+	17, // 19: linkmesh.v1.MemberRTT.time:type_name -> google.protobuf.Timestamp
+	4,  // 20: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
+	6,  // 21: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
+	13, // 22: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
+	5,  // 23: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
+	7,  // 24: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
+	15, // 25: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
+	23, // [23:26] is the sub-list for method output_type
+	20, // [20:23] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_linkmesh_v1_mesh_proto_init() }
@@ -1378,7 +1527,7 @@ func file_linkmesh_v1_mesh_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_linkmesh_v1_mesh_proto_rawDesc), len(file_linkmesh_v1_mesh_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,433 @@
+package exporter
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/metrics.txt from the current output")
+
+const staleAfter = 45 * time.Second
+
+// self is the coordinator's gossip name.
+const self = "coordinator:test"
+
+// t0 is the scrape time of the golden test (coordinator clock).
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+func info(name, site, version, os string) *linkmeshv1.ProbeInfo {
+	return &linkmeshv1.ProbeInfo{Name: name, Site: site, Version: version, Os: os, ResponderAddress: "10.0.0.1:5023", Epoch: 1}
+}
+
+// result is an attempt on target:port started at `at` (probe clock); rtt 0 means
+// not measured.
+func result(seq uint64, at time.Time, kind linkmeshv1.Kind, target, site string, port uint32, code linkmeshv1.Code, rtt time.Duration, syn uint32) *linkmeshv1.Result {
+	r := &linkmeshv1.Result{
+		Seq:            seq,
+		Time:           timestamppb.New(at),
+		Kind:           kind,
+		Target:         target,
+		TargetSite:     site,
+		Port:           port,
+		Code:           code,
+		SynRetransmits: syn,
+	}
+	if rtt > 0 {
+		r.Rtt = durationpb.New(rtt)
+	}
+	return r
+}
+
+// register registers a probe and opens its plan stream, as a live probe does.
+func register(s *pathstate.Store, p *linkmeshv1.ProbeInfo) {
+	s.Register(p)
+	s.StreamOpened(p.GetName())
+}
+
+func ingest(t *testing.T, s *pathstate.Store, probe string, dropped uint64, rs ...*linkmeshv1.Result) {
+	t.Helper()
+	req := &linkmeshv1.ReportRequest{Probe: probe, Epoch: 1, Results: rs, DroppedTotal: dropped}
+	if err := pathstate.ValidateReport(req); err != nil {
+		t.Fatalf("the test's batch is invalid: %v", err)
+	}
+	if _, err := s.Ingest(probe, 1, dropped, rs); err != nil {
+		t.Fatalf("Ingest(%s): %v", probe, err)
+	}
+}
+
+// goldenStore builds the mesh of testdata/metrics.txt, clock set to t0:
+//   - sql01 reported 5 s ago (up): mi01:5023/tcp ok twice (1 ms, and 2.5 ms exactly
+//     on a bucket bound), the MI endpoint 5022/tcp ok then refused, a dns failure;
+//     seq 3 is missing and it dropped 2 results;
+//   - sql02 last reported 100 s ago (stale): one failure on mi01:5023/tcp, older
+//     than the loss/jitter window;
+//   - mi01 (the target of the mi01:5023 paths) reported 5 s ago too;
+//   - mi02 registered and never reported.
+func goldenStore(t *testing.T) (*pathstate.Store, *clock) {
+	t.Helper()
+	clk := &clock{now: t0.Add(-100 * time.Second)}
+	s := pathstate.New(clk.Now)
+	const tcp, dns = linkmeshv1.Kind_KIND_TCP, linkmeshv1.Kind_KIND_DNS
+
+	register(s, info("sql02", "sql", "v1.0.0", "windows/amd64"))
+	ingest(t, s, "sql02", 0,
+		result(1, t0.Add(-400*time.Second), tcp, "mi01", "mi", 5023, linkmeshv1.Code_CODE_UNREACHABLE, 0, 0))
+	register(s, info("mi01", "mi", "v1.2.3", "linux/amd64"))
+	register(s, info("mi02", "mi", "v1.2.3", "linux/amd64"))
+
+	clk.Set(t0.Add(-5 * time.Second))
+	ingest(t, s, "mi01", 0)
+	register(s, info("sql01", "sql", "v1.2.3", "linux/amd64"))
+	ingest(t, s, "sql01", 2,
+		result(1, t0.Add(-40*time.Second), tcp, "mi01", "mi", 5023, linkmeshv1.Code_CODE_OK, time.Millisecond, 0),
+		result(2, t0.Add(-30*time.Second), tcp, "mi01", "mi", 5023, linkmeshv1.Code_CODE_OK, 2500*time.Microsecond, 0),
+		// seq 3 never arrives
+		result(4, t0.Add(-20*time.Second), tcp, "mi1.example.net", "mi", 5022, linkmeshv1.Code_CODE_OK, 20*time.Millisecond, 1),
+		result(5, t0.Add(-10*time.Second), tcp, "mi1.example.net", "mi", 5022, linkmeshv1.Code_CODE_REFUSED, 300*time.Microsecond, 0),
+		result(6, t0.Add(-10*time.Second), dns, "mi1.example.net", "mi", 0, linkmeshv1.Code_CODE_DNS, 0, 0),
+	)
+	clk.Set(t0)
+	return s, clk
+}
+
+func newRegistry(t *testing.T, s Source) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(New(s, func() time.Duration { return staleAfter }, self)); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	return reg
+}
+
+func TestGolden(t *testing.T) {
+	s, _ := goldenStore(t)
+	reg := newRegistry(t, s)
+	const golden = "testdata/metrics.txt"
+	if *update {
+		// (testutil.GatherAndFormat without names would filter everything out.)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		enc := expfmt.NewEncoder(&out, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := testutil.GatherAndCompare(reg, f); err != nil {
+		t.Errorf("metrics differ from %s (go test -run TestGolden -update rewrites it):\n%v", golden, err)
+	}
+}
+
+// series indexes a gather: metric name → rendered label set → metric.
+type series map[string]map[string]*dto.Metric
+
+func gather(t *testing.T, g prometheus.Gatherer) series {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	out := series{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = map[string]*dto.Metric{}
+		for _, m := range mf.GetMetric() {
+			out[mf.GetName()][labelString(m)] = m
+		}
+	}
+	return out
+}
+
+func labelString(m *dto.Metric) string {
+	var parts []string
+	for _, l := range m.GetLabel() {
+		parts = append(parts, l.GetName()+"="+l.GetValue())
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func pathLabelString(source, sourceSite, target, targetSite, port, kind string, extra ...string) string {
+	parts := append([]string{"source=" + source, "source_site=" + sourceSite, "target=" + target,
+		"target_site=" + targetSite, "port=" + port, "kind=" + kind}, extra...)
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func TestProbeUpAndPathUp(t *testing.T) {
+	s, _ := goldenStore(t)
+	got := gather(t, newRegistry(t, s))
+
+	for _, tt := range []struct {
+		probe, site string
+		want        float64
+	}{{"sql01", "sql", 1}, {"sql02", "sql", 0}, {"mi01", "mi", 1}, {"mi02", "mi", 0}} {
+		m := got["linkmesh_probe_up"]["probe="+tt.probe+",site="+tt.site]
+		if m == nil || m.GetGauge().GetValue() != tt.want {
+			t.Errorf("linkmesh_probe_up{probe=%q}: got %v, want %v", tt.probe, m, tt.want)
+		}
+	}
+	if m := got["linkmesh_probe_last_report_timestamp_seconds"]["probe=mi02,site=mi"]; m != nil {
+		t.Errorf("last report of a probe that never reported: got %v, want no series", m)
+	}
+
+	for _, tt := range []struct {
+		name, labels string
+		want         *float64 // nil: absent
+	}{
+		{"ok path of an up probe", pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp"), ptr(1)},
+		{"failed path of an up probe", pathLabelString("sql01", "sql", "mi1.example.net", "mi", "5022", "tcp"), ptr(0)},
+		{"failed dns path of an up probe", pathLabelString("sql01", "sql", "mi1.example.net", "mi", "0", "dns"), ptr(0)},
+		{"path of a stale probe is unknown, not down", pathLabelString("sql02", "sql", "mi01", "mi", "5023", "tcp"), nil},
+	} {
+		m := got["linkmesh_path_up"][tt.labels]
+		switch {
+		case tt.want == nil && m != nil:
+			t.Errorf("%s: linkmesh_path_up got %v, want absent", tt.name, m.GetGauge().GetValue())
+		case tt.want != nil && m == nil:
+			t.Errorf("%s: linkmesh_path_up absent, want %v", tt.name, *tt.want)
+		case tt.want != nil && m.GetGauge().GetValue() != *tt.want:
+			t.Errorf("%s: linkmesh_path_up got %v, want %v", tt.name, m.GetGauge().GetValue(), *tt.want)
+		}
+	}
+}
+
+func ptr(f float64) *float64 { return &f }
+
+// TestPathUpFollowsTheSource: down after a failure, up after a success, absent
+// while the source probe is stale, back when it reports again (even empty).
+func TestPathUpFollowsTheSource(t *testing.T) {
+	clk := &clock{now: t0}
+	s := pathstate.New(clk.Now)
+	reg := newRegistry(t, s)
+	register(s, info("sql01", "sql", "v1", "linux/amd64"))
+	labels := pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp")
+	pathUp := func() *float64 {
+		m := gather(t, reg)["linkmesh_path_up"][labels]
+		if m == nil {
+			return nil
+		}
+		return ptr(m.GetGauge().GetValue())
+	}
+	show := func(f *float64) string {
+		if f == nil {
+			return "absent"
+		}
+		return fmt.Sprint(*f)
+	}
+	steps := []struct {
+		name string
+		do   func()
+		want *float64
+	}{
+		{"registered, no path yet", func() {}, nil},
+		{"failure", func() {
+			ingest(t, s, "sql01", 0, result(1, clk.Now(), linkmeshv1.Kind_KIND_TCP, "mi01", "mi", 5023, linkmeshv1.Code_CODE_TIMEOUT, 0, 0))
+		}, ptr(0)},
+		{"success", func() {
+			clk.Advance(time.Second)
+			ingest(t, s, "sql01", 0, result(2, clk.Now(), linkmeshv1.Kind_KIND_TCP, "mi01", "mi", 5023, linkmeshv1.Code_CODE_OK, time.Millisecond, 0))
+		}, ptr(1)},
+		{"exactly stale-after since the report", func() { clk.Advance(staleAfter) }, ptr(1)},
+		{"source stale", func() { clk.Advance(time.Millisecond) }, nil},
+		{"source reports an empty batch", func() { ingest(t, s, "sql01", 0) }, ptr(1)},
+		{"refused", func() {
+			ingest(t, s, "sql01", 0, result(3, clk.Now(), linkmeshv1.Kind_KIND_TCP, "mi01", "mi", 5023, linkmeshv1.Code_CODE_REFUSED, 0, 0))
+		}, ptr(0)},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := pathUp(); show(got) != show(st.want) {
+			t.Errorf("%s: linkmesh_path_up got %s, want %s", st.name, show(got), show(st.want))
+		}
+	}
+}
+
+// TestProbesTotalEveryResult: a path has a probes_total series for every result
+// code from its first attempt on, so rate() and absent() work for each.
+func TestProbesTotalEveryResult(t *testing.T) {
+	s, _ := goldenStore(t)
+	got := gather(t, newRegistry(t, s))["linkmesh_path_probes_total"]
+	want := map[string]float64{"ok": 2, "refused": 0, "timeout": 0, "unreachable": 0, "dns": 0, "reset": 0, "mismatch": 0, "error": 0}
+	for code := linkmeshv1.Code_CODE_OK; code <= linkmeshv1.Code_CODE_ERROR; code++ {
+		name := CodeName(code)
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("code %v has label %q, not in DESIGN §3's list", code, name)
+			continue
+		}
+		m := got[pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp", "result="+name)]
+		if m == nil {
+			t.Errorf("probes_total{result=%q}: absent, want %v", name, w)
+			continue
+		}
+		if v := m.GetCounter().GetValue(); v != w {
+			t.Errorf("probes_total{result=%q}: got %v, want %v", name, v, w)
+		}
+	}
+	if n, wantN := len(got), 4*len(want); n != wantN {
+		t.Errorf("probes_total series: got %d, want %d (4 paths × %d results)", n, wantN, len(want))
+	}
+}
+
+// TestRTTHistogramCumulative: bucket counts never decrease, the bound equal to an
+// RTT includes it, and count/sum match the observations.
+func TestRTTHistogramCumulative(t *testing.T) {
+	s, _ := goldenStore(t)
+	got := gather(t, newRegistry(t, s))["linkmesh_path_rtt_seconds"]
+	for labels, m := range got {
+		h := m.GetHistogram()
+		var prev uint64
+		for _, b := range h.GetBucket() {
+			if b.GetCumulativeCount() < prev {
+				t.Errorf("%s: bucket le=%v has %d, below the previous bucket's %d", labels, b.GetUpperBound(), b.GetCumulativeCount(), prev)
+			}
+			prev = b.GetCumulativeCount()
+		}
+		if prev > h.GetSampleCount() {
+			t.Errorf("%s: last bucket %d above the sample count %d", labels, prev, h.GetSampleCount())
+		}
+		if n := len(h.GetBucket()); n != len(pathstate.Buckets) {
+			t.Errorf("%s: got %d buckets, want %d", labels, n, len(pathstate.Buckets))
+		}
+	}
+	h := got[pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp")].GetHistogram()
+	want := map[float64]uint64{0.0001: 0, 0.00025: 0, 0.0005: 0, 0.001: 1, 0.0025: 2, 0.005: 2, 10: 2}
+	for _, b := range h.GetBucket() {
+		if w, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
+			t.Errorf("mi01 path bucket le=%v: got %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
+		}
+	}
+	if h.GetSampleCount() != 2 || h.GetSampleSum() != 0.0035 {
+		t.Errorf("mi01 path: got count %d sum %v, want 2 and 0.0035", h.GetSampleCount(), h.GetSampleSum())
+	}
+	// Refused attempts measure an RTT too, but only successes are observed.
+	if h := got[pathLabelString("sql01", "sql", "mi1.example.net", "mi", "5022", "tcp")].GetHistogram(); h.GetSampleCount() != 1 {
+		t.Errorf("endpoint path: got %d observations, want 1 (the ok attempt only)", h.GetSampleCount())
+	}
+}
+
+// TestRTTAboveLastBucket: an RTT over 10 s counts in +Inf only.
+func TestRTTAboveLastBucket(t *testing.T) {
+	clk := &clock{now: t0}
+	s := pathstate.New(clk.Now)
+	register(s, info("sql01", "sql", "v1", "linux/amd64"))
+	ingest(t, s, "sql01", 0, result(1, t0, linkmeshv1.Kind_KIND_TCP, "mi01", "mi", 5023, linkmeshv1.Code_CODE_OK, 12*time.Second, 0))
+	h := gather(t, newRegistry(t, s))["linkmesh_path_rtt_seconds"][pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp")].GetHistogram()
+	for _, b := range h.GetBucket() {
+		if b.GetCumulativeCount() != 0 {
+			t.Errorf("bucket le=%v: got %d, want 0", b.GetUpperBound(), b.GetCumulativeCount())
+		}
+	}
+	if h.GetSampleCount() != 1 || h.GetSampleSum() != 12 {
+		t.Errorf("got count %d sum %v, want 1 and 12", h.GetSampleCount(), h.GetSampleSum())
+	}
+}
+
+func TestEmptyStore(t *testing.T) {
+	s := pathstate.New(func() time.Time { return t0 })
+	if n := testutil.CollectAndCount(New(s, func() time.Duration { return staleAfter }, self)); n != 0 {
+		t.Errorf("metrics of an empty store: got %d, want 0", n)
+	}
+}
+
+func TestNames(t *testing.T) {
+	codes := map[linkmeshv1.Code]string{
+		linkmeshv1.Code_CODE_OK: "ok", linkmeshv1.Code_CODE_REFUSED: "refused", linkmeshv1.Code_CODE_TIMEOUT: "timeout",
+		linkmeshv1.Code_CODE_UNREACHABLE: "unreachable", linkmeshv1.Code_CODE_DNS: "dns", linkmeshv1.Code_CODE_RESET: "reset",
+		linkmeshv1.Code_CODE_MISMATCH: "mismatch", linkmeshv1.Code_CODE_ERROR: "error",
+	}
+	for c, want := range codes {
+		if got := CodeName(c); got != want {
+			t.Errorf("CodeName(%v): got %q, want %q", c, got, want)
+		}
+	}
+	kinds := map[linkmeshv1.Kind]string{linkmeshv1.Kind_KIND_TCP: "tcp", linkmeshv1.Kind_KIND_ECHO: "echo", linkmeshv1.Kind_KIND_DNS: "dns"}
+	for k, want := range kinds {
+		if got := KindName(k); got != want {
+			t.Errorf("KindName(%v): got %q, want %q", k, got, want)
+		}
+	}
+}
+
+// TestLint runs promlint over the collector's output and reports its findings.
+func TestLint(t *testing.T) {
+	s, _ := goldenStore(t)
+	problems, err := testutil.CollectAndLint(New(s, func() time.Duration { return staleAfter }, self))
+	if err != nil {
+		t.Fatalf("CollectAndLint: %v", err)
+	}
+	t.Logf("promlint: %d problems", len(problems))
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestConcurrentScrapes is for the race detector: scrapes while ingesting.
+func TestConcurrentScrapes(t *testing.T) {
+	s := pathstate.New(time.Now)
+	reg := newRegistry(t, s)
+	register(s, info("sql01", "sql", "v1", "linux/amd64"))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 200 {
+			r := result(uint64(i+1), time.Now(), linkmeshv1.Kind_KIND_TCP, fmt.Sprintf("mi%02d", i%7), "mi", 5023, linkmeshv1.Code_CODE_OK, time.Millisecond, 0)
+			if _, err := s.Ingest("sql01", 1, 0, []*linkmeshv1.Result{r}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for range 20 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatalf("Gather: %v", err)
+		}
+	}
+	wg.Wait()
+}

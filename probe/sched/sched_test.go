@@ -1,0 +1,650 @@
+package sched
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/linkmesh/linkmesh/probe/attempt"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// call is one Probe call as the fake prober saw it.
+type call struct {
+	target   *linkmeshv1.Target // the pointer the scheduler passed: identifies the job
+	start    time.Time
+	deadline time.Time
+}
+
+// fakeProber records every call and answers with result, or, when block is set,
+// waits for the attempt's context and answers Timeout.
+type fakeProber struct {
+	result attempt.Result
+	block  bool
+
+	mu       sync.Mutex
+	calls    []call
+	inFlight atomic.Int32
+}
+
+func (p *fakeProber) Probe(ctx context.Context, t *linkmeshv1.Target) attempt.Result {
+	p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
+	dl, _ := ctx.Deadline()
+	p.mu.Lock()
+	p.calls = append(p.calls, call{target: t, start: time.Now(), deadline: dl})
+	p.mu.Unlock()
+	if p.block {
+		<-ctx.Done()
+		return attempt.Result{Code: attempt.Timeout, Detail: ctx.Err().Error()}
+	}
+	return p.result
+}
+
+// callsFor returns the calls for target id.
+func (p *fakeProber) callsFor(id string) []call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []call
+	for _, c := range p.calls {
+		if c.target.GetId() == id {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (p *fakeProber) count(id string) int { return len(p.callsFor(id)) }
+
+func (p *fakeProber) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.calls)
+}
+
+// recorder is a Recorder that keeps every result.
+type recorder struct {
+	mu      sync.Mutex
+	results []*linkmeshv1.Result
+}
+
+func (r *recorder) Record(res *linkmeshv1.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.results = append(r.results, res)
+}
+
+func (r *recorder) forTarget(id string) []*linkmeshv1.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*linkmeshv1.Result
+	for _, res := range r.results {
+		if res.GetTargetId() == id {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func target(id string, interval, timeout time.Duration) *linkmeshv1.Target {
+	return &linkmeshv1.Target{
+		Id:       id,
+		Kind:     linkmeshv1.Kind_KIND_TCP,
+		Host:     "127.0.0.1",
+		Port:     5023,
+		Name:     id,
+		Site:     "mi",
+		Interval: durationpb.New(interval),
+		Timeout:  durationpb.New(timeout),
+		Rule:     "test",
+	}
+}
+
+func plan(gen uint64, targets ...*linkmeshv1.Target) *linkmeshv1.Plan {
+	return &linkmeshv1.Plan{Generation: gen, Targets: targets}
+}
+
+// running starts a Scheduler over p and returns the plan channel and a stop
+// function that cancels Run and waits for it to return.
+func running(t *testing.T, p Prober, rec Recorder) (chan<- *linkmeshv1.Plan, func()) {
+	t.Helper()
+	s := New(map[linkmeshv1.Kind]Prober{linkmeshv1.Kind_KIND_TCP: p}, rec, discard())
+	ctx, cancel := context.WithCancel(context.Background())
+	plans := make(chan *linkmeshv1.Plan)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, plans) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: got %v, want nil", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Run did not return within 5s of cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return plans, stop
+}
+
+// TestStartPhase: with a long interval, every target's first attempt still
+// comes within the 2 s start phase, and not all at the same instant.
+func TestStartPhase(t *testing.T) {
+	t.Parallel() // waits out a random start phase of up to 2 s
+	p := &fakeProber{result: attempt.Result{Code: attempt.OK}}
+	plans, _ := running(t, p, &recorder{})
+	const n = 6
+	var targets []*linkmeshv1.Target
+	for i := range n {
+		targets = append(targets, target("t"+strconv.Itoa(i), time.Hour, 5*time.Second))
+	}
+	start := time.Now()
+	plans <- plan(1, targets...)
+	waitFor(t, maxStartPhase+time.Second, "every target's first attempt", func() bool { return p.total() >= n })
+	var first, last time.Time
+	for _, tg := range targets {
+		c := p.callsFor(tg.GetId())
+		if len(c) != 1 {
+			t.Errorf("%s: got %d attempts, want 1 (the interval is an hour)", tg.GetId(), len(c))
+			continue
+		}
+		if d := c[0].start.Sub(start); d > maxStartPhase+200*time.Millisecond {
+			t.Errorf("%s: first attempt after %v, want within the %v start phase", tg.GetId(), d, maxStartPhase)
+		}
+		if first.IsZero() || c[0].start.Before(first) {
+			first = c[0].start
+		}
+		if c[0].start.After(last) {
+			last = c[0].start
+		}
+	}
+	if last.Sub(first) < time.Millisecond {
+		t.Errorf("%d targets started within %v of each other, want them spread over the start phase", n, last.Sub(first))
+	}
+}
+
+// TestRepeatsAtInterval: attempts follow each other at the interval.
+func TestRepeatsAtInterval(t *testing.T) {
+	t.Parallel()
+	p := &fakeProber{result: attempt.Result{Code: attempt.OK, RTT: time.Millisecond, RTTSource: attempt.RTTKernel}}
+	rec := &recorder{}
+	plans, stop := running(t, p, rec)
+	const interval = 40 * time.Millisecond
+	plans <- plan(1, target("a", interval, 20*time.Millisecond))
+	waitFor(t, 3*time.Second, "8 attempts", func() bool { return p.count("a") >= 8 })
+	stop()
+	c := p.callsFor("a")
+	mean := c[len(c)-1].start.Sub(c[0].start) / time.Duration(len(c)-1)
+	if mean < interval*8/10 || mean > interval*2 {
+		t.Errorf("mean time between attempts: got %v, want about %v", mean, interval)
+	}
+	// Every attempt that finished before the stop was recorded, once.
+	if got := len(rec.forTarget("a")); got != len(c) {
+		t.Errorf("recorded: got %d results, want %d (one per attempt)", got, len(c))
+	}
+}
+
+// TestPlanChange: an unchanged target keeps its goroutine (no restart, no new
+// start phase), a dropped one stops, a new one starts, a changed one restarts.
+func TestPlanChange(t *testing.T) {
+	t.Parallel()
+	p := &fakeProber{result: attempt.Result{Code: attempt.OK}}
+	plans, _ := running(t, p, &recorder{})
+	const interval = 20 * time.Millisecond
+	keep1 := target("keep", interval, 10*time.Millisecond)
+	drop := target("drop", interval, 10*time.Millisecond)
+	change1 := target("change", interval, 10*time.Millisecond)
+	plans <- plan(1, keep1, drop, change1)
+	waitFor(t, 3*time.Second, "the first plan's targets to run", func() bool {
+		return p.count("keep") >= 2 && p.count("drop") >= 2 && p.count("change") >= 2
+	})
+
+	keep2 := proto.Clone(keep1).(*linkmeshv1.Target) // equal, but a new message
+	change2 := proto.Clone(change1).(*linkmeshv1.Target)
+	change2.Timeout = durationpb.New(15 * time.Millisecond)
+	add := target("add", interval, 10*time.Millisecond)
+	plans <- plan(2, keep2, change2, add)
+	// apply stops old jobs before it starts new ones, so once "add" has run,
+	// "drop" has ended.
+	waitFor(t, 3*time.Second, "the new target to run", func() bool { return p.count("add") >= 1 })
+	dropped := p.count("drop")
+	keepBefore := p.count("keep")
+	waitFor(t, 3*time.Second, "more attempts on the kept and changed targets", func() bool {
+		return p.count("keep") >= keepBefore+3 && len(callsWithTarget(p.callsFor("change"), change2)) >= 3
+	})
+	if got := p.count("drop"); got != dropped {
+		t.Errorf("dropped target: %d attempts after the plan change, want none", got-dropped)
+	}
+	for i, c := range p.callsFor("keep") {
+		if c.target != keep1 {
+			t.Errorf("kept target, attempt %d: run by the job of %p, want the original job (%p): the target was restarted", i, c.target, keep1)
+			break
+		}
+	}
+	// The changed target runs with its new definition only, after the change.
+	calls := p.callsFor("change")
+	seenNew := false
+	for i, c := range calls {
+		switch c.target {
+		case change2:
+			seenNew = true
+		case change1:
+			if seenNew {
+				t.Errorf("changed target, attempt %d: the old job ran after the new one started", i)
+			}
+		}
+	}
+}
+
+func callsWithTarget(calls []call, t *linkmeshv1.Target) []call {
+	var out []call
+	for _, c := range calls {
+		if c.target == t {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestSamePlanAgain: receiving an identical plan restarts nothing.
+func TestSamePlanAgain(t *testing.T) {
+	t.Parallel()
+	p := &fakeProber{result: attempt.Result{Code: attempt.OK}}
+	plans, _ := running(t, p, &recorder{})
+	tg := target("a", 20*time.Millisecond, 10*time.Millisecond)
+	plans <- plan(1, tg)
+	waitFor(t, 3*time.Second, "attempts", func() bool { return p.count("a") >= 1 })
+	for range 5 {
+		plans <- plan(1, proto.Clone(tg).(*linkmeshv1.Target))
+	}
+	n := p.count("a")
+	waitFor(t, 3*time.Second, "more attempts", func() bool { return p.count("a") >= n+3 })
+	if got := len(callsWithTarget(p.callsFor("a"), tg)); got != p.count("a") {
+		t.Errorf("attempts by the first job: got %d of %d, want all", got, p.count("a"))
+	}
+}
+
+// TestEmptyPlanStopsEverything and then a new plan starts again.
+func TestEmptyPlanStopsEverything(t *testing.T) {
+	t.Parallel()
+	p := &fakeProber{result: attempt.Result{Code: attempt.OK}}
+	plans, _ := running(t, p, &recorder{})
+	plans <- plan(1, target("a", 20*time.Millisecond, 10*time.Millisecond))
+	waitFor(t, 3*time.Second, "attempts", func() bool { return p.count("a") >= 1 })
+	plans <- plan(2)
+	plans <- plan(3, target("b", 20*time.Millisecond, 10*time.Millisecond)) // Run has applied plan 2 once it takes plan 3
+	n := p.count("a")
+	waitFor(t, 3*time.Second, "b's attempts", func() bool { return p.count("b") >= 3 })
+	if got := p.count("a"); got != n {
+		t.Errorf("a after an empty plan: %d more attempts, want none", got-n)
+	}
+}
+
+// TestStopEndsEverything: Run returns after cancel with no attempt in flight and
+// none started afterwards; an attempt cut short by the stop is not recorded.
+func TestStopEndsEverything(t *testing.T) {
+	t.Parallel() // waits out a random start phase of up to 2 s
+	p := &fakeProber{block: true}
+	rec := &recorder{}
+	plans, stop := running(t, p, rec)
+	plans <- plan(1, target("a", time.Hour, time.Hour), target("b", time.Hour, time.Hour), target("c", time.Hour, time.Hour))
+	waitFor(t, 3*time.Second, "three attempts in flight", func() bool { return p.inFlight.Load() == 3 })
+	stop()
+	if n := p.inFlight.Load(); n != 0 {
+		t.Errorf("attempts in flight after Run returned: got %d, want 0", n)
+	}
+	if got := len(rec.results); got != 0 {
+		t.Errorf("recorded: got %d results, want 0 (attempts cut short by the stop say nothing about the path)", got)
+	}
+	// Nothing may start any more. Watching for a while is the only way to see
+	// an absence; a leaked goroutine's attempt would come within the interval.
+	n := p.total()
+	time.Sleep(50 * time.Millisecond)
+	if got := p.total(); got != n {
+		t.Errorf("attempts after Run returned: got %d, want 0", got-n)
+	}
+}
+
+// TestStopWithFastTargets: stopping while targets attempt often leaves no
+// goroutine behind.
+func TestStopWithFastTargets(t *testing.T) {
+	t.Parallel()
+	p := &fakeProber{result: attempt.Result{Code: attempt.OK}}
+	plans, stop := running(t, p, &recorder{})
+	var targets []*linkmeshv1.Target
+	for i := range 10 {
+		targets = append(targets, target("t"+strconv.Itoa(i), 5*time.Millisecond, 5*time.Millisecond))
+	}
+	plans <- plan(1, targets...)
+	waitFor(t, 3*time.Second, "attempts on every target", func() bool {
+		for _, tg := range targets {
+			if p.count(tg.GetId()) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	n := p.total()
+	time.Sleep(30 * time.Millisecond)
+	if got := p.total(); got != n || p.inFlight.Load() != 0 {
+		t.Errorf("after Run returned: %d more attempts, %d in flight; want none", got-n, p.inFlight.Load())
+	}
+}
+
+// TestAttemptDeadline: each attempt gets the target's timeout (at most the
+// interval; the interval when unset), and a prober that runs into it is recorded
+// with the result it returns.
+func TestAttemptDeadline(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name              string
+		interval, timeout time.Duration
+		want              time.Duration
+	}{
+		{"timeout below the interval", 300 * time.Millisecond, 60 * time.Millisecond, 60 * time.Millisecond},
+		{"timeout above the interval is capped", 100 * time.Millisecond, time.Second, 100 * time.Millisecond},
+		{"no timeout: the interval", 100 * time.Millisecond, 0, 100 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &fakeProber{block: true}
+			rec := &recorder{}
+			plans, _ := running(t, p, rec)
+			tg := target("a", tt.interval, tt.timeout)
+			if tt.timeout == 0 {
+				tg.Timeout = nil
+			}
+			plans <- plan(1, tg)
+			waitFor(t, 3*time.Second, "a recorded attempt", func() bool { return len(rec.forTarget("a")) >= 1 })
+			c := p.callsFor("a")[0]
+			r := rec.forTarget("a")[0]
+			// The result's time is taken just before the deadline is set.
+			if got := c.deadline.Sub(r.GetTime().AsTime()); got < tt.want || got > tt.want+100*time.Millisecond {
+				t.Errorf("attempt deadline: %v after the attempt's start, want %v", got, tt.want)
+			}
+			if r.GetCode() != linkmeshv1.Code_CODE_TIMEOUT || !strings.Contains(r.GetDetail(), "deadline exceeded") {
+				t.Errorf("recorded: got %v %q, want CODE_TIMEOUT with the prober's detail", r.GetCode(), r.GetDetail())
+			}
+			if elapsed := c.start.Sub(r.GetTime().AsTime()); elapsed < 0 || elapsed > 50*time.Millisecond {
+				t.Errorf("result time: %v before the call, want the attempt's start", elapsed)
+			}
+		})
+	}
+}
+
+// TestDefaultInterval: a target without an interval is probed every 30 s; the
+// first attempt still comes within the start phase.
+func TestDefaultInterval(t *testing.T) {
+	t.Parallel() // waits out a random start phase of up to 2 s
+	p := &fakeProber{result: attempt.Result{Code: attempt.OK}}
+	plans, _ := running(t, p, &recorder{})
+	tg := target("a", 0, 0)
+	tg.Interval, tg.Timeout = nil, nil
+	plans <- plan(1, tg)
+	waitFor(t, maxStartPhase+time.Second, "the first attempt", func() bool { return p.count("a") >= 1 })
+	c := p.callsFor("a")[0]
+	if got := c.deadline.Sub(c.start); got > 30*time.Second || got < 29*time.Second {
+		t.Errorf("attempt deadline: %v, want the default interval 30s", got)
+	}
+}
+
+// TestUnknownKindSkipped: a target of a kind without a prober does not run and
+// does not stop the others.
+func TestUnknownKindSkipped(t *testing.T) {
+	t.Parallel()
+	p := &fakeProber{result: attempt.Result{Code: attempt.OK}}
+	plans, _ := running(t, p, &recorder{})
+	dns := target("dns", 10*time.Millisecond, 5*time.Millisecond)
+	dns.Kind = linkmeshv1.Kind_KIND_DNS
+	plans <- plan(1, dns, target("tcp", 10*time.Millisecond, 5*time.Millisecond))
+	waitFor(t, 3*time.Second, "the tcp target", func() bool { return p.count("tcp") >= 3 })
+	if got := p.count("dns"); got != 0 {
+		t.Errorf("dns target without a prober: got %d attempts, want 0", got)
+	}
+}
+
+// dialProber is a real Prober: it connects to the target over TCP.
+type dialProber struct{}
+
+func (dialProber) Probe(ctx context.Context, t *linkmeshv1.Target) attempt.Result {
+	var d net.Dialer
+	start := time.Now()
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(t.GetHost(), strconv.Itoa(int(t.GetPort()))))
+	if err != nil {
+		return attempt.Result{Code: attempt.Error, Detail: err.Error()}
+	}
+	rtt := time.Since(start)
+	c.Close()
+	return attempt.Result{Code: attempt.OK, RTT: rtt, RTTSource: attempt.RTTConnect, Detail: "connected"}
+}
+
+// TestLoopback runs a real prober against a listener on 127.0.0.1.
+func TestLoopback(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	rec := &recorder{}
+	plans, stop := running(t, dialProber{}, rec)
+	port := ln.Addr().(*net.TCPAddr).Port
+	tg := target("lo", 20*time.Millisecond, 10*time.Millisecond)
+	tg.Port = uint32(port)
+	plans <- plan(1, tg)
+	waitFor(t, 3*time.Second, "3 recorded attempts", func() bool { return len(rec.forTarget("lo")) >= 3 })
+	stop()
+	for _, r := range rec.forTarget("lo") {
+		if r.GetCode() != linkmeshv1.Code_CODE_OK || r.GetPort() != uint32(port) || r.GetRtt() == nil || r.GetRttSource() != linkmeshv1.RTTSource_RTT_SOURCE_CONNECT {
+			t.Errorf("result: got %v, want CODE_OK on port %d with a connect RTT", r, port)
+		}
+	}
+	waitFor(t, time.Second, "the listener to see the connections", func() bool {
+		return int(accepted.Load()) >= len(rec.forTarget("lo"))
+	})
+}
+
+func TestToProto(t *testing.T) {
+	tg := target("sql->mi/tcp/mi01:5023/tcp", time.Second, time.Second)
+	tg.Name, tg.Site, tg.Host, tg.Port = "mi01", "mi", "10.1.0.1", 5023
+	start := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+
+	codes := []struct {
+		in   attempt.Code
+		want linkmeshv1.Code
+	}{
+		{attempt.OK, linkmeshv1.Code_CODE_OK},
+		{attempt.Refused, linkmeshv1.Code_CODE_REFUSED},
+		{attempt.Timeout, linkmeshv1.Code_CODE_TIMEOUT},
+		{attempt.Unreachable, linkmeshv1.Code_CODE_UNREACHABLE},
+		{attempt.DNS, linkmeshv1.Code_CODE_DNS},
+		{attempt.Reset, linkmeshv1.Code_CODE_RESET},
+		{attempt.Mismatch, linkmeshv1.Code_CODE_MISMATCH},
+		{attempt.Error, linkmeshv1.Code_CODE_ERROR},
+		{0, linkmeshv1.Code_CODE_ERROR},  // the invalid zero value
+		{99, linkmeshv1.Code_CODE_ERROR}, // unknown
+	}
+	covered := map[attempt.Code]bool{}
+	for _, tt := range codes {
+		t.Run("code "+tt.in.String(), func(t *testing.T) {
+			covered[tt.in] = true
+			got := ToProto(tg, start, attempt.Result{Code: tt.in})
+			if got.GetCode() != tt.want {
+				t.Errorf("code %v: got %v, want %v", tt.in, got.GetCode(), tt.want)
+			}
+			// Every attempt code's name is the metric label of its proto code.
+			if tt.in.Valid() && "CODE_"+strings.ToUpper(tt.in.String()) != tt.want.String() {
+				t.Errorf("code %v: name %q does not match %v", tt.in, tt.in.String(), tt.want)
+			}
+		})
+	}
+	for _, c := range attempt.Codes {
+		if !covered[c] {
+			t.Errorf("attempt.%v has no ToProto case in this test", c)
+		}
+	}
+
+	sources := []struct {
+		in      attempt.RTTSource
+		want    linkmeshv1.RTTSource
+		wantRTT bool
+	}{
+		{attempt.RTTNone, linkmeshv1.RTTSource_RTT_SOURCE_UNSPECIFIED, false},
+		{attempt.RTTKernel, linkmeshv1.RTTSource_RTT_SOURCE_KERNEL, true},
+		{attempt.RTTConnect, linkmeshv1.RTTSource_RTT_SOURCE_CONNECT, true},
+		{attempt.RTTApplication, linkmeshv1.RTTSource_RTT_SOURCE_APPLICATION, true},
+	}
+	for _, tt := range sources {
+		t.Run("rtt source "+tt.in.String(), func(t *testing.T) {
+			got := ToProto(tg, start, attempt.Result{Code: attempt.Refused, RTT: 1500 * time.Microsecond, RTTSource: tt.in})
+			if got.GetRttSource() != tt.want {
+				t.Errorf("rtt source: got %v, want %v", got.GetRttSource(), tt.want)
+			}
+			if (got.GetRtt() != nil) != tt.wantRTT {
+				t.Errorf("rtt set: got %v, want %v", got.GetRtt() != nil, tt.wantRTT)
+			}
+			if tt.wantRTT && got.GetRtt().AsDuration() != 1500*time.Microsecond {
+				t.Errorf("rtt: got %v, want 1.5ms", got.GetRtt().AsDuration())
+			}
+		})
+	}
+
+	t.Run("fields", func(t *testing.T) {
+		got := ToProto(tg, start, attempt.Result{Code: attempt.OK, RTT: time.Millisecond, RTTSource: attempt.RTTKernel, SYNRetransmits: 2, Detail: "connected"})
+		want := &linkmeshv1.Result{
+			Time:           timestamppb.New(start),
+			TargetId:       "sql->mi/tcp/mi01:5023/tcp",
+			Kind:           linkmeshv1.Kind_KIND_TCP,
+			Target:         "mi01",
+			TargetSite:     "mi",
+			Host:           "10.1.0.1",
+			Port:           5023,
+			Code:           linkmeshv1.Code_CODE_OK,
+			Rtt:            durationpb.New(time.Millisecond),
+			RttSource:      linkmeshv1.RTTSource_RTT_SOURCE_KERNEL,
+			SynRetransmits: 2,
+			Detail:         "connected",
+		}
+		if !proto.Equal(got, want) {
+			t.Errorf("got  %v\nwant %v", got, want)
+		}
+	})
+
+	details := []struct {
+		name, in string
+		wantLen  int
+	}{
+		{"short", "refused", 7},
+		{"exactly 500", strings.Repeat("x", 500), 500},
+		{"ASCII over 500", strings.Repeat("x", 600), 500},
+		{"multi-byte rune across the cut", strings.Repeat("x", 499) + "é" + "tail", 499},
+		{"3-byte runes", strings.Repeat("€", 200), 498},
+	}
+	for _, tt := range details {
+		t.Run("detail "+tt.name, func(t *testing.T) {
+			got := ToProto(tg, start, attempt.Result{Code: attempt.Error, Detail: tt.in}).GetDetail()
+			if len(got) != tt.wantLen || !utf8.ValidString(got) || !strings.HasPrefix(tt.in, got) {
+				t.Errorf("detail: got %d bytes (valid UTF-8 %v), want a %d-byte valid prefix", len(got), utf8.ValidString(got), tt.wantLen)
+			}
+		})
+	}
+}
+
+// TestToProtoMarshals: whatever a prober puts in Detail, the result can be sent
+// (proto3 strings must be valid UTF-8, or Marshal fails and the batch with it).
+func TestToProtoMarshals(t *testing.T) {
+	tg := target("a", time.Second, time.Second)
+	for _, detail := range []string{
+		"dial tcp 10.1.0.1:5023: connect: connection refused",
+		"bad byte \xff in an OS message",
+		strings.Repeat("\x80", 600),
+		strings.Repeat("x", 499) + "\xe2\x82",
+	} {
+		r := ToProto(tg, time.Now(), attempt.Result{Code: attempt.Error, Detail: detail})
+		r.Seq = 1
+		if _, err := proto.Marshal(r); err != nil {
+			t.Errorf("Marshal of the result for detail %q: %v", detail, err)
+		}
+		if len(r.GetDetail()) > 500 {
+			t.Errorf("detail: got %d bytes, want at most 500", len(r.GetDetail()))
+		}
+	}
+}
+
+// TestRotationCoversRange: successive rounds of a port range cover every port
+// once per sweep, sample ports a round.
+func TestRotationCoversRange(t *testing.T) {
+	tests := []struct {
+		name             string
+		lo, hi, sample   uint32
+		wantPerRound     int
+		roundsToCoverAll int
+	}{
+		{"single port", 5022, 0, 0, 1, 1},
+		{"range of 10, 3 a round", 11000, 11009, 3, 3, 4},
+		{"range of 1000, 4 a round", 11000, 11999, 4, 4, 250},
+		{"sample above size", 20000, 20001, 5, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRotation(&linkmeshv1.Target{Port: tt.lo, PortEnd: tt.hi, Sample: tt.sample})
+			seen := map[uint32]bool{}
+			for range tt.roundsToCoverAll {
+				ports := r.next()
+				if len(ports) != tt.wantPerRound {
+					t.Fatalf("round of %d ports, want %d", len(ports), tt.wantPerRound)
+				}
+				for _, p := range ports {
+					hi := max(tt.hi, tt.lo)
+					if p < tt.lo || p > hi {
+						t.Fatalf("port %d outside %d-%d", p, tt.lo, hi)
+					}
+					seen[p] = true
+				}
+			}
+			if want := int(max(tt.hi, tt.lo) - tt.lo + 1); len(seen) != want {
+				t.Errorf("covered %d ports in %d rounds, want all %d", len(seen), tt.roundsToCoverAll, want)
+			}
+		})
+	}
+}
