@@ -11,6 +11,7 @@ import (
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -79,6 +80,14 @@ func (c *Client) Run(ctx context.Context) error {
 		grpc.WithTransportCredentials(c.Creds),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgBytes)),
+		// gRPC's own reconnect backoff grows to 120 s by default: after a long
+		// outage the coordinator would be back long before the probe tried
+		// again. Cap it like the session backoff, so a returning coordinator
+		// gets its probes (and their backlog) within seconds.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: minBackoff, Multiplier: 1.6, Jitter: 0.2, MaxDelay: maxBackoff / 2},
+			MinConnectTimeout: callTimeout,
+		}),
 	)
 	if err != nil {
 		return fmt.Errorf("coordinator %s: %w", c.Address, err)
