@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +39,25 @@ func TestRunExitCodes(t *testing.T) {
 		{"probe unknown flag", []string{"probe", "--sight", "sql"}, 2, "", "flag provided but not defined: -sight"},
 		{"demo bad interval", []string{"demo", "--interval", "1ms"}, 2, "", "--interval"},
 		{"demo help", []string{"demo", "-h"}, 0, "", "-duration"},
+		{"check help", []string{"check", "-h"}, 0, "", "-mi-subnet"},
+		{"check without mi", []string{"check"}, 2, "", "--mi is required"},
+		{"check bad fqdn", []string{"check", "--mi", "sql_mi.abc.database.windows.net"}, 2, "", `"sql_mi" is not a valid DNS label`},
+		{"check short name", []string{"check", "--mi", "sqlmi1"}, 2, "", "fully qualified"},
+		{"check fqdn with port", []string{"check", "--mi", "sqlmi1.abc.database.windows.net:5022"}, 2, "", "without a port"},
+		{"check bad cidr", []string{"check", "--mi", "mi.example.net", "--mi-subnet", "10.0.1.0/33"}, 2, "", "--mi-subnet \"10.0.1.0/33\": not a CIDR prefix"},
+		{"check bad range", []string{"check", "--mi", "mi.example.net", "--hadr-ports", "11999-11000"}, 2, "", "--hadr-ports: port range"},
+		{"check node port outside range", []string{"check", "--mi", "mi.example.net", "--mi-node", "node.example.net:1433"}, 2, "", "outside --hadr-ports"},
+		{"check bad sample", []string{"check", "--mi", "mi.example.net", "--hadr-sample", "0"}, 2, "", "--hadr-sample 0"},
+		{"check bad size", []string{"check", "--mi", "mi.example.net", "--database-size", "500"}, 2, "", "--database-size: size \"500\""},
+		{"check bad unit", []string{"check", "--mi", "mi.example.net", "--database-size", "5XB"}, 2, "", "unknown unit"},
+		{"check bad output", []string{"check", "--mi", "mi.example.net", "--output", "yaml"}, 2, "", "--output \"yaml\""},
+		{"check bad endpoint", []string{"check", "--mi", "mi.example.net", "--sql-endpoint", "127.0.0.1:0"}, 2, "", "--sql-endpoint"},
+		{"check bad dns server", []string{"check", "--mi", "mi.example.net", "--dns-server", "dns.example.net"}, 2, "", "give the DNS server's IP address"},
+		{"check bad timeout", []string{"check", "--mi", "mi.example.net", "--timeout", "1ms"}, 2, "", "--timeout"},
+		{"check coordinated", []string{"check", "--mi", "mi.example.net", "--coordinator", "coord.example.net:7022"}, 2, "", "not in this build yet"},
+		{"check malformed dsn", []string{"check", "--mi", "mi.example.net", "--sql-dsn", "server=x;port=abc;password=s3cr3t"}, 2, "", "bad --sql-dsn"},
+		{"check dsn not a dsn", []string{"check", "--mi", "mi.example.net", "--sql-dsn", "SQLPROD01"}, 2, "", "bad --sql-dsn"},
+		{"check databases without dsn", []string{"check", "--mi", "mi.example.net", "--databases", "Sales"}, 2, "", "--databases needs --sql-dsn"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +74,12 @@ func TestRunExitCodes(t *testing.T) {
 			}
 			if strings.Contains(stderr.String(), "goroutine ") {
 				t.Errorf("stderr has a stack trace:\n%s", stderr.String())
+			}
+			if tt.wantCode == 2 && strings.HasPrefix(tt.name, "check ") && strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("a usage error is one line; stderr:\n%s", stderr.String())
+			}
+			if strings.Contains(stderr.String(), "s3cr3t") {
+				t.Errorf("stderr repeats the password: %s", stderr.String())
 			}
 		})
 	}
@@ -95,5 +123,49 @@ func TestCertsAndProbeIdentity(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "sql01.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("probe key mode: %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+}
+
+// TestCheckLoginFailureIsARow: a DSN that parses but cannot log in fails the
+// sql.login row (exit code 1), it is not a usage error. Everything stays on
+// loopback: --mi is 127.0.0.1 and the DSN names a closed loopback port.
+func TestCheckLoginFailureIsARow(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"check", "--mi", "127.0.0.1", "--sql-endpoint", "none", "--timeout", "2s", "--output", "json",
+		"--sql-dsn", fmt.Sprintf("sqlserver://linkmesh:s3cr3t@127.0.0.1:%d?database=master&dial+timeout=2", closed)}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1 (stderr: %s)", code, stderr.String())
+	}
+	var report struct {
+		Rows []struct {
+			ID, Status, Reason string
+		}
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	found := false
+	for _, r := range report.Rows {
+		if r.ID == "sql.login" {
+			found = true
+			if r.Status != "fail" || r.Reason == "" {
+				t.Errorf("sql.login %+v, want fail with the reason", r)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no sql.login row in %s", stdout.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), "s3cr3t") {
+		t.Error("the report or the progress repeats the password")
+	}
+	if !strings.Contains(stderr.String(), "[") {
+		t.Errorf("no progress on stderr: %q", stderr.String())
 	}
 }
