@@ -1,0 +1,402 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/linkmesh/linkmesh/deploy"
+	"github.com/linkmesh/linkmesh/internal/netlab"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+)
+
+// This file runs Debian's Prometheus and Alertmanager inside the lab's router
+// namespace, against the shipped rules, for TestLabAlerting.
+
+// Ports on the router namespace's loopback (the namespace is the test's own).
+const (
+	labPrometheusPort   = 9090
+	labAlertmanagerPort = 9093
+)
+
+// promBinaries finds prometheus and Alertmanager (Debian names it
+// prometheus-alertmanager). It skips the test when one is missing, or fails it
+// under CI=true, where .ci/run installs them.
+func promBinaries(t *testing.T) (prometheus, alertmanager string) {
+	t.Helper()
+	var missing []string
+	prometheus, err := exec.LookPath("prometheus")
+	if err != nil {
+		missing = append(missing, "prometheus")
+	}
+	for _, name := range []string{"prometheus-alertmanager", "alertmanager"} {
+		if alertmanager, err = exec.LookPath(name); err == nil {
+			break
+		}
+	}
+	if alertmanager == "" {
+		missing = append(missing, "prometheus-alertmanager (or alertmanager)")
+	}
+	if len(missing) == 0 {
+		return prometheus, alertmanager
+	}
+	msg := fmt.Sprintf("needs %s on PATH (install: apt-get install -y prometheus prometheus-alertmanager)", strings.Join(missing, " and "))
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; CI=true, so this test must not skip", msg)
+	}
+	t.Skip(msg)
+	return "", ""
+}
+
+// forScale divides every alert's for: in the rules the lab loads. The lab's
+// stale_after is 5 s against the default 45 s, with 1 s scrape and evaluation
+// intervals against 15 s, so 1/12 keeps the production ratios (LinkmeshPathDown's
+// for: must outlast stale_after + scrape + evaluation).
+const forScale = 12
+
+// labRules returns the shipped rules file with every for: divided by forScale
+// (rounded up to a second) and group intervals removed (the global 1 s
+// applies). Expressions, labels and annotations are untouched; it also returns
+// the scaled for: of each alert.
+func labRules(t *testing.T) ([]byte, map[string]time.Duration) {
+	t.Helper()
+	data, err := deploy.Files.ReadFile(deploy.RulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	fors := map[string]time.Duration{}
+	groups := mapValue(doc.Content[0], "groups")
+	for _, g := range groups.Content {
+		removeKey(g, "interval")
+		for _, r := range mapValue(g, "rules").Content {
+			f := mapValue(r, "for")
+			if f == nil {
+				continue
+			}
+			d, err := model.ParseDuration(f.Value)
+			if err != nil {
+				t.Fatalf("rule %s: for: %v", mapValue(r, "alert").Value, err)
+			}
+			scaled := time.Duration(math.Ceil(time.Duration(d).Seconds()/forScale)) * time.Second
+			f.Value = scaled.String()
+			fors[mapValue(r, "alert").Value] = scaled
+		}
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, fors
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func removeKey(n *yaml.Node, key string) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			n.Content = append(n.Content[:i], n.Content[i+2:]...)
+			return
+		}
+	}
+}
+
+// promStack is Prometheus and Alertmanager running in the router namespace,
+// with a webhook receiver there.
+type promStack struct {
+	client *http.Client // dials from the router namespace
+	prom   string       // http://127.0.0.1:9090
+	hook   *webhook
+}
+
+// startPromStack starts the webhook, Alertmanager and Prometheus in router, all
+// on its loopback, Prometheus scraping the coordinator at target every second
+// and evaluating rules every second. Cleanup stops them by pid (startProcess).
+func startPromStack(t *testing.T, router *netlab.Host, target string, rules []byte) *promStack {
+	t.Helper()
+	promBin, amBin := promBinaries(t)
+	dir := t.TempDir()
+	s := &promStack{
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: router.DialContext, DisableKeepAlives: true}},
+		prom:   fmt.Sprintf("http://127.0.0.1:%d", labPrometheusPort),
+	}
+	s.hook = startWebhook(t, router)
+
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	amConfig := write("alertmanager.yml", fmt.Sprintf(`route:
+  receiver: hook
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: http://%s/hook
+        send_resolved: true
+`, s.hook.addr))
+	startProcess(t, router, "alertmanager", amBin,
+		"--config.file="+amConfig,
+		"--storage.path="+filepath.Join(dir, "am-data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", labAlertmanagerPort),
+		"--cluster.listen-address=", // no gossip: a single Alertmanager
+		"--log.level=info")
+	s.waitReady(t, fmt.Sprintf("http://127.0.0.1:%d/-/ready", labAlertmanagerPort), "alertmanager")
+
+	write("linkmesh-rules.yml", string(rules))
+	promConfig := write("prometheus.yml", fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [linkmesh-rules.yml]
+alerting:
+  alertmanagers:
+    - static_configs: [{targets: ["127.0.0.1:%d"]}]
+scrape_configs:
+  - job_name: linkmesh
+    static_configs: [{targets: [%q]}]
+`, labAlertmanagerPort, target))
+	startProcess(t, router, "prometheus", promBin,
+		"--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(dir, "prom-data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", labPrometheusPort),
+		"--rules.alert.resend-delay=1s",
+		"--log.level=info")
+	s.waitReady(t, s.prom+"/-/ready", "prometheus")
+	return s
+}
+
+func (s *promStack) waitReady(t *testing.T, u, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := s.client.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready at %s within 30 s", what, u)
+}
+
+// promSeries is one series of a query result.
+type promSeries struct {
+	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`  // instant: [ts, "v"]
+	Values [][]any           `json:"values"` // range: [[ts, "v"], ...]
+}
+
+// api calls a Prometheus HTTP API endpoint and decodes data.result.
+func (s *promStack) api(path string, params url.Values) ([]promSeries, error) {
+	resp, err := s.client.PostForm(s.prom+path, params)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", path, resp.Status, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("%s %v: %s", path, params, body.Error)
+	}
+	if path == "/api/v1/series" {
+		var labelsets []map[string]string
+		if err := json.Unmarshal(body.Data, &labelsets); err != nil {
+			return nil, err
+		}
+		out := make([]promSeries, len(labelsets))
+		for i, l := range labelsets {
+			out[i].Metric = l
+		}
+		return out, nil
+	}
+	var data struct {
+		Result []promSeries `json:"result"`
+	}
+	if err := json.Unmarshal(body.Data, &data); err != nil {
+		return nil, err
+	}
+	return data.Result, nil
+}
+
+// query evaluates expr now.
+func (s *promStack) query(expr string) ([]promSeries, error) {
+	return s.api("/api/v1/query", url.Values{"query": {expr}})
+}
+
+// queryRange evaluates expr over [start, end] every step, as Grafana does.
+func (s *promStack) queryRange(expr string, start, end time.Time, step time.Duration) ([]promSeries, error) {
+	return s.api("/api/v1/query_range", url.Values{
+		"query": {expr},
+		"start": {fmt.Sprintf("%.3f", float64(start.UnixMilli())/1000)},
+		"end":   {fmt.Sprintf("%.3f", float64(end.UnixMilli())/1000)},
+		"step":  {fmt.Sprintf("%gs", step.Seconds())},
+	})
+}
+
+// series lists the series matching selector in [start, end] (what Grafana's
+// label_values(selector, label) reads).
+func (s *promStack) series(selector string, start, end time.Time) ([]promSeries, error) {
+	return s.api("/api/v1/series", url.Values{
+		"match[]": {selector},
+		"start":   {fmt.Sprint(start.Unix())},
+		"end":     {fmt.Sprint(end.Unix() + 1)},
+	})
+}
+
+// waitQuery evaluates expr until ok accepts the result or timeout passes.
+func (s *promStack) waitQuery(t *testing.T, timeout time.Duration, expr string, ok func([]promSeries) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last []promSeries
+	var err error
+	for time.Now().Before(deadline) {
+		if last, err = s.query(expr); err == nil && ok(last) {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("after %v: %s: last result %+v (error %v)", timeout, expr, last, err)
+}
+
+// notification is one alert of one webhook call from Alertmanager.
+type notification struct {
+	At          time.Time
+	Status      string // firing or resolved
+	Labels      map[string]string
+	Annotations map[string]string
+}
+
+// webhook is Alertmanager's receiver: an HTTP server in the router namespace
+// that records every alert it is sent.
+type webhook struct {
+	addr string
+	mu   sync.Mutex
+	got  []notification
+}
+
+func startWebhook(t *testing.T, router *netlab.Host) *webhook {
+	t.Helper()
+	lis, err := router.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &webhook{addr: lis.Addr().String()}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			Alerts []struct {
+				Status      string            `json:"status"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"alerts"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		now := time.Now()
+		w.mu.Lock()
+		for _, a := range msg.Alerts {
+			w.got = append(w.got, notification{At: now, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations})
+		}
+		w.mu.Unlock()
+	})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	return w
+}
+
+// matching returns the notifications received at or after since that have the
+// given status ("" for any) and all the given labels.
+func (w *webhook) matching(since time.Time, status string, kv ...string) []notification {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []notification
+	for _, n := range w.got {
+		if n.At.Before(since) || status != "" && n.Status != status {
+			continue
+		}
+		ok := true
+		for i := 0; i+1 < len(kv); i += 2 {
+			if n.Labels[kv[i]] != kv[i+1] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// wait polls until a notification received since since matches, or timeout.
+func (w *webhook) wait(t *testing.T, timeout time.Duration, since time.Time, status string, kv ...string) notification {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if got := w.matching(since, status, kv...); len(got) > 0 {
+			return got[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("after %v: no %s notification with %v reached the webhook; received:\n%s", timeout, status, kv, w.dump())
+	return notification{}
+}
+
+func (w *webhook) dump() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	for _, n := range w.got {
+		fmt.Fprintf(&b, "  %s %s %v\n", n.At.Format("15:04:05.000"), n.Status, n.Labels)
+	}
+	return b.String()
+}
+
+// hostPort joins an address and port.
+func hostPort(host string, port int) string { return net.JoinHostPort(host, fmt.Sprint(port)) }
