@@ -93,6 +93,7 @@ func (a *Agent) manageCoordinators(ctx context.Context, plans chan<- *linkmeshv1
 	staticNames := map[string]bool{}
 	identified := make(chan struct{}, 1)
 	start := func(addr string, static bool) {
+		a.buf.Join(addr, 0)
 		cctx, cancel := context.WithCancel(ctx)
 		running[addr] = cancel
 		c := &report.Client{

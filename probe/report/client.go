@@ -73,7 +73,9 @@ type Client struct {
 }
 
 // Run keeps the probe registered with the coordinator, follows its plan stream and
-// sends results until ctx is done. A failing coordinator is retried with jittered
+// sends results until ctx is done. The caller joins the coordinator to the buffer
+// (Buffer.Join(Address, 0)) before starting Run, so no result recorded meanwhile
+// is trimmed before this coordinator has it. A failing coordinator is retried with jittered
 // exponential backoff; its failures are logged once per change of reason.
 func (c *Client) Run(ctx context.Context) error {
 	conn, err := grpc.NewClient(c.Address,
@@ -94,7 +96,6 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	defer conn.Close()
 	api := linkmeshv1.NewMeshServiceClient(conn)
-	c.Buffer.Join(c.Address, 0)
 
 	backoff := minBackoff
 	var lastErr string

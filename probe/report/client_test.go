@@ -130,6 +130,7 @@ func startClient(t *testing.T, addr string, buf *Buffer, plans chan<- *linkmeshv
 		Plans:   plans,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	buf.Join(addr, 0) // as the agent does: the buffer holds results for c from now on
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
