@@ -73,6 +73,7 @@ func TestClientKeepsUntilDurable(t *testing.T) {
 	for range 1200 {
 		buf.Record(result("mi1")) // 200 dropped: the oldest
 	}
+	buf.Join(lis.Addr().String(), 0)
 	c := &Client{
 		Address: lis.Addr().String(), Creds: insecure.NewCredentials(),
 		Info: &linkmeshv1.ProbeInfo{Name: "sql01", Epoch: 1}, Buffer: buf,
