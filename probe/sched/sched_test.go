@@ -203,8 +203,10 @@ func TestRepeatsAtInterval(t *testing.T) {
 	stop()
 	c := p.callsFor("a")
 	mean := c[len(c)-1].start.Sub(c[0].start) / time.Duration(len(c)-1)
-	if mean < interval*8/10 || mean > interval*2 {
-		t.Errorf("mean time between attempts: got %v, want about %v", mean, interval)
+	// Only the lower bound is asserted: on a loaded machine attempts come late,
+	// never early (8 attempts within the deadline already show they repeat).
+	if mean < interval*8/10 {
+		t.Errorf("mean time between attempts: got %v, want at least about %v", mean, interval)
 	}
 	// Every attempt that finished before the stop was recorded, once.
 	if got := len(rec.forTarget("a")); got != len(c) {
