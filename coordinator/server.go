@@ -195,7 +195,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		}
 		if key == nil && !opts.Insecure {
 			s.closeListeners()
-			return nil, errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or run with --insecure for clear-text gossip")
+			return nil, errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or turn gossip off with gossip: {disabled: true} (a test setup without TLS may use --insecure for clear-text gossip)")
 		}
 		if key == nil {
 			logger.Warn("gossip without a mesh key: membership travels in clear text and any host can join")

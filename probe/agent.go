@@ -99,7 +99,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--coordinator: give at least one coordinator address (host:port), or gossip seeds with --join")
 	}
 	if c.Gossip != nil && c.MeshKey == nil && !c.Insecure {
-		return fmt.Errorf("--mesh-key-file: gossip needs the mesh key (create one with `linkmesh certs mesh-key`), or pass --insecure, or --no-gossip")
+		return fmt.Errorf("--mesh-key-file: gossip needs the mesh key (create one with `linkmesh certs mesh-key` and give the same file to every member), or stay out of gossip with --no-gossip (a test setup without TLS may use --insecure for clear-text gossip)")
 	}
 	for _, a := range c.Coordinators {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
