@@ -25,6 +25,7 @@ var commands = []command{
 	{"coordinator", "run a coordinator: plans, ingest, /metrics", cli.Coordinator},
 	{"check", "pre-cutover check from the SQL Server host: every MI link requirement, pass/fail and the fix", cli.Check},
 	{"demo", "run a whole mesh on loopback: a coordinator and two probes (sql, mi)", cli.Demo},
+	{"certs", "create the private CA, coordinator and probe certificates, and the mesh key", cli.Certs},
 	{"version", "print the version", cli.Version},
 }
 

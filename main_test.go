@@ -85,6 +85,47 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
+// TestCertsAndProbeIdentity: `linkmesh certs` makes a CA and certificates a user
+// can start with, and a probe refuses to start under a name its certificate does
+// not carry, saying which certificate to issue.
+func TestCertsAndProbeIdentity(t *testing.T) {
+	dir := t.TempDir()
+	steps := []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"certs", "ca", "--dir", dir}, 0, "ca.crt"},
+		{[]string{"certs", "ca", "--dir", dir}, 1, "exists; refusing to replace it"},
+		{[]string{"certs", "server", "--dir", dir, "--name", "coord-1"}, 2, "--san"},
+		{[]string{"certs", "server", "--dir", dir, "--name", "coord-1", "--san", "coord.example.net,127.0.0.1"}, 0, "coord-1.crt"},
+		{[]string{"certs", "probe", "--dir", dir, "--name", "sql01"}, 0, "--name sql01"},
+		{[]string{"certs", "probe", "--dir", dir, "--name", "bad name"}, 2, "use 1-63 letters"},
+		{[]string{"certs", "mesh-key", "--out", filepath.Join(dir, "mesh.key")}, 0, "mesh.key"},
+		{[]string{"certs", "frob"}, 2, `unknown "frob"`},
+		{[]string{"probe", "--site", "sql", "--name", "mi01", "--coordinator", "127.0.0.1:1", "--mesh-key-file", filepath.Join(dir, "mesh.key"),
+			"--tls-ca", filepath.Join(dir, "ca.crt"), "--tls-cert", filepath.Join(dir, "sql01.crt"), "--tls-key", filepath.Join(dir, "sql01.key")},
+			2, `is for probe "sql01", but --name is "mi01"`},
+		{[]string{"probe", "--site", "sql", "--name", "sql01", "--coordinator", "127.0.0.1:1", "--no-gossip", "--tls-ca", filepath.Join(dir, "ca.crt")}, 2, "--tls-cert"},
+		{[]string{"probe", "--site", "sql", "--name", "sql01", "--coordinator", "127.0.0.1:1", "--insecure", "--tls-ca", filepath.Join(dir, "ca.crt")}, 2, "exclude each other"},
+		{[]string{"coordinator", "--config", "deploy/examples/coordinator.yaml", "--insecure",
+			"--tls-ca", filepath.Join(dir, "ca.crt"), "--tls-cert", filepath.Join(dir, "coord-1.crt"), "--tls-key", filepath.Join(dir, "coord-1.key")},
+			2, "exclude each other"},
+		{[]string{"coordinator", "--config", "deploy/examples/coordinator.yaml", "--tls-ca", filepath.Join(dir, "ca.crt")}, 2, "--tls-cert"},
+	}
+	for _, s := range steps {
+		var stdout, stderr bytes.Buffer
+		code := run(s.args, &stdout, &stderr)
+		out := stdout.String() + stderr.String()
+		if code != s.wantCode || !strings.Contains(out, s.want) {
+			t.Errorf("linkmesh %s: exit %d, output %q; want exit %d and %q", strings.Join(s.args, " "), code, out, s.wantCode, s.want)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "sql01.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("probe key mode: %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+}
+
 // TestCheckLoginFailureIsARow: a DSN that parses but cannot log in fails the
 // sql.login row (exit code 1), it is not a usage error. Everything stays on
 // loopback: --mi is 127.0.0.1 and the DSN names a closed loopback port.

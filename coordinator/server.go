@@ -15,11 +15,13 @@ import (
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/linkmesh/linkmesh/coordinator/admit"
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/coordinator/exporter"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,10 +32,15 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Limits on gRPC traffic; a batch of pathstate.MaxBatch results is well under them.
+// Limits on gRPC traffic. A probe's batch is at most 500 results and 1 MiB; the
+// bounds multiply: per connection, streams × message size is what a client can
+// make the coordinator hold (16 MiB), and admit caps connections per probe.
 const (
-	maxRecvMsgSize       = 4 << 20
-	maxConcurrentStreams = 100
+	maxRecvMsgSize       = 2 << 20
+	maxConcurrentStreams = 8
+	maxHeaderListSize    = 16 << 10
+	// handshakeTimeout bounds a connection's TLS handshake (and HTTP/2 preface).
+	handshakeTimeout = 10 * time.Second
 	// shutdownGrace is how long graceful shutdown may take before connections are cut.
 	shutdownGrace = 5 * time.Second
 )
@@ -58,18 +65,25 @@ type Server struct {
 	rejected   *prometheus.CounterVec
 
 	reloadFailures prometheus.Counter
+
+	gate  *admit.Gate
+	state *checkpointer // nil without a state directory
 }
 
 // Options are the coordinator's settings that do not come from its config file.
 type Options struct {
-	// Insecure allows plain gRPC and, without a mesh key, clear-text gossip.
+	// Insecure allows, without a mesh key, clear-text gossip. (Plain gRPC is
+	// what the coordinator serves when cfg.TLS is empty; the CLI allows that
+	// only with --insecure.)
 	Insecure bool
 	// MeshKey overrides the config's mesh_key_file (the demo generates one).
 	MeshKey []byte
 }
 
 // New opens the coordinator's listeners (so a port in use fails here, before
-// anything runs) and builds the server.
+// anything runs) and builds the server. With cfg.TLS set it serves mTLS only,
+// else plain gRPC. With cfg.State.Dir set it restores the last checkpoint from
+// there and acks only what is durable.
 func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error) {
 	s := &Server{
 		logger: logger,
@@ -77,6 +91,8 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		reg:    prometheus.NewRegistry(),
 	}
 	s.cfg.Store(cfg)
+	cfg.Limits = cfg.Limits.OrDefault()
+	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
 	s.plans = newPlanner(s.store, s.cfg.Load, logger)
 	s.ingested = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_results_ingested_total",
@@ -88,7 +104,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	})
 	s.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_requests_rejected_total",
-		Help: "Requests refused, by reason (invalid, unknown_probe).",
+		Help: "Requests and results refused after admission, by reason (invalid, unknown_probe, path_limit).",
 	}, []string{"reason"})
 	s.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_config_reload_failures_total",
@@ -106,18 +122,48 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 
+	secure := cfg.TLS.CA != ""
+	s.gate = admit.New(admit.Limits{
+		MaxConnections:            cfg.Limits.MaxConnections,
+		MaxConnectionsPerProbe:    cfg.Limits.MaxConnectionsPerProbe,
+		MaxPlanStreamsPerProbe:    cfg.Limits.MaxPlanStreamsPerProbe,
+		ResultsPerSecondPerProbe:  cfg.Limits.ResultsPerSecondPerProbe,
+		RequestsPerSecondPerProbe: cfg.Limits.RequestsPerSecondPerProbe,
+		MaxTrackedProbes:          2 * cfg.Limits.MaxProbes,
+		MaxBatch:                  pathstate.MaxBatch,
+	}, secure, logger.With("component", "admit"), s.reg)
+	gopts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRecvMsgSize),
+		grpc.MaxConcurrentStreams(maxConcurrentStreams),
+		grpc.MaxHeaderListSize(maxHeaderListSize),
+		grpc.ConnectionTimeout(handshakeTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, MaxConnectionIdle: 5 * time.Minute}),
+	}
+	if secure {
+		files := tlsconf.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key}
+		src, err := tlsconf.NewSource(files, logger.With("component", "tls"))
+		if err != nil {
+			return nil, err
+		}
+		gopts = append(gopts, grpc.Creds(tlsconf.ServerCredentials(src, s.gate.HandshakeHook())))
+	}
+	if cfg.State.Dir != "" {
+		var err error
+		if s.state, err = openCheckpointer(cfg.State.Dir, cfg.State.SnapshotInterval, s.store, s.reg, logger.With("component", "state")); err != nil {
+			return nil, err
+		}
+	}
+
 	recoveryOpt := recovery.WithRecoveryHandler(func(p any) error {
 		logger.Error("panic in gRPC handler", "panic", p)
 		return status.Error(codes.Internal, "internal error")
 	})
-	s.grpc = grpc.NewServer(
-		grpc.MaxRecvMsgSize(maxRecvMsgSize),
-		grpc.MaxConcurrentStreams(maxConcurrentStreams),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.ChainUnaryInterceptor(srvMetrics.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoveryOpt)),
-		grpc.ChainStreamInterceptor(srvMetrics.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoveryOpt)),
+	gopts = append(gopts,
+		grpc.ChainUnaryInterceptor(srvMetrics.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoveryOpt), s.gate.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(srvMetrics.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoveryOpt), s.gate.StreamInterceptor()),
 	)
+	s.grpc = grpc.NewServer(gopts...)
 	linkmeshv1.RegisterMeshServiceServer(s.grpc, &service{s: s})
 	srvMetrics.InitializeMetrics(s.grpc)
 	s.http = &http.Server{
@@ -130,10 +176,12 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 
 	var err error
 	if s.grpcLis, err = net.Listen("tcp", cfg.Listen.GRPC); err != nil {
+		s.closeState()
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.Listen.GRPC, err)
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.Listen.HTTP); err != nil {
 		s.grpcLis.Close()
+		s.closeState()
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.Listen.HTTP, err)
 	}
 	if !cfg.Gossip.Disabled {
@@ -147,7 +195,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		}
 		if key == nil && !opts.Insecure {
 			s.closeListeners()
-			return nil, errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or run with --insecure for clear-text gossip")
+			return nil, errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or turn gossip off with gossip: {disabled: true} (a test setup without TLS may use --insecure for clear-text gossip)")
 		}
 		if key == nil {
 			logger.Warn("gossip without a mesh key: membership travels in clear text and any host can join")
@@ -157,12 +205,20 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 			return nil, err
 		}
 	}
+	s.grpcLis = s.gate.Listener(s.grpcLis)
 	return s, nil
+}
+
+func (s *Server) closeState() {
+	if s.state != nil {
+		s.state.close()
+	}
 }
 
 func (s *Server) closeListeners() {
 	s.grpcLis.Close()
 	s.httpLis.Close()
+	s.closeState()
 }
 
 // GRPCAddr is the address the gRPC API listens on.
@@ -193,6 +249,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.state != nil {
+		g.Go(func() error { return s.state.run(ctx) })
+	}
 	if s.gossip != nil {
 		gctx, stopGossip := context.WithCancel(context.WithoutCancel(ctx))
 		gossipDone := make(chan error, 1)
@@ -229,6 +288,9 @@ func (s *Server) shutdown() error {
 		s.logger.Warn("graceful stop timed out; closing remaining gRPC connections")
 		s.grpc.Stop()
 		<-stopped
+	}
+	if s.state != nil {
+		s.state.final() // nothing is ingested any more: the last checkpoint is complete
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()

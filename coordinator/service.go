@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/linkmesh/linkmesh/coordinator/admit"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc"
@@ -31,11 +32,16 @@ func (v *service) Register(ctx context.Context, req *linkmeshv1.RegisterRequest)
 	}
 	info = proto.Clone(info).(*linkmeshv1.ProbeInfo)
 	info.ResponderAddress = fillHost(ctx, info.GetResponderAddress())
-	acked := v.s.store.Register(info)
-	v.s.logger.Debug("probe registered", "probe", info.GetName(), "site", info.GetSite(), "responder", info.GetResponderAddress(), "epoch", info.GetEpoch(), "acked_seq", acked)
+	cur, err := v.s.store.TryRegister(info)
+	if err != nil {
+		v.s.gate.Refuse(admit.ReasonProbes, "registration refused", "probe", info.GetName(), "error", err.Error())
+		return nil, status.Errorf(codes.ResourceExhausted, "register: %v", err)
+	}
+	v.s.logger.Debug("probe registered", "probe", info.GetName(), "site", info.GetSite(), "responder", info.GetResponderAddress(), "epoch", info.GetEpoch(), "acked_seq", cur.Acked, "received_seq", cur.Received)
 	return &linkmeshv1.RegisterResponse{
 		Coordinator:      v.s.cfg.Load().Name,
-		AckedSeq:         acked,
+		AckedSeq:         cur.Acked,
+		ReceivedSeq:      cur.Received,
 		ResponderAddress: info.GetResponderAddress(),
 	}, nil
 }
@@ -103,12 +109,15 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 	switch {
 	case errors.Is(err, pathstate.ErrUnknownProbe), errors.Is(err, pathstate.ErrEpochChanged):
 		v.s.rejected.WithLabelValues("unknown_probe").Inc()
-		return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq, Reregister: true}, nil
+		return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq, ReceivedSeq: st.ReceivedSeq, Reregister: true}, nil
 	case err != nil:
 		return nil, status.Errorf(codes.Internal, "report: %v", err)
 	}
 	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
 	v.s.ingested.Add(float64(st.Counted))
 	v.s.duplicates.Add(float64(st.Duplicates))
-	return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq}, nil
+	if st.Rejected > 0 {
+		v.s.gate.Refuse("path_limit", "results refused: the probe has limits.max_paths_per_probe paths already", "probe", req.GetProbe(), "results", st.Rejected)
+	}
+	return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq, ReceivedSeq: st.ReceivedSeq}, nil
 }

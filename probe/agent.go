@@ -44,6 +44,14 @@ type Config struct {
 	Advertise string
 	// BufferSize bounds the results kept while coordinators are away.
 	BufferSize int
+	// SpoolDir, when set, keeps unacked results on disk too: a restart (even
+	// kill -9) loses none, and the epoch and sequence numbers continue.
+	SpoolDir string
+	// Metrics is the listen address of the probe's own /metrics ("" disables it).
+	Metrics string
+	// ReplayRate bounds the results per second sent to each coordinator
+	// (0: report.DefaultReplayRate).
+	ReplayRate float64
 	// Gossip makes the probe a member of the mesh's gossip cluster; nil leaves
 	// it out (the coordinator then knows it only by its reports).
 	Gossip *GossipConfig
@@ -102,7 +110,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--coordinator: give at least one coordinator address (host:port), or gossip seeds with --join")
 	}
 	if c.Gossip != nil && c.MeshKey == nil && !c.Insecure {
-		return fmt.Errorf("--mesh-key-file: gossip needs the mesh key (create one with `linkmesh certs mesh-key`), or pass --insecure, or --no-gossip")
+		return fmt.Errorf("--mesh-key-file: gossip needs the mesh key (create one with `linkmesh certs mesh-key` and give the same file to every member), or stay out of gossip with --no-gossip (a test setup without TLS may use --insecure for clear-text gossip)")
 	}
 	for _, a := range c.Coordinators {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
@@ -117,6 +125,14 @@ func (c *Config) Validate() error {
 	if c.BufferSize < 1 {
 		return fmt.Errorf("--buffer %d: must be at least 1", c.BufferSize)
 	}
+	if c.Metrics != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			return fmt.Errorf("--metrics %q: not host:port (e.g. :9023)", c.Metrics)
+		}
+	}
+	if c.ReplayRate < 0 {
+		return fmt.Errorf("--replay-rate %v: must be positive", c.ReplayRate)
+	}
 	if len(c.MeshKey) != 0 && len(c.MeshKey) != meshkey.Size {
 		return fmt.Errorf("--mesh-key-file: the key is %d bytes, want %d", len(c.MeshKey), meshkey.Size)
 	}
@@ -130,13 +146,15 @@ func (c *Config) Validate() error {
 
 // Agent is one probe. Create it with New, then Run it.
 type Agent struct {
-	cfg     Config
-	logger  *slog.Logger
-	lis     net.Listener
-	buf     *report.Buffer
-	info    *linkmeshv1.ProbeInfo
-	probers map[linkmeshv1.Kind]sched.Prober
-	gossip  *gossip.Node
+	cfg        Config
+	logger     *slog.Logger
+	lis        net.Listener
+	metricsLis net.Listener
+	buf        *report.Buffer
+	metrics    *metrics
+	info       *linkmeshv1.ProbeInfo
+	probers    map[linkmeshv1.Kind]sched.Prober
+	gossip     *gossip.Node
 	// responder serves the responder port and every stand-in port.
 	responder *responder.Responder
 	standIns  *standin.Manager
@@ -163,20 +181,48 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	if len(cfg.MeshKey) == 0 {
 		logger.Warn("no mesh key (--mesh-key-file): echo paths to and from this probe will fail; tcp and dns paths work")
 	}
+	epoch := newEpoch()
+	if cfg.SpoolDir != "" {
+		buf, err := report.OpenBuffer(cfg.BufferSize, cfg.SpoolDir, logger.With("component", "spool"))
+		if err != nil {
+			return nil, fmt.Errorf("--spool-dir: %w", err)
+		}
+		a.buf, epoch = buf, buf.Epoch()
+		if n := buf.Len(); n > 0 {
+			logger.Info("spool holds results a previous run did not deliver; they are replayed", "results", n, "next_seq", buf.LastSeq()+1)
+		}
+	}
+	a.metrics = newMetrics(a.buf)
 	var advertise string
 	if cfg.Responder != "" {
 		lis, err := net.Listen("tcp", cfg.Responder)
 		if err != nil {
+			a.buf.Close()
 			return nil, fmt.Errorf("responder: listen on %s: %w (another program holds the port? choose another with --responder)", cfg.Responder, err)
 		}
 		a.lis = lis
 		advertise = advertiseAddress(cfg.Advertise, lis.Addr())
+	}
+	if cfg.Metrics != "" {
+		lis, err := net.Listen("tcp", cfg.Metrics)
+		if err != nil {
+			if a.lis != nil {
+				a.lis.Close()
+			}
+			a.buf.Close()
+			return nil, fmt.Errorf("metrics: listen on %s: %w (choose another with --metrics)", cfg.Metrics, err)
+		}
+		a.metricsLis = lis
 	}
 	if cfg.Gossip != nil {
 		if err := a.startGossip(advertise); err != nil {
 			if a.lis != nil {
 				a.lis.Close()
 			}
+			if a.metricsLis != nil {
+				a.metricsLis.Close()
+			}
+			a.buf.Close()
 			return nil, err
 		}
 		if cfg.Advertise == "" && a.lis != nil {
@@ -197,7 +243,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		Version:          buildinfo.Version(),
 		Os:               buildinfo.Platform(),
 		ResponderAddress: advertise,
-		Epoch:            newEpoch(),
+		Epoch:            epoch,
 	}
 	return a, nil
 }
@@ -232,11 +278,28 @@ func (a *Agent) ResponderAddr() net.Addr {
 // Buffer exposes the result buffer (for the probe's own metrics and tests).
 func (a *Agent) Buffer() *report.Buffer { return a.buf }
 
-// Run runs the responder, gossip, the coordinator clients, the stand-ins and
-// the scheduler until ctx is done. Coordinators being away never stops it:
-// probing goes on from the cached plan and results wait in the buffer.
+// MetricsAddr is the /metrics listen address (nil when disabled).
+func (a *Agent) MetricsAddr() net.Addr {
+	if a.metricsLis == nil {
+		return nil
+	}
+	return a.metricsLis.Addr()
+}
+
+// Run runs the responder, gossip, the coordinator clients, the stand-ins, the
+// scheduler and the probe's own /metrics until ctx is done. Coordinators being
+// away never stops it: probing goes on from the cached plan and results wait in
+// the buffer (and spool). On return the spool, if any, is synced and closed.
 func (a *Agent) Run(ctx context.Context) error {
+	defer func() {
+		if err := a.buf.Close(); err != nil {
+			a.logger.Error("closing the spool", "error", err)
+		}
+	}()
 	g, gctx := errgroup.WithContext(ctx)
+	if a.metricsLis != nil {
+		g.Go(func() error { return a.metrics.serve(gctx, a.metricsLis, a.logger.With("component", "metrics")) })
+	}
 	if a.lis != nil {
 		g.Go(func() error { return a.responder.Serve(gctx, a.lis) })
 	}
@@ -248,7 +311,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return a.manageCoordinators(gctx, fromCoords) })
 	g.Go(func() error { return a.route(gctx, plans, toSched, toStandIns) })
 	g.Go(func() error { return a.standIns.Run(gctx, toStandIns) })
-	s := sched.New(a.probers, a.buf, a.logger.With("component", "sched"))
+	s := sched.New(a.probers, counting{a.buf, a.metrics}, a.logger.With("component", "sched"))
 	g.Go(func() error { return s.Run(gctx, toSched) })
 	if a.gossip != nil {
 		// Gossip leaves last, after the clients stopped, so coordinators see a
@@ -262,7 +325,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	a.logger.Info("probe running", "name", a.cfg.Name, "site", a.cfg.Site, "responder", a.info.GetResponderAddress(),
-		"coordinators", a.cfg.Coordinators, "gossip", a.gossipAddr(), "plan_cache", a.cfg.PlanCache, "stand_ins", a.cfg.StandIns)
+		"coordinators", a.cfg.Coordinators, "gossip", a.gossipAddr(), "plan_cache", a.cfg.PlanCache, "spool", a.cfg.SpoolDir,
+		"stand_ins", a.cfg.StandIns)
 	return g.Wait()
 }
 

@@ -104,6 +104,7 @@ func (a *Agent) manageCoordinators(ctx context.Context, plans chan<- *linkmeshv1
 			Plans:      plans,
 			Logger:     a.logger.With("component", "report", "coordinator", addr),
 			MemberRTTs: a.memberRTTs,
+			ReplayRate: a.cfg.ReplayRate,
 			// Every report carries the stand-ins' state; a change is
 			// reported at once.
 			StandIns:        a.standIns.Statuses,

@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/linkmesh/linkmesh/internal/yamlconf"
@@ -27,10 +28,66 @@ type Config struct {
 	MeshKeyFile string `yaml:"mesh_key_file"`
 	// Gossip configures membership.
 	Gossip Gossip `yaml:"gossip"`
-	// Limits guard the coordinator's size.
-	Limits Limits `yaml:"limits"`
 	// Paths is the path policy: which probes measure which targets, and how.
 	Paths []Rule `yaml:"paths"`
+	// TLS names the coordinator's mTLS files; without them the coordinator
+	// starts only with --insecure.
+	TLS TLS `yaml:"tls"`
+	// State keeps path state and probe cursors across restarts.
+	State State `yaml:"state"`
+	// Limits guard the coordinator's size, and bound what probes (and anyone
+	// else connecting) may cost.
+	Limits Limits `yaml:"limits"`
+
+	// dir is the config file's directory, against which relative paths resolve
+	// ("" for a config that is not a file).
+	dir string
+}
+
+// TLS names PEM files (made with `linkmesh certs`). A relative path is relative
+// to the config file's directory. The files are re-read when they change.
+type TLS struct {
+	// CA is the private CA's certificate; probes must present a certificate it signed.
+	CA string `yaml:"ca"`
+	// Cert is the coordinator's certificate (`linkmesh certs server`).
+	Cert string `yaml:"cert"`
+	// Key is the coordinator's private key.
+	Key string `yaml:"key"`
+}
+
+// State configures the state directory.
+type State struct {
+	// Dir holds the checkpoint of path state and probe cursors. Empty: nothing
+	// survives a restart (counters restart at 0) and acks are immediate.
+	Dir string `yaml:"dir"`
+	// SnapshotInterval is how often the checkpoint is written (when anything
+	// changed); acks trail counting by up to this long.
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
+}
+
+// Limits bound the coordinator's resources: what the policy may expand to, and
+// what probes may cost, per probe and in total.
+type Limits struct {
+	// MaxPaths is the most paths the policy may expand to over the current
+	// probes; each path is about 30 series. A reload that would exceed it is
+	// refused; at runtime, extra targets are left out of plans and logged.
+	MaxPaths int `yaml:"max_paths"`
+	// MaxConnections bounds open gRPC connections; at the bound a new one
+	// displaces the oldest connection still in its TLS handshake, or is refused.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerProbe bounds connections holding one probe certificate.
+	MaxConnectionsPerProbe int `yaml:"max_connections_per_probe"`
+	// MaxPlanStreamsPerProbe bounds one probe's open plan streams.
+	MaxPlanStreamsPerProbe int `yaml:"max_plan_streams_per_probe"`
+	// ResultsPerSecondPerProbe bounds the rate of results one probe may send
+	// (a replayed backlog included); beyond it the probe is told to wait.
+	ResultsPerSecondPerProbe int `yaml:"results_per_second_per_probe"`
+	// RequestsPerSecondPerProbe bounds one probe's calls of any kind.
+	RequestsPerSecondPerProbe int `yaml:"requests_per_second_per_probe"`
+	// MaxProbes bounds the probes the coordinator keeps state for.
+	MaxProbes int `yaml:"max_probes"`
+	// MaxPathsPerProbe bounds the paths (metric label sets) one probe may create.
+	MaxPathsPerProbe int `yaml:"max_paths_per_probe"`
 }
 
 // Gossip configures the coordinator's membership in the mesh's gossip cluster.
@@ -45,14 +102,6 @@ type Gossip struct {
 	Join []string `yaml:"join"`
 	// Profile tunes gossip timing: wan (default), lan or local.
 	Profile string `yaml:"profile"`
-}
-
-// Limits bound what the policy may expand to.
-type Limits struct {
-	// MaxPaths is the most paths the policy may expand to over the current
-	// probes; each path is about 30 series. A reload that would exceed it is
-	// refused; at runtime, extra targets are left out of plans and logged.
-	MaxPaths int `yaml:"max_paths"`
 }
 
 // Listen holds the listen addresses.
@@ -148,7 +197,17 @@ func Default() Config {
 		},
 		StaleAfter: 45 * time.Second,
 		Gossip:     Gossip{Bind: ":7946", Profile: "wan"},
-		Limits:     Limits{MaxPaths: 10000},
+		State:      State{SnapshotInterval: time.Second},
+		Limits: Limits{
+			MaxPaths:                  10000,
+			MaxConnections:            4096,
+			MaxConnectionsPerProbe:    4,
+			MaxPlanStreamsPerProbe:    4,
+			ResultsPerSecondPerProbe:  2000,
+			RequestsPerSecondPerProbe: 50,
+			MaxProbes:                 10000,
+			MaxPathsPerProbe:          1000,
+		},
 	}
 }
 
@@ -165,6 +224,9 @@ func Load(path string) (*Config, error) {
 // source in error messages.
 func Parse(file string, data []byte) (*Config, error) {
 	cfg := Default()
+	if _, err := os.Stat(file); err == nil {
+		cfg.dir = filepath.Dir(file)
+	}
 	doc, err := yamlconf.Decode(file, data, &cfg)
 	if err != nil {
 		return nil, err
@@ -173,4 +235,22 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// OrDefault returns l with every zero field replaced by its default, for configs
+// built in code rather than parsed.
+func (l Limits) OrDefault() Limits {
+	d := Default().Limits
+	for _, f := range []struct{ v, d *int }{
+		{&l.MaxPaths, &d.MaxPaths},
+		{&l.MaxConnections, &d.MaxConnections}, {&l.MaxConnectionsPerProbe, &d.MaxConnectionsPerProbe},
+		{&l.MaxPlanStreamsPerProbe, &d.MaxPlanStreamsPerProbe}, {&l.ResultsPerSecondPerProbe, &d.ResultsPerSecondPerProbe},
+		{&l.RequestsPerSecondPerProbe, &d.RequestsPerSecondPerProbe}, {&l.MaxProbes, &d.MaxProbes},
+		{&l.MaxPathsPerProbe, &d.MaxPathsPerProbe},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.d
+		}
+	}
+	return l
 }

@@ -43,6 +43,9 @@ func TestLoadValid(t *testing.T) {
 	if d := cfg.Paths[6]; d.Kind != "dns" || d.DNS == nil || len(d.DNS.ExpectCIDRs) != 1 || d.To.Port != 0 {
 		t.Errorf("rule 6 dns: got %+v", d)
 	}
+	if cfg.Limits != Default().Limits || cfg.State.SnapshotInterval != time.Second || cfg.TLS != (TLS{}) {
+		t.Errorf("defaults of limits/state/tls: got %+v %+v %+v", cfg.Limits, cfg.State, cfg.TLS)
+	}
 }
 
 func TestParseBytes(t *testing.T) {
@@ -76,6 +79,28 @@ func TestEvery(t *testing.T) {
 	}
 }
 
+// TestRelativePaths: tls files and the state dir are relative to the config file.
+func TestRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"ca.crt", "coord.crt", "coord.key"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "c.yaml")
+	data := "paths: [{from: {site: sql}, to: {site: mi}}]\ntls: {ca: ca.crt, cert: coord.crt, key: coord.key}\nstate: {dir: state}\n"
+	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLS.Key != filepath.Join(dir, "coord.key") || cfg.State.Dir != filepath.Join(dir, "state") {
+		t.Errorf("got tls %+v state %q; want paths under %s", cfg.TLS, cfg.State.Dir, dir)
+	}
+}
+
 // TestLoadBadConfigs: every invalid-*.yaml fails with the file, the line and the
 // words that tell the user what to fix.
 func TestLoadBadConfigs(t *testing.T) {
@@ -103,6 +128,10 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"invalid-dns-ip-address.yaml", []string{"invalid-dns-ip-address.yaml:5:", "paths[0].to.address", "needs a host name"}},
 		{"invalid-dns-port.yaml", []string{"invalid-dns-port.yaml:3:", "paths[0].to.port", "uses no port"}},
 		{"invalid-syntax.yaml", []string{"invalid-syntax.yaml:"}},
+		{"invalid-tls-partial.yaml", []string{"invalid-tls-partial.yaml:5:", "tls.cert is missing", "linkmesh certs"}},
+		{"invalid-tls-missing-file.yaml", []string{"invalid-tls-missing-file.yaml:7:", "tls.key", "no-such-file.key"}},
+		{"invalid-limits.yaml", []string{"invalid-limits.yaml:5:", "limits.max_connections: 0 is out of range", "invalid-limits.yaml:6:", "limits.results_per_second_per_probe"}},
+		{"invalid-snapshot-interval.yaml", []string{"invalid-snapshot-interval.yaml:6:", "state.snapshot_interval", "100ms to 1m"}},
 		{"invalid-range-reversed.yaml", []string{"invalid-range-reversed.yaml:5:", "paths[0].to.ports", "reversed", "lower port first"}},
 		{"invalid-range-outside.yaml", []string{"invalid-range-outside.yaml:3:", "outside 1-65535"}},
 		{"invalid-range-and-port.yaml", []string{"invalid-range-and-port.yaml:3:", "either port or ports"}},

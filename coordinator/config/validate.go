@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -76,6 +78,30 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 	}
 	if len(c.Paths) == 0 {
 		add(doc.Errorf([]any{"paths"}, "the path policy is empty; add at least one rule such as {from: {site: sql}, to: {site: mi}, kind: tcp}"))
+	}
+	add(c.validateTLS(doc))
+	if c.State.SnapshotInterval < 100*time.Millisecond || c.State.SnapshotInterval > time.Minute {
+		add(doc.Errorf([]any{"state", "snapshot_interval"}, "%v is out of range; use 100ms to 1m (acks trail counting by this long)", c.State.SnapshotInterval))
+	}
+	if c.State.Dir != "" {
+		c.State.Dir = c.resolve(c.State.Dir)
+	}
+	for _, l := range []struct {
+		key      string
+		v        int
+		min, max int
+	}{
+		{"max_connections", c.Limits.MaxConnections, 1, 1 << 20},
+		{"max_connections_per_probe", c.Limits.MaxConnectionsPerProbe, 1, 1024},
+		{"max_plan_streams_per_probe", c.Limits.MaxPlanStreamsPerProbe, 1, 1024},
+		{"results_per_second_per_probe", c.Limits.ResultsPerSecondPerProbe, 10, 1 << 24},
+		{"requests_per_second_per_probe", c.Limits.RequestsPerSecondPerProbe, 1, 1 << 20},
+		{"max_probes", c.Limits.MaxProbes, 1, 1 << 20},
+		{"max_paths_per_probe", c.Limits.MaxPathsPerProbe, 1, 1 << 20},
+	} {
+		if l.v < l.min || l.v > l.max {
+			add(doc.Errorf([]any{"limits", l.key}, "%d is out of range; use %d to %d", l.v, l.min, l.max))
+		}
 	}
 	seen := map[string]int{}
 	for i := range c.Paths {
@@ -292,4 +318,36 @@ func sortedPairs(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// validateTLS checks that tls names all three files or none, resolves them
+// against the config file's directory, and that each exists.
+func (c *Config) validateTLS(doc *yamlconf.Doc) error {
+	t := &c.TLS
+	if t.CA == "" && t.Cert == "" && t.Key == "" {
+		return nil
+	}
+	var errs []error
+	for _, f := range []struct {
+		key string
+		v   *string
+	}{{"ca", &t.CA}, {"cert", &t.Cert}, {"key", &t.Key}} {
+		if *f.v == "" {
+			errs = append(errs, doc.Errorf([]any{"tls"}, "tls.%s is missing; give ca, cert and key together (create them with `linkmesh certs`)", f.key))
+			continue
+		}
+		*f.v = c.resolve(*f.v)
+		if _, err := os.Stat(*f.v); err != nil {
+			errs = append(errs, doc.Errorf([]any{"tls", f.key}, "%v (a relative path is relative to the config file's directory)", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// resolve makes a relative path relative to the config file's directory.
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
 }

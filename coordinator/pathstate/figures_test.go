@@ -1,6 +1,7 @@
 package pathstate
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -96,5 +97,34 @@ func TestStandInsReplan(t *testing.T) {
 	s.SetStandIns("nobody", serving) // unknown probes are ignored
 	if s.Serving("nobody", 5022) {
 		t.Error("an unknown probe serves")
+	}
+}
+
+// TestCheckpointKeepsFigures: the latest MTU check and burst survive a
+// restore, so linkmesh_path_mtu_blackhole does not vanish (and its alert
+// resolve) when a coordinator restarts.
+func TestCheckpointKeepsFigures(t *testing.T) {
+	s := registered(t)
+	r := echoRes(1, linkmeshv1.Code_CODE_OK)
+	r.MtuBytes, r.MtuBlackhole, r.ThroughputBitsPerSecond = 1400, true, 19e6
+	if _, err := s.Ingest("sql01", 1, 0, []*linkmeshv1.Result{r}); err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := s.Checkpoint(true)
+	data, err := json.Marshal(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Checkpoint
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	restored := New(newClock().Now)
+	if err := restored.Restore(&back); err != nil {
+		t.Fatal(err)
+	}
+	p := onlyPath(t, restored)
+	if p.MTU != 1400 || !p.MTUBlackhole || p.MTUTime.IsZero() || p.Throughput != 19e6 || p.ThroughputTime.IsZero() {
+		t.Errorf("after restore: mtu %d black hole %v at %v, throughput %v at %v", p.MTU, p.MTUBlackhole, p.MTUTime, p.Throughput, p.ThroughputTime)
 	}
 }

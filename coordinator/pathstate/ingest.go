@@ -25,8 +25,13 @@ type IngestStats struct {
 	Counted int
 	// Duplicates had been counted before (a replay) and were skipped.
 	Duplicates int
-	// AckedSeq is the probe's cursor after the batch.
+	// Rejected results were not counted: they would have created a path beyond
+	// Limits.MaxPathsPerProbe. The cursor moves past them all the same.
+	Rejected int
+	// AckedSeq is the probe's durable cursor after the batch (see Cursor.Acked).
 	AckedSeq uint64
+	// ReceivedSeq is the probe's in-memory cursor after the batch.
+	ReceivedSeq uint64
 }
 
 // Ingest counts a batch of results from a registered probe. Results at or below the
@@ -39,12 +44,15 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 	if !ok {
 		return IngestStats{}, fmt.Errorf("%q: %w", probe, ErrUnknownProbe)
 	}
+	s.version++
 	if epoch != p.Epoch {
-		return IngestStats{AckedSeq: p.AckedSeq}, fmt.Errorf("%q epoch %d, registered %d: %w", probe, epoch, p.Epoch, ErrEpochChanged)
+		c := s.cursorLocked(p)
+		return IngestStats{AckedSeq: c.Acked, ReceivedSeq: c.Received}, fmt.Errorf("%q epoch %d, registered %d: %w", probe, epoch, p.Epoch, ErrEpochChanged)
 	}
 	p.LastReport = s.now()
-	if dropped > p.DroppedTotal {
-		p.DroppedTotal = dropped
+	if dropped > p.droppedEpoch { // a total for the epoch: count only its growth
+		p.DroppedTotal += dropped - p.droppedEpoch
+		p.droppedEpoch = dropped
 	}
 	if !sort.SliceIsSorted(results, func(i, j int) bool { return results[i].GetSeq() < results[j].GetSeq() }) {
 		results = append([]*linkmeshv1.Result(nil), results...)
@@ -60,14 +68,21 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 			p.Gaps += gap
 		}
 		p.AckedSeq = r.GetSeq()
-		s.countLocked(p, r)
-		st.Counted++
+		if s.countLocked(p, r) {
+			st.Counted++
+		} else {
+			st.Rejected++
+			p.Rejected++
+		}
 	}
-	st.AckedSeq = p.AckedSeq
+	c := s.cursorLocked(p)
+	st.AckedSeq, st.ReceivedSeq = c.Acked, c.Received
 	return st, nil
 }
 
-func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) {
+// countLocked counts r into its path; it returns false when the path is new
+// and the probe already has Limits.MaxPathsPerProbe paths.
+func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) bool {
 	src := probe.Info
 	k := Key{
 		Source:     src.GetName(),
@@ -80,8 +95,12 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) {
 	}
 	path, ok := s.paths[k]
 	if !ok {
+		if s.limits.MaxPathsPerProbe > 0 && probe.paths >= s.limits.MaxPathsPerProbe {
+			return false
+		}
 		path = &Path{Key: k, recent: &window{}}
 		s.paths[k] = path
+		probe.paths++
 	}
 	code := r.GetCode()
 	if code <= linkmeshv1.Code_CODE_UNSPECIFIED || int(code) >= NumCodes {
@@ -119,6 +138,7 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) {
 	if code == linkmeshv1.Code_CODE_OK && t.After(path.LastSuccess) {
 		path.LastSuccess = t
 	}
+	return true
 }
 
 // countFiguresLocked keeps the latest path-MTU check, throughput and
@@ -180,6 +200,9 @@ type ProbeState struct {
 }
 
 // Snapshot copies the state. A probe is up when it reported within staleAfter.
+// With checkpoints enabled, the counters (path Counters, probe DroppedTotal,
+// Gaps and Rejected) are those of the last committed checkpoint, so what
+// /metrics shows never goes backwards when a crash loses the uncommitted rest.
 func (s *Store) Snapshot(staleAfter time.Duration) Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -188,11 +211,18 @@ func (s *Store) Snapshot(staleAfter time.Duration) Snapshot {
 	for _, p := range s.probes {
 		cp := *p
 		cp.MemberRTTs = maps.Clone(p.MemberRTTs)
+		if s.checkpoints {
+			c := s.committed.probes[p.Info.GetName()]
+			cp.DroppedTotal, cp.Gaps, cp.Rejected = c.DroppedTotal, c.Gaps, c.Rejected
+		}
 		snap.Probes = append(snap.Probes, ProbeState{Probe: cp, Up: p.up(now, staleAfter)})
 	}
 	for _, p := range s.paths {
 		cp := *p
 		cp.recent = nil
+		if s.checkpoints {
+			cp.Counters = s.committed.paths[p.Key]
+		}
 		snap.Paths = append(snap.Paths, cp)
 	}
 	sort.Slice(snap.Probes, func(i, j int) bool { return snap.Probes[i].Info.GetName() < snap.Probes[j].Info.GetName() })

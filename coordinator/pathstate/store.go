@@ -8,6 +8,8 @@
 package pathstate
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -48,9 +50,9 @@ func (p *Path) Up() bool {
 	return p.Last == linkmeshv1.Code_CODE_OK || (p.RefusedIsReach && p.Last == linkmeshv1.Code_CODE_REFUSED)
 }
 
-// Path is the state of one path.
-type Path struct {
-	Key
+// Counters are a path's cumulative figures: exported as Prometheus counters and
+// histograms, so they must never go backwards (see Store.EnableCheckpoints).
+type Counters struct {
 	// Counts holds the attempts per result code, indexed by linkmeshv1.Code.
 	Counts [NumCodes]uint64
 	// BucketCounts are the non-cumulative counts per Buckets entry; the last
@@ -61,6 +63,12 @@ type Path struct {
 	RTTCount uint64
 	// SYNRetransmits sums the SYNs the kernel had to send again.
 	SYNRetransmits uint64
+}
+
+// Path is the state of one path.
+type Path struct {
+	Key
+	Counters
 	// Last is the code of the latest attempt (by probe time).
 	Last linkmeshv1.Code
 	// LastTime is when the latest attempt started (probe clock).
@@ -106,10 +114,12 @@ type Probe struct {
 	// this epoch have been counted.
 	Epoch    uint64
 	AckedSeq uint64
-	// DroppedTotal is what the probe says it had to drop.
+	// DroppedTotal is what the probe says it had to drop, summed over its epochs.
 	DroppedTotal uint64
 	// Gaps counts sequence numbers that never arrived (dropped by the probe).
 	Gaps uint64
+	// Rejected counts results refused because the probe has too many paths.
+	Rejected uint64
 	// Gossip is the probe's gossip state and GossipSince when it entered it.
 	Gossip      GossipState
 	GossipSince time.Time
@@ -120,6 +130,22 @@ type Probe struct {
 	MemberRTTs map[string]RTTSample
 	// StandIns is what the probe last reported of its stand-in endpoints.
 	StandIns []*linkmeshv1.StandInStatus
+
+	// durableEpoch and durableSeq are the cursor as of the last committed
+	// checkpoint; paths counts the paths this probe is the source of.
+	durableEpoch, durableSeq uint64
+	paths                    int
+	// droppedEpoch is the probe's own drop total within the current epoch.
+	droppedEpoch uint64
+}
+
+// Cursor is where a probe stands with this coordinator.
+type Cursor struct {
+	// Received is the highest sequence number counted in memory.
+	Received uint64
+	// Acked is the highest sequence number counted durably: Received when the
+	// store keeps no checkpoints, else the cursor of the last committed one.
+	Acked uint64
 }
 
 // Store is the coordinator's mesh state.
@@ -132,6 +158,33 @@ type Store struct {
 	// changed is closed and replaced whenever the set of probes or their
 	// descriptions change, so plan streams can recompute.
 	changed chan struct{}
+
+	limits Limits
+	// checkpoints: acks and exported counters follow committed checkpoints.
+	checkpoints bool
+	// version counts mutations; checkpointed is the version of the last
+	// Checkpoint, committed the counters of the last committed one.
+	version, checkpointed uint64
+	committed             committed
+}
+
+// Limits bound what probes can make the store hold. Zero means no limit.
+type Limits struct {
+	// MaxProbes bounds the probes the store knows.
+	MaxProbes int
+	// MaxPathsPerProbe bounds the paths one probe is the source of; results for
+	// further paths are refused (and counted in Probe.Rejected).
+	MaxPathsPerProbe int
+}
+
+// ErrTooManyProbes is returned by TryRegister when Limits.MaxProbes is reached.
+var ErrTooManyProbes = errors.New("the coordinator knows too many probes (limits.max_probes)")
+
+// SetLimits sets the limits; call it before the store is used.
+func (s *Store) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits = l
 }
 
 // New returns an empty Store. now is the clock (time.Now in production).
@@ -144,11 +197,26 @@ func New(now func() time.Time) *Store {
 	}
 }
 
-// Register records a probe's description and returns its ingest cursor for the
-// given epoch (0 if the epoch is new).
+// Register records a probe's description and returns its in-memory ingest
+// cursor for the given epoch (0 if the epoch is new). It ignores Limits.MaxProbes;
+// the gRPC service calls TryRegister.
 func (s *Store) Register(info *linkmeshv1.ProbeInfo) (ackedSeq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.registerLocked(info).Received
+}
+
+// TryRegister is Register with the limits applied; it returns the probe's cursor.
+func (s *Store) TryRegister(info *linkmeshv1.ProbeInfo) (Cursor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.probes[info.GetName()]; !ok && s.limits.MaxProbes > 0 && len(s.probes) >= s.limits.MaxProbes {
+		return Cursor{}, fmt.Errorf("%q: %w", info.GetName(), ErrTooManyProbes)
+	}
+	return s.registerLocked(info), nil
+}
+
+func (s *Store) registerLocked(info *linkmeshv1.ProbeInfo) Cursor {
 	p, ok := s.probes[info.GetName()]
 	if !ok {
 		p = &Probe{}
@@ -158,12 +226,25 @@ func (s *Store) Register(info *linkmeshv1.ProbeInfo) (ackedSeq uint64) {
 	p.Info = info
 	p.Registered = s.now()
 	if p.Epoch != info.GetEpoch() {
-		p.Epoch, p.AckedSeq = info.GetEpoch(), 0
+		p.Epoch, p.AckedSeq, p.droppedEpoch = info.GetEpoch(), 0, 0
 	}
 	if notify {
 		s.notifyLocked()
 	}
-	return p.AckedSeq
+	s.version++
+	return s.cursorLocked(p)
+}
+
+// cursorLocked is p's cursor; see Cursor.
+func (s *Store) cursorLocked(p *Probe) Cursor {
+	c := Cursor{Received: p.AckedSeq, Acked: p.AckedSeq}
+	if s.checkpoints {
+		c.Acked = 0
+		if p.durableEpoch == p.Epoch {
+			c.Acked = min(p.durableSeq, p.AckedSeq)
+		}
+	}
+	return c
 }
 
 func sameInfo(a, b *linkmeshv1.ProbeInfo) bool {

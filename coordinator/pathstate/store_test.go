@@ -238,7 +238,7 @@ func TestIngestIdempotent(t *testing.T) {
 				if err != nil {
 					t.Fatalf("batch %d: %v", i, err)
 				}
-				want := IngestStats{Counted: b.wantCounted, Duplicates: b.wantDuplicates, AckedSeq: b.wantAcked}
+				want := IngestStats{Counted: b.wantCounted, Duplicates: b.wantDuplicates, AckedSeq: b.wantAcked, ReceivedSeq: b.wantAcked}
 				if st != want {
 					t.Errorf("batch %d %v: got %+v, want %+v", i, b.seqs, st, want)
 				}

@@ -22,6 +22,8 @@ const (
 	maxVersion     = 64
 	maxRTT         = time.Hour
 	maxAddressSize = 300
+	maxAddressLen  = 64  // one resolved address (an IPv6 with zone fits)
+	maxTargetID    = 256 // the plan's id of the target
 	// MaxMemberRTTs bounds the gossip round trips one report may carry.
 	MaxMemberRTTs = 256
 	maxStandIns   = 16
@@ -179,9 +181,15 @@ func validateResult(r *linkmeshv1.Result) error {
 		return fmt.Errorf("addresses: at most 64")
 	}
 	for i, a := range r.GetAddresses() {
-		if _, err := netip.ParseAddr(a); err != nil || len(a) > 64 {
+		if len(a) > maxAddressLen || !utf8.ValidString(a) {
+			return fmt.Errorf("addresses[%d]: at most %d bytes of UTF-8", i, maxAddressLen)
+		}
+		if _, err := netip.ParseAddr(a); err != nil {
 			return fmt.Errorf("addresses[%d]: %q is not an IP address", i, a)
 		}
+	}
+	if len(r.GetTargetId()) > maxTargetID || !utf8.ValidString(r.GetTargetId()) {
+		return fmt.Errorf("target_id: at most %d bytes of UTF-8", maxTargetID)
 	}
 	if m := r.GetMtuBytes(); m > 65535 || (m > 0 && m < 68) {
 		return fmt.Errorf("mtu_bytes: %d is not an IP packet size (68 to 65535)", m)

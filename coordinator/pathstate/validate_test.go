@@ -1,6 +1,7 @@
 package pathstate
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -229,7 +230,70 @@ func FuzzValidateReport(f *testing.F) {
 		if err != nil || st.Counted != 0 {
 			t.Fatalf("replay: got %+v, %v; want nothing counted", st, err)
 		}
-		s.Snapshot(time.Minute)
+		before := s.Snapshot(time.Minute)
+		// A checkpoint taken now and restored elsewhere holds the same counters
+		// and cursor, and counts the same replay as duplicates again.
+		cp, _ := s.Checkpoint(true)
+		js, err := json.Marshal(cp)
+		if err != nil {
+			t.Fatalf("encode checkpoint: %v", err)
+		}
+		var back Checkpoint
+		if err := json.Unmarshal(js, &back); err != nil {
+			t.Fatalf("decode checkpoint: %v", err)
+		}
+		r := New(func() time.Time { return t0 })
+		r.EnableCheckpoints()
+		if err := r.Restore(&back); err != nil {
+			t.Fatalf("restore: %v", err)
+		}
+		after := r.Snapshot(time.Minute)
+		if len(after.Paths) != len(before.Paths) {
+			t.Fatalf("restored %d paths, want %d", len(after.Paths), len(before.Paths))
+		}
+		for i := range after.Paths {
+			a, b := after.Paths[i], before.Paths[i]
+			if a.Key != b.Key || a.Counts != b.Counts || a.BucketCounts != b.BucketCounts || a.RTTCount != b.RTTCount {
+				t.Fatalf("path %d after restore: %+v, want %+v", i, a, b)
+			}
+		}
+		st, err = r.Ingest(req.GetProbe(), req.GetEpoch(), req.GetDroppedTotal(), req.GetResults())
+		if err != nil || st.Counted != 0 {
+			t.Fatalf("replay after restore: got %+v, %v; want nothing counted", st, err)
+		}
+	})
+}
+
+// FuzzValidateProbe: whatever a Register carries, ValidateProbe does not panic,
+// and a description it accepts registers.
+func FuzzValidateProbe(f *testing.F) {
+	for _, p := range []*linkmeshv1.ProbeInfo{
+		{Name: "sql01", Site: "sql", Epoch: 1, ResponderAddress: ":5023", Labels: map[string]string{"role": "primary"}},
+		{Name: "mi-vnet-01", Site: "mi", Version: "v1.2.3", Os: "linux/amd64", ResponderAddress: "[fe80::1%eth0]:5023"},
+		{Name: "", Site: "sql"},
+	} {
+		b, err := proto.Marshal(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var p linkmeshv1.ProbeInfo
+		if err := proto.Unmarshal(data, &p); err != nil {
+			return
+		}
+		if err := ValidateProbe(&p); err != nil {
+			return
+		}
+		if !labelValueRe.MatchString(p.GetName()) || len(p.GetLabels()) > MaxLabels {
+			t.Fatalf("accepted %+v", &p)
+		}
+		s := New(func() time.Time { return t0 })
+		s.SetLimits(Limits{MaxProbes: 1})
+		if _, err := s.TryRegister(&p); err != nil {
+			t.Fatalf("register a valid probe: %v", err)
+		}
 	})
 }
 

@@ -3,7 +3,11 @@
   Installs the linkmesh probe as a Windows service beside SQL Server.
 
 .DESCRIPTION
-  Copies nothing: run it from the folder that holds linkmesh.exe and mesh.key.
+  Copies nothing: run it from the folder that holds linkmesh.exe, mesh.key, ca.crt
+  and the probe's certificate <Name>.crt and key <Name>.key (from
+  `linkmesh.exe certs probe --name <Name>`). Unacked results are spooled to
+  spool\ in that folder, so a restart loses none. -Insecure runs plain gRPC
+  without certificates (a trusted lab network only).
   The service runs as LocalSystem (change it with -Credential if your policy asks),
   starts automatically, restarts on failure, and logs to linkmesh-probe.log beside
   the executable. It also opens the responder port (5023) and gossip (7946) inbound
@@ -17,7 +21,8 @@ param(
   [Parameter(Mandatory)] [string] $Coordinator,
   [Parameter(Mandatory)] [string] $RemotePrefix,
   [string] $Site = "sql",
-  [string] $Dir = $PSScriptRoot
+  [string] $Dir = $PSScriptRoot,
+  [switch] $Insecure
 )
 $ErrorActionPreference = "Stop"
 $exe = Join-Path $Dir "linkmesh.exe"
@@ -27,7 +32,20 @@ $cache = Join-Path $Dir "plan.pb"
 if (-not (Test-Path $exe)) { throw "linkmesh.exe not found in $Dir" }
 if (-not (Test-Path $key)) { throw "mesh.key not found in $Dir (the same key file as on the coordinator)" }
 
-$args = "probe --site $Site --name $Name --coordinator $Coordinator --mesh-key-file `"$key`" --plan-cache `"$cache`" --log-file `"$log`" --insecure"
+$spool = Join-Path $Dir "spool"
+if ($Insecure) {
+  $tls = "--insecure"
+} else {
+  $ca = Join-Path $Dir "ca.crt"
+  $crt = Join-Path $Dir "$Name.crt"
+  $pem = Join-Path $Dir "$Name.key"
+  foreach ($f in @($ca, $crt, $pem)) {
+    if (-not (Test-Path $f)) { throw "$f not found (issue it with: linkmesh.exe certs probe --name $Name; see README), or pass -Insecure" }
+  }
+  $tls = "--tls-ca `"$ca`" --tls-cert `"$crt`" --tls-key `"$pem`""
+}
+
+$args = "probe --site $Site --name $Name --coordinator $Coordinator --mesh-key-file `"$key`" --plan-cache `"$cache`" --spool-dir `"$spool`" --log-file `"$log`" $tls"
 New-Service -Name "linkmesh-probe" -DisplayName "linkmesh probe ($Name)" `
   -Description "Measures the MI link's network paths and reports to the linkmesh coordinator." `
   -BinaryPathName "`"$exe`" $args" -StartupType Automatic | Out-Null

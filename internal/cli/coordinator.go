@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"path/filepath"
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
@@ -14,15 +15,18 @@ import (
 func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("coordinator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var file string
+	var file, stateDir string
 	var insecureFlag, checkOnly bool
+	var tf tlsFlags
 	var lf logFlags
 	fs.StringVar(&file, "config", "", "path of the YAML config (required; see docs/configuration.md)")
-	fs.BoolVar(&insecureFlag, "insecure", false, "serve plain gRPC without TLS (required until mTLS lands; never across untrusted networks)")
+	tf.register(fs, "the coordinator's certificate (linkmesh certs server)")
+	fs.StringVar(&stateDir, "state-dir", "", "directory for the checkpoint of path state and probe cursors (overrides state.dir; empty: nothing survives a restart)")
+	fs.BoolVar(&insecureFlag, "insecure", false, "serve plain gRPC without TLS: anyone who reaches the port can report as any probe (never across untrusted networks)")
 	fs.BoolVar(&checkOnly, "check-config", false, "validate the config, print a summary and exit")
 	lf.register(fs, "info")
 	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh coordinator --config FILE --insecure [flags]\n\n")
+		io.WriteString(stderr, "usage: linkmesh coordinator --config FILE [--tls-ca ca.crt --tls-cert coord.crt --tls-key coord.key | --insecure] [flags]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -40,13 +44,33 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return &UsageError{Err: err}
 	}
+	if stateDir != "" {
+		if cfg.State.Dir, err = filepath.Abs(stateDir); err != nil {
+			return usageErrorf("--state-dir %q: %v", stateDir, err)
+		}
+	}
+	if !tf.empty() {
+		if err := tf.files().Check("--tls-"); err != nil {
+			return &UsageError{Err: err}
+		}
+		cfg.TLS = config.TLS{CA: tf.ca, Cert: tf.cert, Key: tf.key}
+	}
 	if checkOnly {
 		return printConfigSummary(stdout, file, cfg)
 	}
-	if !insecureFlag {
-		return usageErrorf("this build speaks only plain gRPC: pass --insecure (mTLS is planned; see docs/security.md)")
+	secure := cfg.TLS.CA != ""
+	switch {
+	case secure && insecureFlag:
+		return usageErrorf("coordinator: --insecure and TLS files (--tls-* or tls: in %s) exclude each other; drop one", file)
+	case !secure && !insecureFlag:
+		return usageErrorf("coordinator: give the TLS files (--tls-ca, --tls-cert, --tls-key, or tls: in the config; create them with `linkmesh certs`) or pass --insecure")
 	}
-	logger.Warn("gRPC without TLS (--insecure): probes are not authenticated")
+	if insecureFlag {
+		logger.Warn("gRPC without TLS (--insecure): anyone who reaches the gRPC port can register and report as any probe, and results cross the network in clear text")
+	}
+	if cfg.State.Dir == "" {
+		logger.Info("no state directory: a restart resets the counters (Prometheus handles the reset) and results counted but not yet scraped are gone; set state.dir or --state-dir to keep them")
+	}
 	s, err := coordinator.New(cfg, coordinator.Options{Insecure: insecureFlag}, logger)
 	if err != nil {
 		return err
@@ -60,6 +84,17 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func printConfigSummary(w io.Writer, file string, cfg *config.Config) error {
 	_, err := io.WriteString(w, file+": ok\n")
 	if err != nil {
+		return err
+	}
+	tls := "none: the coordinator starts only with --insecure"
+	if cfg.TLS.CA != "" {
+		tls = "ca " + cfg.TLS.CA + ", cert " + cfg.TLS.Cert
+	}
+	state := "none: a restart resets the counters"
+	if cfg.State.Dir != "" {
+		state = cfg.State.Dir + " (checkpoint every " + cfg.State.SnapshotInterval.String() + ")"
+	}
+	if _, err := io.WriteString(w, "  tls: "+tls+"\n  state: "+state+"\n"); err != nil {
 		return err
 	}
 	for _, r := range cfg.Paths {

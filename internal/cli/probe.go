@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
 
 	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	"github.com/linkmesh/linkmesh/probe"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -20,7 +22,8 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := probe.Config{Labels: map[string]string{}}
 	var coords, join, standIns listFlag
 	var insecureFlag, noGossip bool
-	var keyFile, planCache string
+	var keyFile, planCache, serverName string
+	var tf tlsFlags
 	gc := probe.GossipConfig{}
 	var lf logFlags
 	fs.StringVar(&cfg.Name, "name", host, "unique name of this probe in the mesh")
@@ -30,7 +33,12 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Responder, "responder", ":5023", "responder listen address other probes measure against (\"\" disables it)")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "host or host:port other probes reach the responder at (default: the address the coordinator sees)")
 	fs.IntVar(&cfg.BufferSize, "buffer", 100000, "results kept while no coordinator takes them; beyond it the oldest are dropped and counted")
-	fs.BoolVar(&insecureFlag, "insecure", false, "use plain gRPC without TLS (required until mTLS lands; never across untrusted networks); allows gossip without a mesh key")
+	fs.StringVar(&cfg.SpoolDir, "spool-dir", "", "keep unacked results on disk here too, so a restart loses none (the epoch and sequence numbers continue)")
+	fs.StringVar(&cfg.Metrics, "metrics", "", "serve the probe's own /metrics on this address, e.g. :9023 (off by default: a probe opens no port it was not asked to)")
+	fs.Float64Var(&cfg.ReplayRate, "replay-rate", 1000, "results per second sent to each coordinator at most (paces the replay of a backlog)")
+	tf.register(fs, "this probe's certificate (linkmesh certs probe --name NAME; its name must equal --name)")
+	fs.StringVar(&serverName, "tls-server-name", "", "name to check the coordinator's certificate against (default: the host in --coordinator)")
+	fs.BoolVar(&insecureFlag, "insecure", false, "use plain gRPC without TLS: results and plans in clear text, no proof of who is who (never across untrusted networks); allows gossip without a mesh key")
 	fs.StringVar(&keyFile, "mesh-key-file", "", "file with the mesh key: encrypts gossip and authenticates the echo hello, so every probe of the mesh needs the same one; create one with `linkmesh certs mesh-key`")
 	fs.IntVar(&cfg.ResponderMaxConns, "responder-max-conns", 64, "connections the responder handles at once (the oldest unfinished hello is dropped to make room)")
 	fs.Var(&standIns, "stand-in", "serve the responder protocol on this port (e.g. 5022) for as long as the probe runs, in place of an endpoint that does not exist yet (repeatable; SQL Server cannot create its endpoint on a port the probe holds)")
@@ -42,7 +50,7 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&planCache, "plan-cache", "default", "file that keeps the latest plan so probing goes on across restarts while no coordinator answers (\"default\": in the user cache directory; \"off\" disables)")
 	lf.register(fs, "info")
 	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh probe --site SITE --coordinator HOST:PORT --mesh-key-file FILE --insecure [flags]\n\n")
+		io.WriteString(stderr, "usage: linkmesh probe --site SITE --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert NAME.crt --tls-key NAME.key --mesh-key-file FILE | --insecure) [flags]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -52,12 +60,8 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !insecureFlag {
-		return usageErrorf("this build speaks only plain gRPC: pass --insecure (mTLS is planned; see docs/security.md)")
-	}
-	logger.Warn("gRPC without TLS (--insecure): results and plans travel in clear text")
 	cfg.Coordinators = coords
-	cfg.Creds = insecure.NewCredentials()
+	cfg.Creds = insecure.NewCredentials() // replaced below unless --insecure
 	for _, p := range standIns {
 		n, err := strconv.ParseUint(p, 10, 16)
 		if err != nil || n == 0 {
@@ -84,6 +88,29 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return &UsageError{Err: err}
+	}
+	switch {
+	case insecureFlag && !tf.empty():
+		return usageErrorf("probe: --insecure and --tls-* exclude each other; drop one")
+	case insecureFlag:
+		logger.Warn("gRPC without TLS (--insecure): results and plans travel in clear text, and the coordinator cannot tell this probe from an impostor")
+		cfg.Creds = insecure.NewCredentials()
+	default:
+		if err := tf.files().Check("--tls-"); err != nil {
+			return &UsageError{Err: fmt.Errorf("probe: %w, or pass --insecure", err)}
+		}
+		src, err := tlsconf.NewSource(tf.files(), logger.With("component", "tls"))
+		if err != nil {
+			return &UsageError{Err: err}
+		}
+		name, err := tlsconf.ProbeName(src.Current().Leaf)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("--tls-cert %s: %w; issue one with `linkmesh certs probe --name %s`", tf.cert, err, cfg.Name)}
+		}
+		if name != cfg.Name {
+			return usageErrorf("--tls-cert %s is for probe %q, but --name is %q: the coordinator would refuse every call; use --name %s or issue a certificate with `linkmesh certs probe --name %s`", tf.cert, name, cfg.Name, name, cfg.Name)
+		}
+		cfg.Creds = tlsconf.ClientCredentials(src, serverName)
 	}
 	a, err := probe.New(cfg, logger)
 	if err != nil {

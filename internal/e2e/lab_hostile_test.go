@@ -20,15 +20,15 @@ import (
 	"github.com/linkmesh/linkmesh/probe/responder/wire"
 )
 
-// attack is one kind of hostile client: it makes one connection's worth of
+// hostileClient is one kind of hostile client: it makes one connection's worth of
 // trouble against addr and returns when done (or ctx ends).
-type attack struct {
+type hostileClient struct {
 	name    string
 	clients int
 	run     func(ctx context.Context, c net.Conn)
 }
 
-var attacks = []attack{
+var hostileClients = []hostileClient{
 	{name: "random bytes", clients: 4, run: func(ctx context.Context, c net.Conn) {
 		b := make([]byte, 4096)
 		rand.Read(b)
@@ -103,7 +103,7 @@ paths:
 	target := net.JoinHostPort(lab.MI().Addr().String(), strconv.Itoa(labResponder))
 	var conns atomic.Int64
 	var wg sync.WaitGroup
-	for _, a := range attacks {
+	for _, a := range hostileClients {
 		for range a.clients {
 			wg.Go(func() {
 				// Bounded: at most 2,000 connections per client, and the duration.

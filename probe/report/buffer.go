@@ -1,10 +1,14 @@
 // Package report delivers a probe's results to its coordinators: a bounded buffer
-// numbers every result and keeps it until every coordinator has acknowledged it,
-// and one Client per coordinator registers, follows the plan stream and sends
-// batches, retrying with backoff while the coordinator is away.
+// numbers every result and keeps it until every coordinator has acknowledged it
+// (optionally mirrored in a disk spool that survives restarts), and one Client
+// per coordinator registers, follows the plan stream and sends batches, paced
+// when replaying a backlog and retrying with backoff while the coordinator is away.
 package report
 
 import (
+	"fmt"
+	"log/slog"
+	"maps"
 	"sync"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -21,14 +25,61 @@ type Buffer struct {
 	dropped  uint64
 	acked    map[string]uint64
 	added    chan struct{} // closed and replaced on every Record
+
+	spool       *spool // nil without a spool directory
+	logger      *slog.Logger
+	spoolErrors uint64
+	lastErr     string
 }
 
-// NewBuffer returns a buffer that holds at most capacity results.
+// NewBuffer returns a buffer that holds at most capacity results in memory.
 func NewBuffer(capacity int) *Buffer {
 	if capacity < 1 {
 		capacity = 1
 	}
 	return &Buffer{capacity: capacity, nextSeq: 1, acked: map[string]uint64{}, added: make(chan struct{})}
+}
+
+// OpenBuffer returns a buffer that also keeps its results in the spool directory
+// dir, restoring what a previous run left there: the unacked results, the epoch
+// and the next sequence number, and the drop count. Spool write errors are logged
+// (once per change) and counted; the buffer goes on in memory.
+func OpenBuffer(capacity int, dir string, logger *slog.Logger) (*Buffer, error) {
+	b := NewBuffer(capacity)
+	sp, restored, next, err := openSpool(dir)
+	if err != nil {
+		return nil, err
+	}
+	b.spool, b.logger, b.nextSeq, b.dropped = sp, logger, next, sp.meta.Dropped
+	if n := len(restored) - b.capacity; n > 0 {
+		// The buffer held at most the newest capacity results: anything older on
+		// disk was dropped (and counted) or acked already.
+		restored = restored[n:]
+	}
+	b.items = restored
+	return b, nil
+}
+
+// Epoch is the spool's epoch (which continues across restarts), or 0 without a
+// spool (the caller draws one).
+func (b *Buffer) Epoch() uint64 {
+	if b.spool == nil {
+		return 0
+	}
+	return b.spool.meta.Epoch
+}
+
+// Close syncs and closes the spool, if any.
+func (b *Buffer) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.spool == nil {
+		return nil
+	}
+	b.spool.meta.Dropped = b.dropped
+	err := b.spool.close()
+	b.spool = nil
+	return err
 }
 
 // Record numbers r and appends it, dropping the oldest result when full.
@@ -44,8 +95,58 @@ func (b *Buffer) Record(r *linkmeshv1.Result) {
 		b.dropped += uint64(n)
 	}
 	b.items = append(b.items, r)
+	if b.spool != nil {
+		b.spool.meta.Dropped = b.dropped
+		b.spoolErr(b.spool.append(r))
+		b.releaseLocked()
+	}
 	close(b.added)
 	b.added = make(chan struct{})
+}
+
+// releaseLocked lets the spool delete what the buffer no longer holds.
+func (b *Buffer) releaseLocked() {
+	through := b.nextSeq - 1
+	if len(b.items) > 0 {
+		through = b.items[0].GetSeq() - 1
+	}
+	b.spoolErr(b.spool.release(through))
+}
+
+func (b *Buffer) spoolErr(err error) {
+	if err == nil {
+		if b.lastErr != "" && b.logger != nil {
+			b.logger.Info("spool writable again")
+		}
+		b.lastErr = ""
+		return
+	}
+	b.spoolErrors++
+	if msg := err.Error(); msg != b.lastErr && b.logger != nil {
+		b.logger.Error("spool write failed; results are kept in memory only until it works again", "error", fmt.Sprint(err))
+		b.lastErr = msg
+	}
+}
+
+// SpoolErrors counts failed spool writes.
+func (b *Buffer) SpoolErrors() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.spoolErrors
+}
+
+// Consumers returns every consumer's cursor.
+func (b *Buffer) Consumers() map[string]uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.acked)
+}
+
+// Acked returns a consumer's cursor (0 if unknown).
+func (b *Buffer) Acked(consumer string) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.acked[consumer]
 }
 
 // Added returns a channel closed at the next Record.
@@ -117,6 +218,9 @@ func (b *Buffer) trimLocked() {
 	n := b.indexAfter(low)
 	clear(b.items[:n])
 	b.items = b.items[n:]
+	if b.spool != nil && n > 0 {
+		b.releaseLocked()
+	}
 }
 
 // Dropped returns how many results were dropped because the buffer was full.

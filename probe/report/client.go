@@ -11,6 +11,7 @@ import (
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -27,10 +28,20 @@ const (
 	// callTimeout bounds one Register or Report call.
 	callTimeout = 10 * time.Second
 	// MaxBatch is the most results sent in one Report.
-	MaxBatch    = 500
-	minBackoff  = 500 * time.Millisecond
-	maxBackoff  = 30 * time.Second
-	maxMsgBytes = 4 << 20
+	MaxBatch = 500
+	// maxBatchBytes keeps a batch well under the coordinator's 2 MiB message limit.
+	maxBatchBytes = 1 << 20
+	// ackPoll: while results are counted but not yet durable at the coordinator,
+	// ask again this often so the buffer (and spool) can let them go.
+	ackPoll = time.Second
+	// DefaultReplayRate is the default pace (results per second) of sending to
+	// one coordinator, which bounds how fast a backlog is replayed.
+	DefaultReplayRate = 1000
+	// maxRetryWait caps how long a coordinator's "retry after" is honoured.
+	maxRetryWait = 30 * time.Second
+	minBackoff   = 500 * time.Millisecond
+	maxBackoff   = 10 * time.Second
+	maxMsgBytes  = 4 << 20
 )
 
 // errReregister: the coordinator asked the probe to register again.
@@ -50,6 +61,10 @@ type Client struct {
 	Plans chan<- *linkmeshv1.Plan
 	// Logger is scoped to this coordinator by the caller.
 	Logger *slog.Logger
+	// ReplayRate bounds the results per second sent to this coordinator
+	// (default DefaultReplayRate), so a coordinator returning from an outage is
+	// not flattened by every probe's backlog at once.
+	ReplayRate float64
 	// MemberRTTs, if set, returns the probe's latest gossip ping round trips,
 	// sent with every report.
 	MemberRTTs func() []*linkmeshv1.MemberRTT
@@ -74,6 +89,14 @@ func (c *Client) Run(ctx context.Context) error {
 		grpc.WithTransportCredentials(c.Creds),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgBytes)),
+		// gRPC's own reconnect backoff grows to 120 s by default: after a long
+		// outage the coordinator would be back long before the probe tried
+		// again. Cap it like the session backoff, so a returning coordinator
+		// gets its probes (and their backlog) within seconds.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: minBackoff, Multiplier: 1.6, Jitter: 0.2, MaxDelay: maxBackoff / 2},
+			MinConnectTimeout: callTimeout,
+		}),
 	)
 	if err != nil {
 		return fmt.Errorf("coordinator %s: %w", c.Address, err)
@@ -137,7 +160,9 @@ func (c *Client) session(ctx context.Context, api linkmeshv1.MeshServiceClient, 
 	onUp()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.watchPlan(gctx, api) })
-	g.Go(func() error { return c.send(gctx, api, resp.GetAckedSeq()) })
+	g.Go(func() error {
+		return c.send(gctx, api, resp.GetAckedSeq(), max(resp.GetAckedSeq(), resp.GetReceivedSeq()))
+	})
 	return g.Wait()
 }
 
@@ -159,8 +184,16 @@ func (c *Client) watchPlan(ctx context.Context, api linkmeshv1.MeshServiceClient
 	}
 }
 
-// send delivers batches after acked, and a heartbeat when there is nothing new.
-func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, acked uint64) error {
+// send delivers batches after sent (what the coordinator has counted), paced by
+// the replay rate, and a heartbeat when there is nothing new. It lets the buffer
+// forget results only up to acked (what the coordinator holds durably), and asks
+// again every ackPoll while the two differ.
+func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, acked, sent uint64) error {
+	rate := c.ReplayRate
+	if rate <= 0 {
+		rate = DefaultReplayRate
+	}
+	pace := newPacer(rate, MaxBatch)
 	heartbeat := time.NewTimer(0) // report at once: the coordinator learns we are alive
 	defer heartbeat.Stop()
 	for {
@@ -169,7 +202,7 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 		if c.StandInsChanged != nil {
 			standInsChanged = c.StandInsChanged()
 		}
-		batch := c.Buffer.Since(acked, MaxBatch)
+		batch := limitBytes(c.Buffer.Since(sent, MaxBatch), maxBatchBytes)
 		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
@@ -183,6 +216,45 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 				continue
 			}
 		}
+		if err := pace.wait(ctx, len(batch)); err != nil {
+			return err
+		}
+		resp, err := c.report(ctx, api, batch)
+		if status.Code(err) == codes.InvalidArgument && len(batch) > 0 {
+			// The coordinator will never take this batch: skip it rather than
+			// block every later result behind it. It is forgotten once the
+			// coordinator's durable cursor passes it (with the next results).
+			last := batch[len(batch)-1].GetSeq()
+			c.Logger.Error("coordinator refused a batch as invalid; skipping it (please report this as a bug)",
+				"error", err, "first_seq", batch[0].GetSeq(), "last_seq", last)
+			sent = max(sent, last)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if resp.GetReregister() {
+			return errReregister
+		}
+		if len(batch) > 0 {
+			sent = max(sent, batch[len(batch)-1].GetSeq())
+		}
+		sent = max(sent, resp.GetReceivedSeq())
+		acked = max(acked, resp.GetAckedSeq())
+		c.Buffer.Ack(c.Address, acked)
+		if acked < sent {
+			heartbeat.Reset(ackPoll)
+		} else {
+			heartbeat.Reset(Heartbeat)
+		}
+	}
+}
+
+// report sends one batch; when the coordinator says "too fast, retry after d"
+// it waits d (at most maxRetryWait) and sends the same batch again. An
+// InvalidArgument status is returned as it is, other errors wrapped.
+func (c *Client) report(ctx context.Context, api linkmeshv1.MeshServiceClient, batch []*linkmeshv1.Result) (*linkmeshv1.ReportResponse, error) {
+	for {
 		req := &linkmeshv1.ReportRequest{
 			Probe:        c.Info.GetName(),
 			Epoch:        c.Info.GetEpoch(),
@@ -196,25 +268,20 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 		rctx, cancel := context.WithTimeout(ctx, callTimeout)
 		resp, err := api.Report(rctx, req)
 		cancel()
-		if status.Code(err) == codes.InvalidArgument && len(batch) > 0 {
-			// The coordinator will never take this batch: skip it rather than
-			// block every later result behind it.
-			last := batch[len(batch)-1].GetSeq()
-			c.Logger.Error("coordinator refused a batch as invalid; skipping it (please report this as a bug)",
-				"error", err, "first_seq", batch[0].GetSeq(), "last_seq", last)
-			acked = max(acked, last)
-			c.Buffer.Ack(c.Address, acked)
-			continue
+		if err == nil {
+			return resp, nil
 		}
-		if err != nil {
-			return fmt.Errorf("report: %w", err)
+		if status.Code(err) == codes.InvalidArgument {
+			return nil, err
 		}
-		if resp.GetReregister() {
-			return errReregister
+		wait, ok := retryAfter(err)
+		if !ok {
+			return nil, fmt.Errorf("report: %w", err)
 		}
-		acked = max(acked, resp.GetAckedSeq())
-		c.Buffer.Ack(c.Address, acked)
-		heartbeat.Reset(Heartbeat)
+		c.Logger.Debug("coordinator asked to slow down", "wait", wait)
+		if err := sleepCtx(ctx, min(wait, maxRetryWait)); err != nil {
+			return nil, err
+		}
 	}
 }
 

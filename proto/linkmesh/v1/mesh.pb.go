@@ -437,13 +437,19 @@ type RegisterResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of the coordinator that answered.
 	Coordinator string `protobuf:"bytes,1,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
-	// The highest sequence number this coordinator has counted for the probe's
-	// epoch (0 if none): the probe resumes sending after it.
+	// The highest sequence number this coordinator has counted *durably* for the
+	// probe's epoch (0 if none): the probe may forget every result up to it. A
+	// coordinator without a state directory acks what it has counted in memory.
 	AckedSeq uint64 `protobuf:"varint,2,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
 	// The responder address the coordinator will give other probes for this probe.
 	ResponderAddress string `protobuf:"bytes,3,opt,name=responder_address,json=responderAddress,proto3" json:"responder_address,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The highest sequence number counted in memory (≥ acked_seq): the probe
+	// resumes sending after it, but keeps the results between acked_seq and
+	// received_seq until they are acked, to replay them should the coordinator
+	// crash before making them durable.
+	ReceivedSeq   uint64 `protobuf:"varint,4,opt,name=received_seq,json=receivedSeq,proto3" json:"received_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RegisterResponse) Reset() {
@@ -495,6 +501,13 @@ func (x *RegisterResponse) GetResponderAddress() string {
 		return x.ResponderAddress
 	}
 	return ""
+}
+
+func (x *RegisterResponse) GetReceivedSeq() uint64 {
+	if x != nil {
+		return x.ReceivedSeq
+	}
+	return 0
 }
 
 // WatchPlanRequest opens the plan stream of one probe.
@@ -1326,7 +1339,8 @@ type ReportRequest struct {
 	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// Results in increasing seq order.
 	Results []*Result `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
-	// Results the probe had to drop (its buffer was full) since it started.
+	// Results the probe had to drop (its buffer was full): since it started, or
+	// since its epoch began when it keeps a spool (the count survives restarts).
 	DroppedTotal uint64 `protobuf:"varint,4,opt,name=dropped_total,json=droppedTotal,proto3" json:"dropped_total,omitempty"`
 	// The probe's latest gossip ping round trips to other members.
 	MemberRtts []*MemberRTT `protobuf:"bytes,5,rep,name=member_rtts,json=memberRtts,proto3" json:"member_rtts,omitempty"`
@@ -1477,12 +1491,15 @@ func (x *MemberRTT) GetTime() *timestamppb.Timestamp {
 // ReportResponse acknowledges a batch.
 type ReportResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The highest sequence number counted for this probe and epoch; the probe may
-	// forget every result up to it.
+	// The highest sequence number counted durably for this probe and epoch; the
+	// probe may forget every result up to it (see RegisterResponse.acked_seq).
 	AckedSeq uint64 `protobuf:"varint,1,opt,name=acked_seq,json=ackedSeq,proto3" json:"acked_seq,omitempty"`
 	// The probe should call Register again (e.g. the coordinator restarted and does
 	// not know it).
-	Reregister    bool `protobuf:"varint,2,opt,name=reregister,proto3" json:"reregister,omitempty"`
+	Reregister bool `protobuf:"varint,2,opt,name=reregister,proto3" json:"reregister,omitempty"`
+	// The highest sequence number counted in memory; the probe need not send
+	// results up to it again to this coordinator, unless a Register answers lower.
+	ReceivedSeq   uint64 `protobuf:"varint,3,opt,name=received_seq,json=receivedSeq,proto3" json:"received_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1531,6 +1548,13 @@ func (x *ReportResponse) GetReregister() bool {
 	return false
 }
 
+func (x *ReportResponse) GetReceivedSeq() uint64 {
+	if x != nil {
+		return x.ReceivedSeq
+	}
+	return 0
+}
+
 var File_linkmesh_v1_mesh_proto protoreflect.FileDescriptor
 
 const file_linkmesh_v1_mesh_proto_rawDesc = "" +
@@ -1548,11 +1572,12 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
 	"\x0fRegisterRequest\x12,\n" +
-	"\x05probe\x18\x01 \x01(\v2\x16.linkmesh.v1.ProbeInfoR\x05probe\"~\n" +
+	"\x05probe\x18\x01 \x01(\v2\x16.linkmesh.v1.ProbeInfoR\x05probe\"\xa1\x01\n" +
 	"\x10RegisterResponse\x12 \n" +
 	"\vcoordinator\x18\x01 \x01(\tR\vcoordinator\x12\x1b\n" +
 	"\tacked_seq\x18\x02 \x01(\x04R\backedSeq\x12+\n" +
-	"\x11responder_address\x18\x03 \x01(\tR\x10responderAddress\"S\n" +
+	"\x11responder_address\x18\x03 \x01(\tR\x10responderAddress\x12!\n" +
+	"\freceived_seq\x18\x04 \x01(\x04R\vreceivedSeq\"S\n" +
 	"\x10WatchPlanRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12)\n" +
 	"\x10known_generation\x18\x02 \x01(\x04R\x0fknownGeneration\":\n" +
@@ -1638,12 +1663,13 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\tMemberRTT\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12+\n" +
 	"\x03rtt\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03rtt\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"M\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"p\n" +
 	"\x0eReportResponse\x12\x1b\n" +
 	"\tacked_seq\x18\x01 \x01(\x04R\backedSeq\x12\x1e\n" +
 	"\n" +
 	"reregister\x18\x02 \x01(\bR\n" +
-	"reregister*\x9e\x01\n" +
+	"reregister\x12!\n" +
+	"\freceived_seq\x18\x03 \x01(\x04R\vreceivedSeq*\x9e\x01\n" +
 	"\fStandInState\x12\x1e\n" +
 	"\x1aSTAND_IN_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STAND_IN_STATE_SERVING\x10\x01\x12\x1d\n" +

@@ -1,0 +1,138 @@
+package coordinator
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	"github.com/linkmesh/linkmesh/coordinator/statedir"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// checkpointer writes the store's checkpoint to the state directory every
+// interval (when anything changed) and commits it, which is what lets acks
+// advance: a result is acked only once a checkpoint that counts it is on disk.
+type checkpointer struct {
+	dir      *statedir.Dir
+	store    *pathstate.Store
+	interval time.Duration
+	logger   *slog.Logger
+
+	saves    *prometheus.CounterVec
+	lastSave prometheus.Gauge
+	duration prometheus.Histogram
+
+	mu      sync.Mutex // one save at a time
+	failed  bool       // the last save failed: the next one is forced
+	lastErr string
+	closed  bool
+}
+
+// openCheckpointer locks the state directory, restores its checkpoint into
+// store, and switches store to durable acks.
+func openCheckpointer(path string, interval time.Duration, store *pathstate.Store, reg prometheus.Registerer, logger *slog.Logger) (*checkpointer, error) {
+	d, err := statedir.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := d.Load()
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if interval <= 0 {
+		interval = time.Second
+	}
+	store.EnableCheckpoints()
+	if cp != nil {
+		if err := store.Restore(cp); err != nil {
+			d.Close()
+			return nil, err
+		}
+		logger.Info("state restored from the last checkpoint; probes replay what came after it", "dir", path, "taken", cp.Taken, "probes", len(cp.Probes), "paths", len(cp.Paths))
+	} else {
+		logger.Info("no checkpoint yet; starting with empty state", "dir", path)
+	}
+	c := &checkpointer{
+		dir: d, store: store, interval: interval, logger: logger,
+		saves: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "linkmesh_coordinator_checkpoints_total",
+			Help: "Checkpoints of path state and probe cursors written to the state directory, by result (ok, error). Acks wait for them.",
+		}, []string{"result"}),
+		lastSave: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "linkmesh_coordinator_last_checkpoint_timestamp_seconds",
+			Help: "When the latest checkpoint was written successfully.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "linkmesh_coordinator_checkpoint_duration_seconds",
+			Help:    "Time to write one checkpoint (encode, write, fsync, rename).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
+		}),
+	}
+	c.saves.WithLabelValues("ok")
+	c.saves.WithLabelValues("error")
+	reg.MustRegister(c.saves, c.lastSave, c.duration)
+	return c, nil
+}
+
+// run saves every interval until ctx is done.
+func (c *checkpointer) run(ctx context.Context) error {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			c.save()
+		}
+	}
+}
+
+func (c *checkpointer) save() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	cp, changed := c.store.Checkpoint(c.failed)
+	if !changed {
+		return
+	}
+	start := time.Now()
+	err := c.dir.Save(cp)
+	c.duration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		c.saves.WithLabelValues("error").Inc()
+		c.failed = true
+		if msg := err.Error(); msg != c.lastErr {
+			c.logger.Error("cannot write the checkpoint; acks stop advancing, so probes keep their results until it works again", "error", err)
+			c.lastErr = msg
+		}
+		return
+	}
+	if c.failed {
+		c.logger.Info("checkpoint written again; acks advance")
+	}
+	c.failed, c.lastErr = false, ""
+	c.saves.WithLabelValues("ok").Inc()
+	c.lastSave.SetToCurrentTime()
+	c.store.Commit(cp)
+}
+
+// final writes the last checkpoint (after ingest stopped) and releases the directory.
+func (c *checkpointer) final() {
+	c.save()
+	c.close()
+}
+
+func (c *checkpointer) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		c.dir.Close()
+	}
+}

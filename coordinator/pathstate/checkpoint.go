@@ -1,0 +1,167 @@
+package pathstate
+
+import (
+	"fmt"
+	"time"
+
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+)
+
+// CheckpointVersion is the format version of Checkpoint; Restore refuses others.
+const CheckpointVersion = 1
+
+// Checkpoint is the part of the store that survives a coordinator restart: every
+// probe's description and ingest cursor, and every path's counters and latest
+// outcome, taken under one lock so counters and cursors agree. The recent-attempt
+// windows (loss, jitter) are left out: they refill from new results.
+type Checkpoint struct {
+	Version int               `json:"version"`
+	Taken   time.Time         `json:"taken"`
+	Probes  []ProbeCheckpoint `json:"probes"`
+	Paths   []PathCheckpoint  `json:"paths"`
+}
+
+// ProbeCheckpoint is one probe in a Checkpoint.
+type ProbeCheckpoint struct {
+	Name             string            `json:"name"`
+	Site             string            `json:"site"`
+	Labels           map[string]string `json:"labels,omitempty"`
+	Version          string            `json:"version,omitempty"`
+	OS               string            `json:"os,omitempty"`
+	ResponderAddress string            `json:"responder_address,omitempty"`
+	Registered       time.Time         `json:"registered"`
+	LastReport       time.Time         `json:"last_report"`
+	Epoch            uint64            `json:"epoch"`
+	Seq              uint64            `json:"seq"`
+	DroppedTotal     uint64            `json:"dropped_total"`
+	DroppedEpoch     uint64            `json:"dropped_epoch"`
+	Gaps             uint64            `json:"gaps"`
+	Rejected         uint64            `json:"rejected"`
+}
+
+// PathCheckpoint is one path in a Checkpoint.
+type PathCheckpoint struct {
+	Key
+	Counters
+	Last        linkmeshv1.Code `json:"last"`
+	LastTime    time.Time       `json:"last_time"`
+	LastSuccess time.Time       `json:"last_success"`
+	LastRTT     time.Duration   `json:"last_rtt"`
+	LastDetail  string          `json:"last_detail,omitempty"`
+	// RefusedIsReach and LastEpoch: see Path.
+	RefusedIsReach bool   `json:"refused_is_reach,omitempty"`
+	LastEpoch      uint64 `json:"last_epoch,omitempty"`
+	// The latest path-MTU check and burst (see Path): kept so a restart does
+	// not drop linkmesh_path_mtu_blackhole until the next check, which would
+	// resolve and re-fire its alert. Older checkpoints simply lack them.
+	MTU            uint32    `json:"mtu,omitempty"`
+	MTUBlackhole   bool      `json:"mtu_blackhole,omitempty"`
+	MTUTime        time.Time `json:"mtu_time,omitzero"`
+	Throughput     float64   `json:"throughput,omitempty"`
+	ThroughputTime time.Time `json:"throughput_time,omitzero"`
+}
+
+// committed holds the counters of the last committed checkpoint, for export.
+type committed struct {
+	paths  map[Key]Counters
+	probes map[string]ProbeCheckpoint
+}
+
+// EnableCheckpoints makes the store answer acks and export counters from
+// committed checkpoints only (see Cursor and Snapshot): the coordinator calls it
+// when it has a state directory, before serving.
+func (s *Store) EnableCheckpoints() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checkpoints = true
+}
+
+// Checkpoint copies the durable part of the store. Unless force is set, changed
+// is false (and the checkpoint nil) when nothing changed since the previous call.
+func (s *Store) Checkpoint(force bool) (c *Checkpoint, changed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !force && s.version == s.checkpointed {
+		return nil, false
+	}
+	s.checkpointed = s.version
+	c = &Checkpoint{Version: CheckpointVersion, Taken: s.now(), Probes: make([]ProbeCheckpoint, 0, len(s.probes)), Paths: make([]PathCheckpoint, 0, len(s.paths))}
+	for name, p := range s.probes {
+		i := p.Info
+		c.Probes = append(c.Probes, ProbeCheckpoint{
+			Name: name, Site: i.GetSite(), Labels: i.GetLabels(), Version: i.GetVersion(), OS: i.GetOs(),
+			ResponderAddress: i.GetResponderAddress(), Registered: p.Registered, LastReport: p.LastReport,
+			Epoch: p.Epoch, Seq: p.AckedSeq, DroppedTotal: p.DroppedTotal, DroppedEpoch: p.droppedEpoch,
+			Gaps: p.Gaps, Rejected: p.Rejected,
+		})
+	}
+	for _, p := range s.paths {
+		c.Paths = append(c.Paths, PathCheckpoint{
+			Key: p.Key, Counters: p.Counters, Last: p.Last, LastTime: p.LastTime,
+			LastSuccess: p.LastSuccess, LastRTT: p.LastRTT, LastDetail: p.LastDetail,
+			RefusedIsReach: p.RefusedIsReach, LastEpoch: p.LastEpoch,
+			MTU: p.MTU, MTUBlackhole: p.MTUBlackhole, MTUTime: p.MTUTime,
+			Throughput: p.Throughput, ThroughputTime: p.ThroughputTime,
+		})
+	}
+	return c, true
+}
+
+// Commit records that c is durable: acks may now cover its cursors, and the
+// exported counters become its counters.
+func (s *Store) Commit(c *Checkpoint) {
+	cm := committed{paths: make(map[Key]Counters, len(c.Paths)), probes: make(map[string]ProbeCheckpoint, len(c.Probes))}
+	for _, p := range c.Paths {
+		cm.paths[p.Key] = p.Counters
+	}
+	for _, p := range c.Probes {
+		cm.probes[p.Name] = p
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.committed = cm
+	for _, pc := range c.Probes {
+		if p, ok := s.probes[pc.Name]; ok {
+			p.durableEpoch, p.durableSeq = pc.Epoch, pc.Seq
+		}
+	}
+}
+
+// Restore loads a checkpoint into an empty store (at startup, before serving)
+// and commits it: the probes' cursors and the counters continue from it.
+func (s *Store) Restore(c *Checkpoint) error {
+	if c.Version != CheckpointVersion {
+		return fmt.Errorf("checkpoint format %d; this coordinator reads %d", c.Version, CheckpointVersion)
+	}
+	s.mu.Lock()
+	if len(s.probes) != 0 || len(s.paths) != 0 {
+		s.mu.Unlock()
+		return fmt.Errorf("restore into a store that is in use")
+	}
+	for _, pc := range c.Probes {
+		s.probes[pc.Name] = &Probe{
+			Info: &linkmeshv1.ProbeInfo{
+				Name: pc.Name, Site: pc.Site, Labels: pc.Labels, Version: pc.Version, Os: pc.OS,
+				ResponderAddress: pc.ResponderAddress, Epoch: pc.Epoch,
+			},
+			Registered: pc.Registered, LastReport: pc.LastReport, Epoch: pc.Epoch, AckedSeq: pc.Seq,
+			DroppedTotal: pc.DroppedTotal, droppedEpoch: pc.DroppedEpoch, Gaps: pc.Gaps, Rejected: pc.Rejected,
+		}
+	}
+	for _, pc := range c.Paths {
+		if p, ok := s.probes[pc.Source]; ok {
+			p.paths++
+		}
+		s.paths[pc.Key] = &Path{
+			Key: pc.Key, Counters: pc.Counters, Last: pc.Last, LastTime: pc.LastTime,
+			LastSuccess: pc.LastSuccess, LastRTT: pc.LastRTT, LastDetail: pc.LastDetail,
+			RefusedIsReach: pc.RefusedIsReach, LastEpoch: pc.LastEpoch, recent: &window{},
+			MTU: pc.MTU, MTUBlackhole: pc.MTUBlackhole, MTUTime: pc.MTUTime,
+			Throughput: pc.Throughput, ThroughputTime: pc.ThroughputTime,
+		}
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.Commit(c)
+	return nil
+}

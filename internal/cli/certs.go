@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/pki"
+)
+
+const certsUsage = `usage: linkmesh certs <what> [flags]
+
+  ca        create the mesh's private CA: ca.crt and ca.key (keep ca.key offline)
+  server    issue a coordinator certificate for the names/addresses probes dial (--san)
+  probe     issue a probe certificate; the coordinator accepts it only from a probe
+            of that --name
+  mesh-key  write a new mesh key (the shared secret of gossip and the echo hello)
+
+Example (one CA, one coordinator, two probes):
+  linkmesh certs ca --dir pki
+  linkmesh certs server --dir pki --name coord-1 --san coord.example.net,10.20.0.4
+  linkmesh certs probe --dir pki --name sql01
+  linkmesh certs probe --dir pki --name mi-vnet-01
+  linkmesh certs mesh-key --out pki/mesh.key
+
+Run 'linkmesh certs <what> -h' for its flags. See docs/security.md.
+`
+
+// probeNameRe mirrors the probe's --name rule, so a certificate is never issued
+// for a name no probe can take.
+var probeNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$`)
+
+// Certs runs `linkmesh certs`.
+func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		io.WriteString(stderr, certsUsage)
+		if len(args) == 0 {
+			return usageErrorf("certs: say what to create: ca, server, probe or mesh-key")
+		}
+		return flag.ErrHelp
+	}
+	what, args := args[0], args[1:]
+	fs := flag.NewFlagSet("certs "+what, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".", "directory of ca.crt/ca.key and of the files written")
+	force := fs.Bool("force", false, "replace existing files")
+	switch what {
+	case "ca":
+		name := fs.String("name", "linkmesh CA", "the CA's name (Common Name)")
+		days := fs.Int("days", 3650, "validity in days")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		_, pair, err := pki.NewCA(*name, days2d(*days))
+		if err != nil {
+			return err
+		}
+		return writePair(stdout, pair, *dir, "ca", *force, "copy ca.crt to every probe and coordinator; keep ca.key offline (it issues certificates)")
+	case "server", "probe":
+		name := fs.String("name", "", "the coordinator's or probe's name (required; a probe's must equal its --name)")
+		var sans listFlag
+		if what == "server" {
+			fs.Var(&sans, "san", "host name or IP address probes use to reach the coordinator (repeatable or comma-separated; required)")
+		}
+		days := fs.Int("days", 825, "validity in days")
+		caCert := fs.String("ca-cert", "", "the CA certificate (default DIR/ca.crt)")
+		caKey := fs.String("ca-key", "", "the CA key (default DIR/ca.key)")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if *name == "" {
+			return usageErrorf("certs %s: --name is required", what)
+		}
+		if !probeNameRe.MatchString(*name) {
+			return usageErrorf("certs %s: --name %q: use 1-63 letters, digits, '.', '_', ':', '-'", what, *name)
+		}
+		if *caCert == "" {
+			*caCert = filepath.Join(*dir, "ca.crt")
+		}
+		if *caKey == "" {
+			*caKey = filepath.Join(*dir, "ca.key")
+		}
+		ca, err := pki.LoadCA(*caCert, *caKey)
+		if err != nil {
+			return err
+		}
+		var pair pki.Pair
+		next := fmt.Sprintf("start the probe with --name %s --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key", *name, *name, *name)
+		if what == "server" {
+			if len(sans) == 0 {
+				return usageErrorf("certs server: give the names or addresses probes dial with --san (e.g. --san coord.example.net,10.20.0.4)")
+			}
+			pair, err = ca.IssueServer(*name, sans, days2d(*days))
+			next = fmt.Sprintf("start the coordinator with --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key (or tls: in its config); probes dial one of %v", *name, *name, []string(sans))
+		} else {
+			pair, err = ca.IssueProbe(*name, days2d(*days))
+		}
+		if err != nil {
+			return err
+		}
+		return writePair(stdout, pair, *dir, *name, *force, next)
+	case "mesh-key":
+		out := fs.String("out", "mesh.key", "file to write (mode 0600)")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if _, err := os.Stat(*out); err == nil && !*force {
+			return fmt.Errorf("%s exists; refusing to replace it (pass --force to overwrite; every member needs the same key)", *out)
+		}
+		k, err := meshkey.Generate()
+		if err != nil {
+			return err
+		}
+		if err := meshkey.Write(*out, k); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "wrote %s (copy it to every probe and coordinator of this mesh)\n", *out)
+		return err
+	}
+	io.WriteString(stderr, certsUsage)
+	return usageErrorf("certs: unknown %q; use ca, server, probe or mesh-key", what)
+}
+
+func days2d(days int) time.Duration { return time.Duration(days) * 24 * time.Hour }
+
+func writePair(w io.Writer, p pki.Pair, dir, base string, force bool, next string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("make %s: %w", dir, err)
+	}
+	cert, key := filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
+	if err := p.Write(cert, key, force); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "wrote %s and %s\nnext: %s\n", cert, key, next)
+	return err
+}

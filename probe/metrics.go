@@ -1,0 +1,123 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/linkmesh/linkmesh/probe/report"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the probe's own series, served on --metrics. They let an operator
+// (and the tests) check the coordinator's figures against what the probe did.
+type metrics struct {
+	reg      *prometheus.Registry
+	attempts *prometheus.CounterVec
+}
+
+func newMetrics(buf *report.Buffer) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "linkmesh_probe_attempts_total",
+			Help: "Attempts this probe process made, by target and result; the coordinator's linkmesh_path_probes_total for the same path counts the same attempts once delivered.",
+		}, []string{"target", "target_site", "port", "kind", "result"}),
+	}
+	m.reg.MustRegister(m.attempts,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "linkmesh_probe_dropped_results_total",
+			Help: "Results dropped, oldest first, because the buffer was full while no coordinator took them (continues across restarts with a spool).",
+		}, func() float64 { return float64(buf.Dropped()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "linkmesh_probe_buffered_results",
+			Help: "Results held until every coordinator has acked them durably.",
+		}, func() float64 { return float64(buf.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "linkmesh_probe_last_sequence_number",
+			Help: "Sequence number of the latest result (continues across restarts with a spool).",
+		}, func() float64 { return float64(buf.LastSeq()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "linkmesh_probe_spool_errors_total",
+			Help: "Failed writes to the disk spool (results stay in memory meanwhile).",
+		}, func() float64 { return float64(buf.SpoolErrors()) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m.reg.MustRegister(ackedCollector{buf: buf, desc: prometheus.NewDesc("linkmesh_probe_acked_sequence_number",
+		"The highest sequence number the coordinator has acked durably.", []string{"coordinator"}, nil)})
+	return m
+}
+
+// ackedCollector exports each coordinator's cursor (coordinators come and go
+// with gossip, so the series are built at scrape time).
+type ackedCollector struct {
+	buf  *report.Buffer
+	desc *prometheus.Desc
+}
+
+func (c ackedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c ackedCollector) Collect(ch chan<- prometheus.Metric) {
+	for coord, seq := range c.buf.Consumers() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(seq), coord)
+	}
+}
+
+// counting wraps the buffer as the scheduler's recorder and counts attempts.
+type counting struct {
+	buf *report.Buffer
+	m   *metrics
+}
+
+func (c counting) Record(r *linkmeshv1.Result) {
+	c.m.attempts.WithLabelValues(r.GetTarget(), r.GetTargetSite(), strconv.FormatUint(uint64(r.GetPort()), 10),
+		kindName(r.GetKind()), codeName(r.GetCode())).Inc()
+	c.buf.Record(r)
+}
+
+func kindName(k linkmeshv1.Kind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "KIND_"))
+}
+func codeName(c linkmeshv1.Code) string {
+	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
+}
+
+// serve serves /metrics on lis until ctx is done.
+func (m *metrics) serve(ctx context.Context, lis net.Listener, logger *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 4, Timeout: 10 * time.Second}))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      20 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(lis) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("metrics: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
