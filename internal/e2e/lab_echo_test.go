@@ -118,11 +118,11 @@ paths:
 		labResponder, took.Seconds()))
 }
 
-// TestLabMTUBlackhole: the router's link toward mi carries at most 1400-byte
+// TestLabEchoMTUBlackhole: the router's link toward mi carries at most 1400-byte
 // packets and the "fragmentation needed" errors are dropped. The TCP
 // handshake works (tcp: ok); the echo path's MTU check reports the black hole
 // and the largest size that crosses (≤ 1400).
-func TestLabMTUBlackhole(t *testing.T) {
+func TestLabEchoMTUBlackhole(t *testing.T) {
 	const injected = 1400
 	lab := netlab.New(t)
 	m := newLabMesh(t, lab, `
