@@ -227,13 +227,11 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		}
 		if cfg.Advertise == "" && a.lis != nil {
 			// Other probes reach the responder at the address gossip advertises.
+			// Gossip itself carries only ":port" (members fill in the address
+			// they know this member by); the coordinator is told in full.
 			host, _, _ := net.SplitHostPort(a.gossip.Addr())
 			_, port, _ := net.SplitHostPort(advertise)
 			advertise = net.JoinHostPort(host, port)
-			meta := a.gossipMeta(advertise)
-			if err := a.gossip.UpdateMeta(meta); err != nil {
-				return nil, fmt.Errorf("gossip: publish the responder address: %w", err)
-			}
 		}
 	}
 	a.info = &linkmeshv1.ProbeInfo{

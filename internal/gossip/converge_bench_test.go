@@ -30,7 +30,9 @@ func BenchmarkConvergence(b *testing.B) {
 
 const convergeLimit = 120 * time.Second
 
-func benchBare(b *testing.B, n int) {
+func benchBare(b *testing.B, n int) { benchBareWith(b, n, nil) }
+
+func benchBareWith(b *testing.B, n int, d memberlist.Delegate) {
 	for range b.N {
 		var mls []*memberlist.Memberlist
 		for i := range n {
@@ -38,6 +40,7 @@ func benchBare(b *testing.B, n int) {
 			c.Name = "m" + strconv.Itoa(i)
 			c.BindAddr, c.BindPort, c.AdvertisePort = "127.0.0.1", 0, 0
 			c.Logger = log.New(io.Discard, "", 0)
+			c.Delegate = d
 			ml, err := memberlist.Create(c)
 			if err != nil {
 				b.Fatal(err)
@@ -130,4 +133,28 @@ func report(b *testing.B, start time.Time, converged bool) {
 		return
 	}
 	b.ReportMetric(time.Since(start).Seconds(), "s/converge")
+}
+
+// metaDelegate gives bare memberlist the same metadata a linkmesh probe sends, to
+// separate the cost of the metadata's size from the cost of linkmesh's delegates.
+type metaDelegate struct{ meta []byte }
+
+func (d metaDelegate) NodeMeta(int) []byte               { return d.meta }
+func (metaDelegate) NotifyMsg([]byte)                    {}
+func (metaDelegate) GetBroadcasts(int, int) [][]byte     { return nil }
+func (metaDelegate) LocalState(bool) []byte              { return nil }
+func (metaDelegate) MergeRemoteState(buf []byte, _ bool) {}
+
+// BenchmarkConvergenceMetaOnly is BenchmarkConvergence's bare memberlist with
+// linkmesh-sized metadata and nothing else.
+func BenchmarkConvergenceMetaOnly(b *testing.B) {
+	for _, n := range []int{100, 200} {
+		b.Run(fmt.Sprintf("memberlist-lan-meta/n=%d", n), func(b *testing.B) {
+			meta, err := Meta{Role: RoleProbe, Name: "p100", Site: "site-0", Labels: map[string]string{"rack": "r1"}, Responder: "127.0.0.1:5023", Version: "bench"}.encode()
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchBareWith(b, n, metaDelegate{meta})
+		})
+	}
 }

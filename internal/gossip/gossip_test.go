@@ -3,7 +3,6 @@ package gossip
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -90,7 +89,7 @@ func TestMembersSeeEachOther(t *testing.T) {
 	key := testKey(1)
 	coord, _ := startNode(t, Meta{Role: RoleCoordinator, Name: "c1", GRPC: "127.0.0.1:7022"}, key, nil, nil)
 	seed := []string{coord.Addr()}
-	sql, _ := startNode(t, Meta{Role: RoleProbe, Name: "sql1", Site: "sql", Labels: map[string]string{"dc": "ams"}, Responder: "127.0.0.1:5023"}, key, seed, nil)
+	sql, _ := startNode(t, Meta{Role: RoleProbe, Name: "sql1", Site: "sql", Labels: map[string]string{"dc": "ams"}, Responder: ":5023"}, key, seed, nil)
 	mi, _ := startNode(t, Meta{Role: RoleProbe, Name: "mi1", Site: "mi"}, key, seed, nil)
 	for _, n := range []*Node{coord, sql, mi} {
 		waitFor(t, 10*time.Second, "every member sees three alive", func() bool {
@@ -109,8 +108,14 @@ func TestMembersSeeEachOther(t *testing.T) {
 			got = m
 		}
 	}
-	if got.Meta.Site != "sql" || got.Meta.Labels["dc"] != "ams" || got.Meta.Responder != "127.0.0.1:5023" || got.Meta.Role != RoleProbe {
+	// The responder's host comes from sql1's gossip address; labels are not gossiped.
+	if got.Meta.Site != "sql" || got.Meta.Responder != "127.0.0.1:5023" || got.Meta.Role != RoleProbe || got.Meta.Name != "sql1" || got.Meta.Labels != nil {
 		t.Errorf("mi1's view of sql1: %+v", got.Meta)
+	}
+	for _, m := range sql.Members() {
+		if m.NodeName == "coordinator:c1" && (m.Meta.Name != "c1" || m.Meta.GRPC != "127.0.0.1:7022" || m.Meta.Role != RoleCoordinator) {
+			t.Errorf("sql1's view of the coordinator: %+v", m.Meta)
+		}
 	}
 	if st := stateOfMember(sql, "coordinator:c1"); st != StateAlive {
 		t.Errorf("sql1 sees the coordinator as %q, want alive (node names of coordinators are prefixed)", st)
@@ -164,13 +169,9 @@ func TestWrongKeyIsRefused(t *testing.T) {
 }
 
 func TestMetaTooLarge(t *testing.T) {
-	labels := map[string]string{}
-	for i := range 16 {
-		labels[fmt.Sprintf("label-%02d-%s", i, strings.Repeat("k", 20))] = strings.Repeat("v", 30)
-	}
-	_, err := Start(Config{Meta: Meta{Role: RoleProbe, Name: "p", Labels: labels}, Bind: "127.0.0.1:0", Profile: "local",
+	_, err := Start(Config{Meta: Meta{Role: RoleProbe, Name: "p", Site: strings.Repeat("s", 600)}, Bind: "127.0.0.1:0", Profile: "local",
 		Logger: slog.New(slog.NewTextHandler(&syncBuf{}, nil))})
-	if err == nil || !strings.Contains(err.Error(), "use fewer or shorter labels") {
+	if err == nil || !strings.Contains(err.Error(), "gossip allows 512") {
 		t.Fatalf("got %v, want an error about the metadata size", err)
 	}
 }

@@ -57,13 +57,18 @@ func (n *Node) observe(node *memberlist.Node, st State) {
 	defer n.mu.Unlock()
 	m, ok := n.members[node.Name]
 	var meta Meta
-	if ok && bytes.Equal(m.metaBytes, node.Meta) {
+	if ok && bytes.Equal(m.metaBytes, node.Meta) && m.Addr == net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(node.Port))) {
 		meta = m.Meta // unchanged: skip decoding on memberlist's hot path
 	} else {
 		var err error
-		if meta, err = decodeMeta(node.Meta); err != nil {
+		if meta, err = decodeMeta(node.Name, node.Meta); err != nil {
 			n.logger.Debug("gossip member without linkmesh metadata ignored", "member", node.Name, "error", err)
 			return
+		}
+	}
+	if meta.Responder != "" {
+		if h, p, err := net.SplitHostPort(meta.Responder); err == nil && h == "" {
+			meta.Responder = net.JoinHostPort(node.Addr.String(), p)
 		}
 	}
 	if meta.Leaving {
@@ -96,16 +101,8 @@ func (n *Node) observe(node *memberlist.Node, st State) {
 }
 
 func sameMeta(a, b Meta) bool {
-	if a.Role != b.Role || a.Name != b.Name || a.Site != b.Site || a.Version != b.Version ||
-		a.Responder != b.Responder || a.GRPC != b.GRPC || a.Leaving != b.Leaving || len(a.Labels) != len(b.Labels) {
-		return false
-	}
-	for k, v := range a.Labels {
-		if b.Labels[k] != v {
-			return false
-		}
-	}
-	return true
+	return a.Role == b.Role && a.Name == b.Name && a.Site == b.Site &&
+		a.Responder == b.Responder && a.GRPC == b.GRPC && a.Leaving == b.Leaving
 }
 
 func (n *Node) recordRTT(name string, rtt time.Duration) {
