@@ -11,6 +11,7 @@ package tcpinfo
 import (
 	"errors"
 	"net"
+	"time"
 )
 
 // Info is the kernel's view of a connection. Zero fields are unknown.
@@ -26,6 +27,13 @@ type Info struct {
 	// PathMTU is the largest IP packet the kernel believes the path carries,
 	// from the route and any ICMP "fragmentation needed" it received.
 	PathMTU int
+	// RTT is the kernel's smoothed round-trip estimate; right after connect it
+	// is the handshake's own sample (Linux tcpi_rtt, Windows RttUs).
+	RTT time.Duration
+	// SYNRetransmits counts SYNs sent again before the handshake completed
+	// (Linux: tcpi_total_retrans, which on a connection that has sent no data
+	// can only count SYNs; Windows: SynRetrans).
+	SYNRetransmits uint32
 }
 
 // ErrUnsupported: this platform does not expose connection details.

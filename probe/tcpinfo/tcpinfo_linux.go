@@ -5,6 +5,7 @@ package tcpinfo
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,5 +35,9 @@ func get(conn *net.TCPConn) (Info, error) {
 		Timestamps:  ti.Options&tcpiOptTimestamps != 0,
 		Retransmits: ti.Total_retrans,
 		PathMTU:     int(ti.Pmtu),
+		// tcpi_rtt is in microseconds. tcpi_retransmits would not do for SYNs:
+		// the kernel clears it when the SYN-ACK acknowledges the SYN.
+		RTT:            time.Duration(ti.Rtt) * time.Microsecond,
+		SYNRetransmits: ti.Total_retrans,
 	}, nil
 }

@@ -5,6 +5,7 @@ package tcpinfo
 import (
 	"fmt"
 	"net"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -20,7 +21,9 @@ const (
 	ipv6MTU = 72
 )
 
-// tcpInfoV0 mirrors TCP_INFO_v0 from mstcpip.h (as in probe/tcp).
+// tcpInfoV0 mirrors TCP_INFO_v0 from mstcpip.h (Windows 10 1703, Windows Server
+// 2016 and later). Go's natural alignment gives the C layout on 386, amd64 and
+// arm64; the constants below fail to compile if the size or offsets drift.
 type tcpInfoV0 struct {
 	State             int32
 	Mss               uint32
@@ -49,6 +52,10 @@ const (
 	_ = uint(88 - unsafe.Sizeof(tcpInfoV0{}))
 	_ = uint(unsafe.Offsetof(tcpInfoV0{}.BytesRetrans) - 68)
 	_ = uint(68 - unsafe.Offsetof(tcpInfoV0{}.BytesRetrans))
+	_ = uint(unsafe.Offsetof(tcpInfoV0{}.RttUs) - 20)
+	_ = uint(20 - unsafe.Offsetof(tcpInfoV0{}.RttUs))
+	_ = uint(unsafe.Offsetof(tcpInfoV0{}.SynRetrans) - 84)
+	_ = uint(84 - unsafe.Offsetof(tcpInfoV0{}.SynRetrans))
 )
 
 func get(conn *net.TCPConn) (Info, error) {
@@ -87,7 +94,11 @@ func get(conn *net.TCPConn) (Info, error) {
 	if got < uint32(unsafe.Offsetof(info.BytesRetrans))+4 {
 		return Info{}, fmt.Errorf("wsaioctl sio_tcp_info: short answer, %d bytes", got)
 	}
-	out := Info{MSS: int(info.Mss), Timestamps: info.TimestampsEnabled != 0}
+	out := Info{MSS: int(info.Mss), Timestamps: info.TimestampsEnabled != 0,
+		RTT: time.Duration(info.RttUs) * time.Microsecond}
+	if got >= uint32(unsafe.Offsetof(info.SynRetrans))+1 {
+		out.SYNRetransmits = uint32(info.SynRetrans)
+	}
 	if info.Mss > 0 {
 		out.Retransmits = (info.BytesRetrans + info.Mss - 1) / info.Mss
 	}
