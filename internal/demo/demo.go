@@ -118,7 +118,10 @@ func Run(ctx context.Context, opts Options) error {
 	defer stopCoord()
 	coordDone := make(chan error, 1)
 	go func() { coordDone <- coord.Run(coordCtx) }()
-	g, gctx := errgroup.WithContext(ctx)
+	// The probes stop after the last table is printed, so it shows them up.
+	probeCtx, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProbes()
+	g, gctx := errgroup.WithContext(probeCtx)
 	for _, a := range agents {
 		g.Go(func() error { return a.Run(gctx) })
 	}
@@ -133,19 +136,21 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Started != nil {
 		opts.Started(coord)
 	}
-	g.Go(func() error {
-		t := time.NewTicker(opts.Every)
-		defer t.Stop()
-		for {
-			select {
-			case <-gctx.Done():
-				printTable(opts.Out, coord.Paths(time.Minute))
-				return nil
-			case <-t.C:
-				printTable(opts.Out, coord.Paths(time.Minute))
-			}
+	t := time.NewTicker(opts.Every)
+	defer t.Stop()
+print:
+	for {
+		select {
+		case <-ctx.Done():
+			printTable(opts.Out, coord.Paths(time.Minute))
+			break print
+		case <-gctx.Done(): // a probe failed: g.Wait says why
+			break print
+		case <-t.C:
+			printTable(opts.Out, coord.Paths(time.Minute))
 		}
-	})
+	}
+	stopProbes()
 	err = g.Wait()
 	stopCoord()
 	if cerr := <-coordDone; err == nil {

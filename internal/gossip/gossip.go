@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,6 +309,10 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	if len(msg) > 0 && msg[len(msg)-1] == '\n' {
 		msg = msg[:len(msg)-1]
 	}
-	w.logger.Log(context.Background(), lvl, msg, "component", "gossip")
+	if strings.Contains(msg, "use of closed network connection") {
+		// memberlist's gossip goroutine racing its own Shutdown: not a problem.
+		lvl = slog.LevelDebug
+	}
+	w.logger.Log(context.Background(), lvl, msg)
 	return len(p), nil
 }
