@@ -46,6 +46,9 @@ func (s *Store) SetMembers(members []Member) {
 		name := m.Info.GetName()
 		seen[name] = true
 		p, ok := s.probes[name]
+		if !ok && m.Info.GetSite() == "" {
+			continue // known only as a gossip name: it appears once it registers
+		}
 		if !ok {
 			p = &Probe{Info: proto.Clone(m.Info).(*linkmeshv1.ProbeInfo)}
 			s.probes[name] = p

@@ -108,8 +108,8 @@ func TestMembersSeeEachOther(t *testing.T) {
 			got = m
 		}
 	}
-	// The responder's host comes from sql1's gossip address; labels are not gossiped.
-	if got.Meta.Site != "sql" || got.Meta.Responder != "127.0.0.1:5023" || got.Meta.Role != RoleProbe || got.Meta.Name != "sql1" || got.Meta.Labels != nil {
+	// Probes gossip no metadata: a member without it is a probe, named by its gossip name.
+	if got.Meta.Role != RoleProbe || got.Meta.Name != "sql1" || got.Meta.Site != "" || got.Meta.Labels != nil {
 		t.Errorf("mi1's view of sql1: %+v", got.Meta)
 	}
 	for _, m := range sql.Members() {
@@ -169,7 +169,7 @@ func TestWrongKeyIsRefused(t *testing.T) {
 }
 
 func TestMetaTooLarge(t *testing.T) {
-	_, err := Start(Config{Meta: Meta{Role: RoleProbe, Name: "p", Site: strings.Repeat("s", 600)}, Bind: "127.0.0.1:0", Profile: "local",
+	_, err := Start(Config{Meta: Meta{Role: RoleCoordinator, Name: "c", GRPC: strings.Repeat("g", 600)}, Bind: "127.0.0.1:0", Profile: "local",
 		Logger: slog.New(slog.NewTextHandler(&syncBuf{}, nil))})
 	if err == nil || !strings.Contains(err.Error(), "gossip allows 512") {
 		t.Fatalf("got %v, want an error about the metadata size", err)
