@@ -27,6 +27,24 @@ func freePort(t *testing.T) int {
 	return port
 }
 
+// stopComponents cancels in-process components and waits for n of them to end
+// on done, reporting errors and any that take longer than 10 s.
+func stopComponents(t *testing.T, cancel context.CancelFunc, done <-chan error, n int) {
+	t.Helper()
+	cancel()
+	for range n {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("component ended with error: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("a component did not stop within 10 s of cancel")
+			return
+		}
+	}
+}
+
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
@@ -80,20 +98,7 @@ paths:
 		}
 		go func() { done <- a.Run(ctx) }()
 	}
-	t.Cleanup(func() {
-		cancel()
-		for range 3 {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("component ended with error: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("a component did not stop within 10 s of cancel")
-				return
-			}
-		}
-	})
+	t.Cleanup(func() { stopComponents(t, cancel, done, 3) })
 
 	url := "http://" + coord.HTTPAddr().String() + "/metrics"
 	port := strconv.Itoa(closed)

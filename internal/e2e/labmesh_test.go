@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -196,38 +195,11 @@ func serveAndClose(t *testing.T, h *netlab.Host, port int) {
 	})
 }
 
-// startProcess starts bin inside h with its output in a log file, and stops it
-// (SIGTERM, then SIGKILL after 5 s) at cleanup; on failure it prints the log tail.
+// startProcess starts bin inside h with its output in a log file, stops it at
+// cleanup and prints the log's tail when the test failed (see startLabProc).
 func startProcess(t *testing.T, h *netlab.Host, name, bin string, args ...string) *exec.Cmd {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := h.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start %s in %s: %v", name, h.Name(), err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-waited:
-		case <-time.After(5 * time.Second):
-			t.Errorf("%s (pid %d) did not stop within 5 s of SIGTERM; killing it", name, cmd.Process.Pid)
-			_ = cmd.Process.Kill()
-			<-waited
-		}
-		logFile.Close()
-		if t.Failed() {
-			t.Logf("--- last lines of %s log ---\n%s", name, tail(logPath, 40))
-		}
-	})
-	return cmd
+	return startLabProc(t, h, name, bin, args...).cmd
 }
 
 func tail(path string, n int) string {

@@ -63,18 +63,7 @@ paths:
 		go func() { done <- a.Run(ctx) }()
 	}
 	t.Cleanup(func() {
-		cancel()
-		for range 3 {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("component ended with error: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("a component did not stop within 10 s of cancel")
-				return
-			}
-		}
+		stopComponents(t, cancel, done, 3)
 		if t.Failed() {
 			t.Logf("logs:\n%s", logs.String())
 		}
