@@ -841,8 +841,17 @@ type Target struct {
 	// the path counts as up (for ranges where only one port listens, e.g. the MI
 	// nodes' 11000-11999).
 	RefusedIsReach bool `protobuf:"varint,14,opt,name=refused_is_reach,json=refusedIsReach,proto3" json:"refused_is_reach,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The on-demand check round this target belongs to (empty: the standing
+	// plan). The probe copies it into every result; coordinators keep such
+	// results out of the path state and hand them to the round.
+	Round string `protobuf:"bytes,15,opt,name=round,proto3" json:"round,omitempty"`
+	// Attempts to make, then stop (0: every interval for as long as the target
+	// is in the plan). A bounded target starts at once (no random phase), its
+	// timeout is not capped by the interval, and `interval` is the pause
+	// between attempts.
+	Attempts      uint32 `protobuf:"varint,16,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
@@ -971,6 +980,20 @@ func (x *Target) GetRefusedIsReach() bool {
 		return x.RefusedIsReach
 	}
 	return false
+}
+
+func (x *Target) GetRound() string {
+	if x != nil {
+		return x.Round
+	}
+	return ""
+}
+
+func (x *Target) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
 }
 
 // EchoOptions tune the echo kind.
@@ -1141,7 +1164,9 @@ type Result struct {
 	// Echo kind, when the attempt ran a path-MTU check (mtu_bytes is then set):
 	// full-size packets were lost while smaller ones passed, with no ICMP
 	// "fragmentation needed" coming back (a path-MTU black hole).
-	MtuBlackhole  bool `protobuf:"varint,22,opt,name=mtu_blackhole,json=mtuBlackhole,proto3" json:"mtu_blackhole,omitempty"`
+	MtuBlackhole bool `protobuf:"varint,22,opt,name=mtu_blackhole,json=mtuBlackhole,proto3" json:"mtu_blackhole,omitempty"`
+	// The check round of the target (Target.round); empty for the standing plan.
+	Round         string `protobuf:"bytes,23,opt,name=round,proto3" json:"round,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1328,6 +1353,13 @@ func (x *Result) GetMtuBlackhole() bool {
 		return x.MtuBlackhole
 	}
 	return false
+}
+
+func (x *Result) GetRound() string {
+	if x != nil {
+		return x.Round
+	}
+	return ""
 }
 
 // ReportRequest carries a batch of results from one probe.
@@ -1555,6 +1587,412 @@ func (x *ReportResponse) GetReceivedSeq() uint64 {
 	return 0
 }
 
+// RunCheckRequest asks for an on-demand check round between the probe on the
+// SQL Server host and a probe in the MI's virtual network.
+type RunCheckRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The probe on the SQL Server host (the site of SQL Server). Under mTLS the
+	// caller's certificate must name it.
+	Probe string `protobuf:"bytes,1,opt,name=probe,proto3" json:"probe,omitempty"`
+	// The probe in the MI's virtual network. Empty: the one live probe of
+	// another site than `probe` (refused, with the candidates, when there are
+	// several).
+	Peer string `protobuf:"bytes,2,opt,name=peer,proto3" json:"peer,omitempty"`
+	// The SQL Server host as the MI reaches it: an IP address (recommended) or a
+	// name (then the peer resolves it: row D2). Empty: the host of the probe's
+	// responder address as this coordinator knows it.
+	SqlHost string `protobuf:"bytes,3,opt,name=sql_host,json=sqlHost,proto3" json:"sql_host,omitempty"`
+	// SQL Server's mirroring endpoint port (0: 5022).
+	SqlPort uint32 `protobuf:"varint,4,opt,name=sql_port,json=sqlPort,proto3" json:"sql_port,omitempty"`
+	// Serve a stand-in endpoint on sql_port of the probe's host while the round
+	// runs, when the port is free (nothing listens: SQL Server's endpoint does
+	// not exist yet). When the port is taken, P3 connects to what listens there.
+	StandIn bool `protobuf:"varint,5,opt,name=stand_in,json=standIn,proto3" json:"stand_in,omitempty"`
+	// Attempts per target (0: 3; at most 10).
+	Attempts uint32 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Deadline of each attempt (0: 5 s; at most 60 s).
+	Timeout *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Bytes of the throughput burst from the probe to the peer (the direction
+	// seeding flows); 0: no burst.
+	BurstBytes    uint64 `protobuf:"varint,8,opt,name=burst_bytes,json=burstBytes,proto3" json:"burst_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunCheckRequest) Reset() {
+	*x = RunCheckRequest{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunCheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunCheckRequest) ProtoMessage() {}
+
+func (x *RunCheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunCheckRequest.ProtoReflect.Descriptor instead.
+func (*RunCheckRequest) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RunCheckRequest) GetProbe() string {
+	if x != nil {
+		return x.Probe
+	}
+	return ""
+}
+
+func (x *RunCheckRequest) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *RunCheckRequest) GetSqlHost() string {
+	if x != nil {
+		return x.SqlHost
+	}
+	return ""
+}
+
+func (x *RunCheckRequest) GetSqlPort() uint32 {
+	if x != nil {
+		return x.SqlPort
+	}
+	return 0
+}
+
+func (x *RunCheckRequest) GetStandIn() bool {
+	if x != nil {
+		return x.StandIn
+	}
+	return false
+}
+
+func (x *RunCheckRequest) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *RunCheckRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *RunCheckRequest) GetBurstBytes() uint64 {
+	if x != nil {
+		return x.BurstBytes
+	}
+	return 0
+}
+
+// RunCheckResponse is one message of a round's stream: progress while it
+// runs, then the round once.
+type RunCheckResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*RunCheckResponse_Progress
+	//	*RunCheckResponse_Round
+	Event         isRunCheckResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunCheckResponse) Reset() {
+	*x = RunCheckResponse{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunCheckResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunCheckResponse) ProtoMessage() {}
+
+func (x *RunCheckResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunCheckResponse.ProtoReflect.Descriptor instead.
+func (*RunCheckResponse) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RunCheckResponse) GetEvent() isRunCheckResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *RunCheckResponse) GetProgress() string {
+	if x != nil {
+		if x, ok := x.Event.(*RunCheckResponse_Progress); ok {
+			return x.Progress
+		}
+	}
+	return ""
+}
+
+func (x *RunCheckResponse) GetRound() *CheckRound {
+	if x != nil {
+		if x, ok := x.Event.(*RunCheckResponse_Round); ok {
+			return x.Round
+		}
+	}
+	return nil
+}
+
+type isRunCheckResponse_Event interface {
+	isRunCheckResponse_Event()
+}
+
+type RunCheckResponse_Progress struct {
+	// Progress says what the round is doing, for people watching.
+	Progress string `protobuf:"bytes,1,opt,name=progress,proto3,oneof"`
+}
+
+type RunCheckResponse_Round struct {
+	// Round is the round's outcome; the last message of the stream.
+	Round *CheckRound `protobuf:"bytes,2,opt,name=round,proto3,oneof"`
+}
+
+func (*RunCheckResponse_Progress) isRunCheckResponse_Event() {}
+
+func (*RunCheckResponse_Round) isRunCheckResponse_Event() {}
+
+// CheckRound is what an on-demand round measured.
+type CheckRound struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The round's id (Target.round of its targets).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The two probes as this coordinator knows them.
+	Probe *ProbeInfo `protobuf:"bytes,2,opt,name=probe,proto3" json:"probe,omitempty"`
+	Peer  *ProbeInfo `protobuf:"bytes,3,opt,name=peer,proto3" json:"peer,omitempty"`
+	// The SQL Server host and endpoint port P3 used.
+	SqlHost string `protobuf:"bytes,4,opt,name=sql_host,json=sqlHost,proto3" json:"sql_host,omitempty"`
+	SqlPort uint32 `protobuf:"varint,5,opt,name=sql_port,json=sqlPort,proto3" json:"sql_port,omitempty"`
+	// The stand-in on sql_port as the probe last reported it during the round
+	// (unset when none was asked for or the probe never answered).
+	StandIn *StandInStatus `protobuf:"bytes,6,opt,name=stand_in,json=standIn,proto3" json:"stand_in,omitempty"`
+	// Whether the probe reported the stand-in released after the round (false
+	// also when none was asked for).
+	StandInReleased bool `protobuf:"varint,7,opt,name=stand_in_released,json=standInReleased,proto3" json:"stand_in_released,omitempty"`
+	// Every target of the round with its results.
+	Targets []*CheckTarget `protobuf:"bytes,8,rep,name=targets,proto3" json:"targets,omitempty"`
+	// When the round began and ended (coordinator clock).
+	Started       *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=started,proto3" json:"started,omitempty"`
+	Ended         *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRound) Reset() {
+	*x = CheckRound{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRound) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRound) ProtoMessage() {}
+
+func (x *CheckRound) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRound.ProtoReflect.Descriptor instead.
+func (*CheckRound) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CheckRound) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CheckRound) GetProbe() *ProbeInfo {
+	if x != nil {
+		return x.Probe
+	}
+	return nil
+}
+
+func (x *CheckRound) GetPeer() *ProbeInfo {
+	if x != nil {
+		return x.Peer
+	}
+	return nil
+}
+
+func (x *CheckRound) GetSqlHost() string {
+	if x != nil {
+		return x.SqlHost
+	}
+	return ""
+}
+
+func (x *CheckRound) GetSqlPort() uint32 {
+	if x != nil {
+		return x.SqlPort
+	}
+	return 0
+}
+
+func (x *CheckRound) GetStandIn() *StandInStatus {
+	if x != nil {
+		return x.StandIn
+	}
+	return nil
+}
+
+func (x *CheckRound) GetStandInReleased() bool {
+	if x != nil {
+		return x.StandInReleased
+	}
+	return false
+}
+
+func (x *CheckRound) GetTargets() []*CheckTarget {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *CheckRound) GetStarted() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Started
+	}
+	return nil
+}
+
+func (x *CheckRound) GetEnded() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Ended
+	}
+	return nil
+}
+
+// CheckTarget is one target of a round and what its attempts found.
+type CheckTarget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the target measures: "p3" (peer → SQL Server endpoint), "d2" (peer
+	// resolves sql_host), "echo_to_peer" (probe → peer's responder, with path
+	// MTU and the burst) or "echo_from_peer" (peer → probe's responder, with
+	// path MTU).
+	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	// The probe that ran it.
+	Source string  `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Target *Target `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	// The results that arrived, in sequence order (fewer than Target.attempts
+	// when the round's deadline passed first).
+	Results       []*Result `protobuf:"bytes,4,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckTarget) Reset() {
+	*x = CheckTarget{}
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckTarget) ProtoMessage() {}
+
+func (x *CheckTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_linkmesh_v1_mesh_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckTarget.ProtoReflect.Descriptor instead.
+func (*CheckTarget) Descriptor() ([]byte, []int) {
+	return file_linkmesh_v1_mesh_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CheckTarget) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *CheckTarget) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *CheckTarget) GetTarget() *Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *CheckTarget) GetResults() []*Result {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_linkmesh_v1_mesh_proto protoreflect.FileDescriptor
 
 const file_linkmesh_v1_mesh_proto_rawDesc = "" +
@@ -1596,7 +2034,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\rStandInStatus\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12/\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.linkmesh.v1.StandInStateR\x05state\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xc5\x03\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xf7\x03\n" +
 	"\x06Target\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x11.linkmesh.v1.KindR\x04kind\x12\x12\n" +
@@ -1612,7 +2050,9 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x03dns\x18\v \x01(\v2\x17.linkmesh.v1.DNSOptionsR\x03dns\x12\x19\n" +
 	"\bport_end\x18\f \x01(\rR\aportEnd\x12\x16\n" +
 	"\x06sample\x18\r \x01(\rR\x06sample\x12(\n" +
-	"\x10refused_is_reach\x18\x0e \x01(\bR\x0erefusedIsReach\"\xc5\x01\n" +
+	"\x10refused_is_reach\x18\x0e \x01(\bR\x0erefusedIsReach\x12\x14\n" +
+	"\x05round\x18\x0f \x01(\tR\x05round\x12\x1a\n" +
+	"\battempts\x18\x10 \x01(\rR\battempts\"\xc5\x01\n" +
 	"\vEchoOptions\x12\x16\n" +
 	"\x06rounds\x18\x01 \x01(\rR\x06rounds\x12\x1b\n" +
 	"\tmtu_every\x18\x02 \x01(\rR\bmtuEvery\x12\x1f\n" +
@@ -1623,7 +2063,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x0eburst_max_time\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fburstMaxTime\"/\n" +
 	"\n" +
 	"DNSOptions\x12!\n" +
-	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\x90\x06\n" +
+	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\xa6\x06\n" +
 	"\x06Result\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
@@ -1651,7 +2091,8 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\vprobed_port\x18\x14 \x01(\rR\n" +
 	"probedPort\x12(\n" +
 	"\x10refused_is_reach\x18\x15 \x01(\bR\x0erefusedIsReach\x12#\n" +
-	"\rmtu_blackhole\x18\x16 \x01(\bR\fmtuBlackhole\"\x81\x02\n" +
+	"\rmtu_blackhole\x18\x16 \x01(\bR\fmtuBlackhole\x12\x14\n" +
+	"\x05round\x18\x17 \x01(\tR\x05round\"\x81\x02\n" +
 	"\rReportRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
@@ -1669,7 +2110,39 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\n" +
 	"reregister\x18\x02 \x01(\bR\n" +
 	"reregister\x12!\n" +
-	"\freceived_seq\x18\x03 \x01(\x04R\vreceivedSeq*\x9e\x01\n" +
+	"\freceived_seq\x18\x03 \x01(\x04R\vreceivedSeq\"\xfe\x01\n" +
+	"\x0fRunCheckRequest\x12\x14\n" +
+	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x12\n" +
+	"\x04peer\x18\x02 \x01(\tR\x04peer\x12\x19\n" +
+	"\bsql_host\x18\x03 \x01(\tR\asqlHost\x12\x19\n" +
+	"\bsql_port\x18\x04 \x01(\rR\asqlPort\x12\x19\n" +
+	"\bstand_in\x18\x05 \x01(\bR\astandIn\x12\x1a\n" +
+	"\battempts\x18\x06 \x01(\rR\battempts\x123\n" +
+	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x1f\n" +
+	"\vburst_bytes\x18\b \x01(\x04R\n" +
+	"burstBytes\"j\n" +
+	"\x10RunCheckResponse\x12\x1c\n" +
+	"\bprogress\x18\x01 \x01(\tH\x00R\bprogress\x12/\n" +
+	"\x05round\x18\x02 \x01(\v2\x17.linkmesh.v1.CheckRoundH\x00R\x05roundB\a\n" +
+	"\x05event\"\xab\x03\n" +
+	"\n" +
+	"CheckRound\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x05probe\x18\x02 \x01(\v2\x16.linkmesh.v1.ProbeInfoR\x05probe\x12*\n" +
+	"\x04peer\x18\x03 \x01(\v2\x16.linkmesh.v1.ProbeInfoR\x04peer\x12\x19\n" +
+	"\bsql_host\x18\x04 \x01(\tR\asqlHost\x12\x19\n" +
+	"\bsql_port\x18\x05 \x01(\rR\asqlPort\x125\n" +
+	"\bstand_in\x18\x06 \x01(\v2\x1a.linkmesh.v1.StandInStatusR\astandIn\x12*\n" +
+	"\x11stand_in_released\x18\a \x01(\bR\x0fstandInReleased\x122\n" +
+	"\atargets\x18\b \x03(\v2\x18.linkmesh.v1.CheckTargetR\atargets\x124\n" +
+	"\astarted\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x120\n" +
+	"\x05ended\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x05ended\"\x95\x01\n" +
+	"\vCheckTarget\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12+\n" +
+	"\x06target\x18\x03 \x01(\v2\x13.linkmesh.v1.TargetR\x06target\x12-\n" +
+	"\aresults\x18\x04 \x03(\v2\x13.linkmesh.v1.ResultR\aresults*\x9e\x01\n" +
 	"\fStandInState\x12\x1e\n" +
 	"\x1aSTAND_IN_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16STAND_IN_STATE_SERVING\x10\x01\x12\x1d\n" +
@@ -1698,11 +2171,12 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x11RTT_SOURCE_KERNEL\x10\x01\x12\x16\n" +
 	"\x12RTT_SOURCE_CONNECT\x10\x02\x12\x1a\n" +
 	"\x16RTT_SOURCE_APPLICATION\x10\x03\x12\x15\n" +
-	"\x11RTT_SOURCE_LOOKUP\x10\x042\xe7\x01\n" +
+	"\x11RTT_SOURCE_LOOKUP\x10\x042\xb2\x02\n" +
 	"\vMeshService\x12G\n" +
 	"\bRegister\x12\x1c.linkmesh.v1.RegisterRequest\x1a\x1d.linkmesh.v1.RegisterResponse\x12L\n" +
 	"\tWatchPlan\x12\x1d.linkmesh.v1.WatchPlanRequest\x1a\x1e.linkmesh.v1.WatchPlanResponse0\x01\x12A\n" +
-	"\x06Report\x12\x1a.linkmesh.v1.ReportRequest\x1a\x1b.linkmesh.v1.ReportResponseB\xa4\x01\n" +
+	"\x06Report\x12\x1a.linkmesh.v1.ReportRequest\x1a\x1b.linkmesh.v1.ReportResponse\x12I\n" +
+	"\bRunCheck\x12\x1c.linkmesh.v1.RunCheckRequest\x1a\x1d.linkmesh.v1.RunCheckResponse0\x01B\xa4\x01\n" +
 	"\x0fcom.linkmesh.v1B\tMeshProtoP\x01Z9github.com/linkmesh/linkmesh/proto/linkmesh/v1;linkmeshv1\xa2\x02\x03LXX\xaa\x02\vLinkmesh.V1\xca\x02\vLinkmesh\\V1\xe2\x02\x17Linkmesh\\V1\\GPBMetadata\xea\x02\fLinkmesh::V1b\x06proto3"
 
 var (
@@ -1718,7 +2192,7 @@ func file_linkmesh_v1_mesh_proto_rawDescGZIP() []byte {
 }
 
 var file_linkmesh_v1_mesh_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_linkmesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_linkmesh_v1_mesh_proto_goTypes = []any{
 	(StandInState)(0),             // 0: linkmesh.v1.StandInState
 	(Kind)(0),                     // 1: linkmesh.v1.Kind
@@ -1739,47 +2213,63 @@ var file_linkmesh_v1_mesh_proto_goTypes = []any{
 	(*ReportRequest)(nil),         // 16: linkmesh.v1.ReportRequest
 	(*MemberRTT)(nil),             // 17: linkmesh.v1.MemberRTT
 	(*ReportResponse)(nil),        // 18: linkmesh.v1.ReportResponse
-	nil,                           // 19: linkmesh.v1.ProbeInfo.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
+	(*RunCheckRequest)(nil),       // 19: linkmesh.v1.RunCheckRequest
+	(*RunCheckResponse)(nil),      // 20: linkmesh.v1.RunCheckResponse
+	(*CheckRound)(nil),            // 21: linkmesh.v1.CheckRound
+	(*CheckTarget)(nil),           // 22: linkmesh.v1.CheckTarget
+	nil,                           // 23: linkmesh.v1.ProbeInfo.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
 }
 var file_linkmesh_v1_mesh_proto_depIdxs = []int32{
-	19, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
+	23, // 0: linkmesh.v1.ProbeInfo.labels:type_name -> linkmesh.v1.ProbeInfo.LabelsEntry
 	4,  // 1: linkmesh.v1.RegisterRequest.probe:type_name -> linkmesh.v1.ProbeInfo
 	9,  // 2: linkmesh.v1.WatchPlanResponse.plan:type_name -> linkmesh.v1.Plan
 	12, // 3: linkmesh.v1.Plan.targets:type_name -> linkmesh.v1.Target
-	20, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
+	24, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
 	10, // 5: linkmesh.v1.Plan.stand_ins:type_name -> linkmesh.v1.StandIn
-	21, // 6: linkmesh.v1.StandIn.max_duration:type_name -> google.protobuf.Duration
+	25, // 6: linkmesh.v1.StandIn.max_duration:type_name -> google.protobuf.Duration
 	0,  // 7: linkmesh.v1.StandInStatus.state:type_name -> linkmesh.v1.StandInState
 	1,  // 8: linkmesh.v1.Target.kind:type_name -> linkmesh.v1.Kind
-	21, // 9: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
-	21, // 10: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
+	25, // 9: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
+	25, // 10: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
 	13, // 11: linkmesh.v1.Target.echo:type_name -> linkmesh.v1.EchoOptions
 	14, // 12: linkmesh.v1.Target.dns:type_name -> linkmesh.v1.DNSOptions
-	21, // 13: linkmesh.v1.EchoOptions.burst_max_time:type_name -> google.protobuf.Duration
-	20, // 14: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
+	25, // 13: linkmesh.v1.EchoOptions.burst_max_time:type_name -> google.protobuf.Duration
+	24, // 14: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
 	1,  // 15: linkmesh.v1.Result.kind:type_name -> linkmesh.v1.Kind
 	2,  // 16: linkmesh.v1.Result.code:type_name -> linkmesh.v1.Code
-	21, // 17: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
+	25, // 17: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
 	3,  // 18: linkmesh.v1.Result.rtt_source:type_name -> linkmesh.v1.RTTSource
-	21, // 19: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
+	25, // 19: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
 	15, // 20: linkmesh.v1.ReportRequest.results:type_name -> linkmesh.v1.Result
 	17, // 21: linkmesh.v1.ReportRequest.member_rtts:type_name -> linkmesh.v1.MemberRTT
 	11, // 22: linkmesh.v1.ReportRequest.stand_ins:type_name -> linkmesh.v1.StandInStatus
-	21, // 23: linkmesh.v1.MemberRTT.rtt:type_name -> google.protobuf.Duration
-	20, // 24: linkmesh.v1.MemberRTT.time:type_name -> google.protobuf.Timestamp
-	5,  // 25: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
-	7,  // 26: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
-	16, // 27: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
-	6,  // 28: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
-	8,  // 29: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
-	18, // 30: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
-	28, // [28:31] is the sub-list for method output_type
-	25, // [25:28] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	25, // 23: linkmesh.v1.MemberRTT.rtt:type_name -> google.protobuf.Duration
+	24, // 24: linkmesh.v1.MemberRTT.time:type_name -> google.protobuf.Timestamp
+	25, // 25: linkmesh.v1.RunCheckRequest.timeout:type_name -> google.protobuf.Duration
+	21, // 26: linkmesh.v1.RunCheckResponse.round:type_name -> linkmesh.v1.CheckRound
+	4,  // 27: linkmesh.v1.CheckRound.probe:type_name -> linkmesh.v1.ProbeInfo
+	4,  // 28: linkmesh.v1.CheckRound.peer:type_name -> linkmesh.v1.ProbeInfo
+	11, // 29: linkmesh.v1.CheckRound.stand_in:type_name -> linkmesh.v1.StandInStatus
+	22, // 30: linkmesh.v1.CheckRound.targets:type_name -> linkmesh.v1.CheckTarget
+	24, // 31: linkmesh.v1.CheckRound.started:type_name -> google.protobuf.Timestamp
+	24, // 32: linkmesh.v1.CheckRound.ended:type_name -> google.protobuf.Timestamp
+	12, // 33: linkmesh.v1.CheckTarget.target:type_name -> linkmesh.v1.Target
+	15, // 34: linkmesh.v1.CheckTarget.results:type_name -> linkmesh.v1.Result
+	5,  // 35: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
+	7,  // 36: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
+	16, // 37: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
+	19, // 38: linkmesh.v1.MeshService.RunCheck:input_type -> linkmesh.v1.RunCheckRequest
+	6,  // 39: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
+	8,  // 40: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
+	18, // 41: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
+	20, // 42: linkmesh.v1.MeshService.RunCheck:output_type -> linkmesh.v1.RunCheckResponse
+	39, // [39:43] is the sub-list for method output_type
+	35, // [35:39] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_linkmesh_v1_mesh_proto_init() }
@@ -1787,13 +2277,17 @@ func file_linkmesh_v1_mesh_proto_init() {
 	if File_linkmesh_v1_mesh_proto != nil {
 		return
 	}
+	file_linkmesh_v1_mesh_proto_msgTypes[16].OneofWrappers = []any{
+		(*RunCheckResponse_Progress)(nil),
+		(*RunCheckResponse_Round)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_linkmesh_v1_mesh_proto_rawDesc), len(file_linkmesh_v1_mesh_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	MeshService_Register_FullMethodName  = "/linkmesh.v1.MeshService/Register"
 	MeshService_WatchPlan_FullMethodName = "/linkmesh.v1.MeshService/WatchPlan"
 	MeshService_Report_FullMethodName    = "/linkmesh.v1.MeshService/Report"
+	MeshService_RunCheck_FullMethodName  = "/linkmesh.v1.MeshService/RunCheck"
 )
 
 // MeshServiceClient is the client API for MeshService service.
@@ -46,6 +47,16 @@ type MeshServiceClient interface {
 	// Report delivers a batch of results. The coordinator counts each (epoch, seq)
 	// once, so a probe may replay a batch it is unsure about.
 	Report(ctx context.Context, in *ReportRequest, opts ...grpc.CallOption) (*ReportResponse, error)
+	// RunCheck runs an on-demand check round (`linkmesh check --coordinator`):
+	// the coordinator adds bounded targets to the plans of the probe on the SQL
+	// Server host and of a probe in the MI's virtual network, asks the first for
+	// a stand-in endpoint when asked to, waits for every attempt's result,
+	// removes the targets and the stand-in again, and streams progress and then
+	// the round's results. Under mTLS the caller's certificate must name
+	// `probe`: the check speaks for the probe of the host it runs on. One round
+	// at a time per probe; results of a round are not path state (they appear
+	// in no metric).
+	RunCheck(ctx context.Context, in *RunCheckRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunCheckResponse], error)
 }
 
 type meshServiceClient struct {
@@ -95,6 +106,25 @@ func (c *meshServiceClient) Report(ctx context.Context, in *ReportRequest, opts 
 	return out, nil
 }
 
+func (c *meshServiceClient) RunCheck(ctx context.Context, in *RunCheckRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunCheckResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MeshService_ServiceDesc.Streams[1], MeshService_RunCheck_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RunCheckRequest, RunCheckResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MeshService_RunCheckClient = grpc.ServerStreamingClient[RunCheckResponse]
+
 // MeshServiceServer is the server API for MeshService service.
 // All implementations must embed UnimplementedMeshServiceServer
 // for forward compatibility.
@@ -110,6 +140,16 @@ type MeshServiceServer interface {
 	// Report delivers a batch of results. The coordinator counts each (epoch, seq)
 	// once, so a probe may replay a batch it is unsure about.
 	Report(context.Context, *ReportRequest) (*ReportResponse, error)
+	// RunCheck runs an on-demand check round (`linkmesh check --coordinator`):
+	// the coordinator adds bounded targets to the plans of the probe on the SQL
+	// Server host and of a probe in the MI's virtual network, asks the first for
+	// a stand-in endpoint when asked to, waits for every attempt's result,
+	// removes the targets and the stand-in again, and streams progress and then
+	// the round's results. Under mTLS the caller's certificate must name
+	// `probe`: the check speaks for the probe of the host it runs on. One round
+	// at a time per probe; results of a round are not path state (they appear
+	// in no metric).
+	RunCheck(*RunCheckRequest, grpc.ServerStreamingServer[RunCheckResponse]) error
 	mustEmbedUnimplementedMeshServiceServer()
 }
 
@@ -128,6 +168,9 @@ func (UnimplementedMeshServiceServer) WatchPlan(*WatchPlanRequest, grpc.ServerSt
 }
 func (UnimplementedMeshServiceServer) Report(context.Context, *ReportRequest) (*ReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Report not implemented")
+}
+func (UnimplementedMeshServiceServer) RunCheck(*RunCheckRequest, grpc.ServerStreamingServer[RunCheckResponse]) error {
+	return status.Error(codes.Unimplemented, "method RunCheck not implemented")
 }
 func (UnimplementedMeshServiceServer) mustEmbedUnimplementedMeshServiceServer() {}
 func (UnimplementedMeshServiceServer) testEmbeddedByValue()                     {}
@@ -197,6 +240,17 @@ func _MeshService_Report_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MeshService_RunCheck_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RunCheckRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MeshServiceServer).RunCheck(m, &grpc.GenericServerStream[RunCheckRequest, RunCheckResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MeshService_RunCheckServer = grpc.ServerStreamingServer[RunCheckResponse]
+
 // MeshService_ServiceDesc is the grpc.ServiceDesc for MeshService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -217,6 +271,11 @@ var MeshService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchPlan",
 			Handler:       _MeshService_WatchPlan_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "RunCheck",
+			Handler:       _MeshService_RunCheck_Handler,
 			ServerStreams: true,
 		},
 	},
