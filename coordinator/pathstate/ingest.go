@@ -28,6 +28,12 @@ type IngestStats struct {
 	// Rejected results were not counted: they would have created a path beyond
 	// Limits.MaxPathsPerProbe. The cursor moves past them all the same.
 	Rejected int
+	// Round holds the batch's new results of on-demand check rounds
+	// (Result.round set), in sequence order. They move the cursor like any
+	// result (a replay of them is a duplicate) but are no path state: no path,
+	// no metric, no use of Limits.MaxPathsPerProbe. The service hands them to
+	// their round.
+	Round []*linkmeshv1.Result
 	// AckedSeq is the probe's durable cursor after the batch (see Cursor.Acked).
 	AckedSeq uint64
 	// ReceivedSeq is the probe's in-memory cursor after the batch.
@@ -35,8 +41,9 @@ type IngestStats struct {
 }
 
 // Ingest counts a batch of results from a registered probe. Results at or below the
-// probe's cursor are duplicates and are skipped; the batch must already be
-// validated (see Validate).
+// probe's cursor are duplicates and are skipped; results of check rounds are
+// returned in IngestStats.Round instead of counted. The batch must already be
+// validated (see ValidateReport).
 func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*linkmeshv1.Result) (IngestStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,6 +75,10 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 			p.Gaps += gap
 		}
 		p.AckedSeq = r.GetSeq()
+		if r.GetRound() != "" {
+			st.Round = append(st.Round, r)
+			continue
+		}
 		if s.countLocked(p, r) {
 			st.Counted++
 		} else {

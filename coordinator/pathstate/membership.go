@@ -1,7 +1,9 @@
 package pathstate
 
 import (
+	"maps"
 	"net"
+	"slices"
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -140,4 +142,33 @@ func (p *Probe) ResponderPort() uint32 {
 		n = n*10 + uint32(c-'0')
 	}
 	return n
+}
+
+// Lookup returns a copy of what the store knows of the named probe. The
+// check rounds read a probe's description, plan streams and stand-ins with it.
+func (s *Store) Lookup(name string) (Probe, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.probes[name]
+	if !ok {
+		return Probe{}, false
+	}
+	cp := *p
+	cp.MemberRTTs = maps.Clone(p.MemberRTTs)
+	return cp, true
+}
+
+// Connected returns the description of every probe that holds a plan stream
+// open to this coordinator, sorted by name.
+func (s *Store) Connected() []*linkmeshv1.ProbeInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*linkmeshv1.ProbeInfo
+	for _, p := range s.probes {
+		if p.Streams > 0 {
+			out = append(out, p.Info)
+		}
+	}
+	slices.SortFunc(out, func(a, b *linkmeshv1.ProbeInfo) int { return compareStrings(a.GetName(), b.GetName()) })
+	return out
 }

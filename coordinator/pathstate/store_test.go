@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -239,7 +240,7 @@ func TestIngestIdempotent(t *testing.T) {
 					t.Fatalf("batch %d: %v", i, err)
 				}
 				want := IngestStats{Counted: b.wantCounted, Duplicates: b.wantDuplicates, AckedSeq: b.wantAcked, ReceivedSeq: b.wantAcked}
-				if st != want {
+				if !reflect.DeepEqual(st, want) {
 					t.Errorf("batch %d %v: got %+v, want %+v", i, b.seqs, st, want)
 				}
 			}

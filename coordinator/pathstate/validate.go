@@ -35,6 +35,9 @@ var labelValueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 // memberRe accepts gossip member names: probe names and "coordinator:<name>".
 var memberRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,75}$`)
 
+// roundRe accepts check round ids (Result.round).
+var roundRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+
 // hostRe accepts host names and IP addresses (IPv6 without brackets) as target labels.
 var hostRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}$`)
 
@@ -187,6 +190,9 @@ func validateResult(r *linkmeshv1.Result) error {
 		if _, err := netip.ParseAddr(a); err != nil {
 			return fmt.Errorf("addresses[%d]: %q is not an IP address", i, a)
 		}
+	}
+	if r.GetRound() != "" && !roundRe.MatchString(r.GetRound()) {
+		return fmt.Errorf("round %q: use 1-64 letters, digits, '.', '_', ':', '-'", r.GetRound())
 	}
 	if len(r.GetTargetId()) > maxTargetID || !utf8.ValidString(r.GetTargetId()) {
 		return fmt.Errorf("target_id: at most %d bytes of UTF-8", maxTargetID)

@@ -108,6 +108,8 @@ func TestValidateReport(t *testing.T) {
 		{"valid loss ratio 1", resultCase(func(r *linkmeshv1.Result) { r.LossRatio = 1 }), ""},
 		{"valid detail 512 bytes", resultCase(func(r *linkmeshv1.Result) { r.Detail = strings.Repeat("d", 512) }), ""},
 		{"valid code error (last)", resultCase(func(r *linkmeshv1.Result) { r.Code = linkmeshv1.Code_CODE_ERROR }), ""},
+		{"valid round", resultCase(func(r *linkmeshv1.Result) { r.Round = "chk-0a1b2c3d" }), ""},
+		{"valid round of 64 chars", resultCase(func(r *linkmeshv1.Result) { r.Round = strings.Repeat("r", 64) }), ""},
 
 		{"empty probe name", func(req *linkmeshv1.ReportRequest) { req.Probe = "" }, "probe"},
 		{"probe name with newline", func(req *linkmeshv1.ReportRequest) { req.Probe = "sql01\n" }, "probe"},
@@ -152,6 +154,10 @@ func TestValidateReport(t *testing.T) {
 		{"throughput NaN", resultCase(func(r *linkmeshv1.Result) { r.ThroughputBitsPerSecond = math.NaN() }), "throughput"},
 		{"throughput negative", resultCase(func(r *linkmeshv1.Result) { r.ThroughputBitsPerSecond = -1 }), "throughput"},
 		{"throughput +Inf", resultCase(func(r *linkmeshv1.Result) { r.ThroughputBitsPerSecond = math.Inf(1) }), "throughput"},
+		{"round of 65 chars", resultCase(func(r *linkmeshv1.Result) { r.Round = strings.Repeat("r", 65) }), "round"},
+		{"round with space", resultCase(func(r *linkmeshv1.Result) { r.Round = "chk 1" }), "round"},
+		{"round with newline", resultCase(func(r *linkmeshv1.Result) { r.Round = "chk-1\n" }), "round"},
+		{"round starting with dash", resultCase(func(r *linkmeshv1.Result) { r.Round = "-chk" }), "round"},
 		{"65 addresses", resultCase(func(r *linkmeshv1.Result) { r.Addresses = make([]string, 65) }), "addresses"},
 		{"error names the index and seq", func(req *linkmeshv1.ReportRequest) {
 			req.Results = seqs(1, 2, 3)
@@ -205,6 +211,11 @@ func FuzzValidateReport(f *testing.F) {
 	bad := res(1)
 	bad.Code = 99
 	add(&linkmeshv1.ReportRequest{Probe: "sql01", Epoch: 1, Results: []*linkmeshv1.Result{bad}})
+	round := seqs(1, 2, 3)
+	round[1].Round, round[1].TargetId = "chk-0a1b2c3d", "check/chk-0a1b2c3d/p3"
+	round[2].Round = "bad round"
+	add(&linkmeshv1.ReportRequest{Probe: "sql01", Epoch: 1, Results: round[:2]})
+	add(&linkmeshv1.ReportRequest{Probe: "sql01", Epoch: 1, Results: round})
 	f.Add([]byte{})
 	f.Add([]byte{0x0a, 0x05, 's', 'q', 'l', '0', '1', 0x1a, 0x02, 0x08, 0x01})
 
@@ -222,12 +233,12 @@ func FuzzValidateReport(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Ingest of a valid batch: %v", err)
 		}
-		if st.Counted+st.Duplicates != len(req.GetResults()) {
-			t.Fatalf("Ingest: counted %d + duplicates %d, want %d results", st.Counted, st.Duplicates, len(req.GetResults()))
+		if st.Counted+len(st.Round)+st.Duplicates != len(req.GetResults()) {
+			t.Fatalf("Ingest: counted %d + round %d + duplicates %d, want %d results", st.Counted, len(st.Round), st.Duplicates, len(req.GetResults()))
 		}
-		// A replay counts nothing.
+		// A replay counts nothing and hands no round result on again.
 		st, err = s.Ingest(req.GetProbe(), req.GetEpoch(), req.GetDroppedTotal(), req.GetResults())
-		if err != nil || st.Counted != 0 {
+		if err != nil || st.Counted != 0 || len(st.Round) != 0 {
 			t.Fatalf("replay: got %+v, %v; want nothing counted", st, err)
 		}
 		before := s.Snapshot(time.Minute)
