@@ -18,7 +18,8 @@ import (
 
 // planner keeps every probe's current plan. It expands the policy once per change
 // of membership or config (not once per watcher) and bumps a probe's generation
-// only when its targets actually changed.
+// only when its targets actually changed. A plan is the policy's targets, then
+// the targets of running check rounds, and the stand-ins asked of the probe.
 type planner struct {
 	store  *pathstate.Store
 	cfg    func() *config.Config
@@ -27,9 +28,10 @@ type planner struct {
 	mu          sync.Mutex
 	builtFor    <-chan struct{} // the store's change channel the plans were built for
 	builtCfg    *config.Config
-	dirty       bool // stand-in requests changed since the plans were built
+	dirty       bool // stand-in requests or round targets changed since the plans were built
 	plans       map[string]*linkmeshv1.Plan
-	standIns    map[string][]standInRequest // by probe
+	standIns    map[string][]standInRequest     // by probe
+	rounds      map[string][]*linkmeshv1.Target // targets of check rounds, by probe
 	cfgChanged  chan struct{}
 	done        chan struct{}
 	stopOnce    sync.Once
@@ -45,6 +47,7 @@ func newPlanner(store *pathstate.Store, cfg func() *config.Config, logger *slog.
 		logger:     logger,
 		plans:      map[string]*linkmeshv1.Plan{},
 		standIns:   map[string][]standInRequest{},
+		rounds:     map[string][]*linkmeshv1.Target{},
 		cfgChanged: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -72,7 +75,9 @@ func (p *planner) rebuildLocked(c *config.Config) {
 	expanded := policy.Expand(c.Paths, p.store.Probes(), p.store.Serving)
 	p.leftOut.Store(int64(limitPaths(expanded, c.Limits.MaxPaths, p.logger)))
 	now := time.Now()
-	for name, targets := range expanded {
+	for _, name := range p.plannedLocked(expanded) {
+		// Round targets come after the policy's, outside limits.max_paths.
+		targets := slices.Concat(expanded[name], p.rounds[name])
 		standIns := p.standInsLocked(name, now)
 		old, ok := p.plans[name]
 		if ok && equalTargets(old.GetTargets(), targets) && equalStandIns(old.GetStandIns(), standIns) {
@@ -86,6 +91,57 @@ func (p *planner) rebuildLocked(c *config.Config) {
 			StandIns:   standIns,
 		}
 	}
+}
+
+// plannedLocked names the probes whose plans to build: those the policy
+// knows, those with stand-ins or round targets, and those whose current plan
+// still holds stand-ins or round targets that must go.
+func (p *planner) plannedLocked(expanded map[string][]*linkmeshv1.Target) []string {
+	names := map[string]bool{}
+	for name := range expanded {
+		names[name] = true
+	}
+	for name := range p.standIns {
+		names[name] = true
+	}
+	for name := range p.rounds {
+		names[name] = true
+	}
+	for name, plan := range p.plans {
+		if len(plan.GetStandIns()) > 0 || slices.ContainsFunc(plan.GetTargets(), func(t *linkmeshv1.Target) bool { return t.GetRound() != "" }) {
+			names[name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(names))
+}
+
+// addRound puts a check round's targets into the probes' plans (by probe),
+// after their policy targets, and wakes the plan streams.
+func (p *planner) addRound(targets map[string][]*linkmeshv1.Target) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, ts := range targets {
+		p.rounds[name] = append(p.rounds[name], ts...)
+	}
+	p.dirty = true
+	p.wakeLocked()
+}
+
+// dropRound takes the targets of round id out of every plan and wakes the
+// plan streams.
+func (p *planner) dropRound(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, ts := range p.rounds {
+		ts = slices.DeleteFunc(ts, func(t *linkmeshv1.Target) bool { return t.GetRound() == id })
+		if len(ts) == 0 {
+			delete(p.rounds, name)
+		} else {
+			p.rounds[name] = ts
+		}
+	}
+	p.dirty = true
+	p.wakeLocked()
 }
 
 // limitPaths trims the plans to at most max paths in all, keeping the first

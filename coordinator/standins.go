@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
@@ -54,6 +55,29 @@ func (s *Server) RequestStandIn(probe string, port uint32, d time.Duration) erro
 	p.dirty = true
 	p.wakeLocked()
 	return nil
+}
+
+// ReleaseStandIn withdraws the stand-in asked of probe on port (a check round
+// releases the one it asked for when it ends): the next plan no longer lists
+// it, and the probe releases the port. It reports whether there was one.
+func (s *Server) ReleaseStandIn(probe string, port uint32) bool {
+	p := s.plans
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	reqs := p.standIns[probe]
+	i := slices.IndexFunc(reqs, func(r standInRequest) bool { return r.port == port })
+	if i < 0 {
+		return false
+	}
+	reqs[i].expiry.Stop()
+	if reqs = slices.Delete(reqs, i, i+1); len(reqs) == 0 {
+		delete(p.standIns, probe)
+	} else {
+		p.standIns[probe] = reqs
+	}
+	p.dirty = true
+	p.wakeLocked()
+	return true
 }
 
 // standInsExpired recomputes the plans when a stand-in request ends.
