@@ -4,8 +4,9 @@
 //   - connections: a total cap that, when reached, sheds the oldest connection
 //     still in its TLS handshake (strangers never finish it) before refusing, and
 //     a cap per probe certificate;
-//   - identity: the probe name a call claims (Register, WatchPlan, Report) must be
-//     the one its client certificate vouches for (tlsconf.ProbeName);
+//   - identity: the probe name a call claims (Register, WatchPlan, Report, and
+//     RunCheck, which speaks for the probe of its host) must be the one its
+//     client certificate vouches for (tlsconf.ProbeName);
 //   - load: per probe, a rate of calls, a rate of results (a replayed backlog
 //     included; the probe is told how long to wait), and a number of open plan
 //     streams.

@@ -25,6 +25,8 @@ func claimed(req any) (string, bool) {
 		return r.GetProbe(), true
 	case *linkmeshv1.ReportRequest:
 		return r.GetProbe(), true
+	case *linkmeshv1.RunCheckRequest:
+		return r.GetProbe(), true // the check speaks for the probe of its host
 	}
 	return "", false
 }
@@ -100,8 +102,10 @@ func (g *Gate) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	}
 }
 
-// StreamInterceptor checks identity and the plan-stream cap of WatchPlan: the
-// check runs when the request message arrives, before the handler sees it.
+// StreamInterceptor checks identity of server streams (WatchPlan, RunCheck)
+// and the plan-stream cap of WatchPlan: the check runs when the request
+// message arrives, before the handler sees it. Only WatchPlan streams count
+// against MaxPlanStreamsPerProbe.
 func (g *Gate) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		w := &checkedStream{ServerStream: ss, g: g, method: info.FullMethod}
@@ -129,6 +133,9 @@ func (s *checkedStream) RecvMsg(m any) error {
 	_, name, err := s.g.authorize(s.Context(), s.method, m)
 	if err != nil {
 		return err
+	}
+	if _, plan := m.(*linkmeshv1.WatchPlanRequest); !plan {
+		return nil
 	}
 	g := s.g
 	g.mu.Lock()
