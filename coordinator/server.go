@@ -66,6 +66,10 @@ type Server struct {
 
 	reloadFailures prometheus.Counter
 
+	rounds      *rounds
+	checkRounds *prometheus.CounterVec
+	checkTimes  checkTimes
+
 	gate  *admit.Gate
 	state *checkpointer // nil without a state directory
 }
@@ -94,6 +98,15 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	cfg.Limits = cfg.Limits.OrDefault()
 	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
 	s.plans = newPlanner(s.store, s.cfg.Load, logger)
+	s.rounds = newRounds(logger.With("component", "check"))
+	s.checkTimes = defaultCheckTimes
+	s.checkRounds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "linkmesh_coordinator_check_rounds_total",
+		Help: "On-demand check rounds (linkmesh check --coordinator), by outcome: complete (every attempt's result arrived), partial (the deadline passed, the client went away or the coordinator stopped first), refused (invalid request, probe not connected, or a round already running on a probe).",
+	}, []string{"outcome"})
+	for _, o := range []string{outcomeComplete, outcomePartial, outcomeRefused} {
+		s.checkRounds.WithLabelValues(o)
+	}
 	s.ingested = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_results_ingested_total",
 		Help: "Results counted into path state.",
@@ -113,7 +126,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	srvMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	s.reg.MustRegister(
 		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }, gossip.NodeName(gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name})),
-		s.ingested, s.duplicates, s.rejected, s.reloadFailures, srvMetrics,
+		s.ingested, s.duplicates, s.rejected, s.reloadFailures, s.checkRounds, srvMetrics,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "linkmesh_coordinator_targets_left_out",
 			Help: "Targets the policy expands to beyond limits.max_paths, left out of plans (0 when all fit).",

@@ -114,10 +114,17 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 		return nil, status.Errorf(codes.Internal, "report: %v", err)
 	}
 	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
+	v.s.rounds.deliver(req.GetProbe(), st.Round)
 	v.s.ingested.Add(float64(st.Counted))
 	v.s.duplicates.Add(float64(st.Duplicates))
 	if st.Rejected > 0 {
 		v.s.gate.Refuse("path_limit", "results refused: the probe has limits.max_paths_per_probe paths already", "probe", req.GetProbe(), "results", st.Rejected)
 	}
 	return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq, ReceivedSeq: st.ReceivedSeq}, nil
+}
+
+// RunCheck runs an on-demand check round between the probe on the SQL Server
+// host and a probe of another site; see Server.runCheck.
+func (v *service) RunCheck(req *linkmeshv1.RunCheckRequest, stream grpc.ServerStreamingServer[linkmeshv1.RunCheckResponse]) error {
+	return v.s.runCheck(stream.Context(), req, stream.Send)
 }

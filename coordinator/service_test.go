@@ -2,13 +2,10 @@ package coordinator
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/linkmesh/linkmesh/coordinator/config"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -20,30 +17,9 @@ import (
 // startServer runs a coordinator on loopback and returns a client to it.
 func startServer(t *testing.T) linkmeshv1.MeshServiceClient {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(baseConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(cfg, Options{Insecure: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	conn, err := grpc.NewClient(s.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	s := runServer(t, baseConfig, nil)
+	return dial(t, s.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return linkmeshv1.NewMeshServiceClient(conn)
 }
 
 // TestBadRequestsGetAStatus: oversized and malformed messages are answered with a

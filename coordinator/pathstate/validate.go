@@ -41,6 +41,10 @@ var roundRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 // hostRe accepts host names and IP addresses (IPv6 without brackets) as target labels.
 var hostRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._:%-]{0,252}$`)
 
+// ValidName reports whether s is a valid probe name (the names ValidateProbe
+// accepts), for callers that take a probe's name from elsewhere.
+func ValidName(s string) bool { return labelValueRe.MatchString(s) }
+
 // ValidateProbe checks a probe's self-description.
 func ValidateProbe(p *linkmeshv1.ProbeInfo) error {
 	if p == nil {

@@ -1,0 +1,143 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// roundEnd is how a round's collection ended.
+type roundEnd string
+
+const (
+	endComplete roundEnd = "complete" // every target has its attempts
+	endDeadline roundEnd = "deadline" // the round's deadline passed first
+	endCanceled roundEnd = "canceled" // the client went away
+	endShutdown roundEnd = "shutdown" // the coordinator stops
+)
+
+// collect waits for the round's results, saying how each target advances,
+// until every target has its attempts or within has passed, ctx ends or the
+// coordinator stops.
+func (s *Server) collect(ctx context.Context, r *round, targets []*roundTarget, within time.Duration, say func(string, ...any)) (outcome string, ended roundEnd) {
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	shown := make([]int, len(targets))
+	for {
+		counts, complete, changed := s.rounds.progress(r)
+		for i, n := range counts {
+			if n == shown[i] {
+				continue
+			}
+			shown[i] = n
+			t := targets[i]
+			say("%s: %d/%d attempts (%s: %s)", t.role, n, t.target.GetAttempts(), t.describe(), codeName(s.rounds.latest(r, i)))
+		}
+		if complete {
+			return outcomeComplete, endComplete
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return outcomePartial, endCanceled
+		case <-s.plans.done:
+			say("the coordinator is shutting down: the round ends with the results it has")
+			return outcomePartial, endShutdown
+		case <-deadline.C:
+			counts, _, _ := s.rounds.progress(r)
+			say("%s", partialNews(targets, counts, within))
+			return outcomePartial, endDeadline
+		}
+	}
+}
+
+// partialNews says which targets lack results when the deadline passed.
+func partialNews(targets []*roundTarget, counts []int, within time.Duration) string {
+	var missing []string
+	silent := false
+	for i, t := range targets {
+		if uint32(counts[i]) < t.target.GetAttempts() {
+			missing = append(missing, fmt.Sprintf("%s %d/%d (%s)", t.role, counts[i], t.target.GetAttempts(), t.source))
+			silent = silent || counts[i] == 0
+		}
+	}
+	msg := fmt.Sprintf("the round's deadline (%v) passed before every result arrived; the round is partial: %s", within.Round(time.Millisecond), strings.Join(missing, ", "))
+	if silent {
+		msg += ". A probe that sent nothing may not have the round's targets: a probe that reports to several coordinators applies the latest plan from any of them, so another coordinator's plan can displace them"
+	}
+	return msg
+}
+
+// codeName is a result's code as the metrics name it ("ok", "timeout", …).
+func codeName(r *linkmeshv1.Result) string {
+	if r == nil {
+		return "no result"
+	}
+	return strings.ToLower(strings.TrimPrefix(r.GetCode().String(), "CODE_"))
+}
+
+// awaitStandIn waits up to checkTimes.standIn for probe to report what became
+// of the stand-in on port: serving, port taken or failed (nil: no answer).
+func (s *Server) awaitStandIn(ctx context.Context, probe string, port uint32) *linkmeshv1.StandInStatus {
+	var got *linkmeshv1.StandInStatus
+	s.poll(ctx, s.checkTimes.standIn, func() bool {
+		st, ok := s.standInStatus(probe, port)
+		switch st.GetState() {
+		case linkmeshv1.StandInState_STAND_IN_STATE_SERVING, linkmeshv1.StandInState_STAND_IN_STATE_PORT_TAKEN, linkmeshv1.StandInState_STAND_IN_STATE_FAILED:
+			got = st
+			return ok
+		}
+		return false
+	})
+	return got
+}
+
+// awaitReleased waits up to checkTimes.release for probe to report that it
+// holds no stand-in on port any more (none listed, or ended).
+func (s *Server) awaitReleased(ctx context.Context, probe string, port uint32) bool {
+	return s.poll(ctx, s.checkTimes.release, func() bool {
+		st, ok := s.standInStatus(probe, port)
+		return !ok || st.GetState() == linkmeshv1.StandInState_STAND_IN_STATE_ENDED
+	})
+}
+
+// standInStatus is a copy of what probe last reported of its stand-in on port.
+func (s *Server) standInStatus(probe string, port uint32) (*linkmeshv1.StandInStatus, bool) {
+	p, ok := s.store.Lookup(probe)
+	if !ok {
+		return nil, false
+	}
+	for _, st := range p.StandIns {
+		if st.GetPort() == port {
+			return proto.Clone(st).(*linkmeshv1.StandInStatus), true
+		}
+	}
+	return nil, false
+}
+
+// poll looks at cond every checkTimes.poll until it holds, within has passed,
+// ctx ends or the coordinator stops; it reports whether cond held.
+func (s *Server) poll(ctx context.Context, within time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	tick := time.NewTicker(s.checkTimes.poll)
+	defer tick.Stop()
+	for {
+		if cond() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-s.plans.done:
+			return false
+		case <-deadline.C:
+			return cond()
+		case <-tick.C:
+		}
+	}
+}
