@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"regexp"
 
 	"github.com/linkmesh/linkmesh/internal/buildinfo"
@@ -75,6 +76,9 @@ type Config struct {
 	// a port the probe holds. Coordinators can ask for bounded stand-ins in
 	// plans without this.
 	StandIns []uint32
+	// DNSServer, when valid, receives the dns kind's queries instead of the
+	// system's resolver (e.g. the DNS server of the MI's VNet).
+	DNSServer netip.AddrPort
 }
 
 // GossipConfig configures the probe's gossip membership.
@@ -170,7 +174,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		cfg:     cfg,
 		logger:  logger,
 		buf:     report.NewBuffer(cfg.BufferSize),
-		probers: probers(cfg.MeshKey, cfg.MeshKeysAccepted),
+		probers: probers(cfg.MeshKey, cfg.MeshKeysAccepted, cfg.DNSServer),
 	}
 	a.responder = responder.New(responder.Config{Key: cfg.MeshKey, Accepted: cfg.MeshKeysAccepted, MaxConns: cfg.ResponderMaxConns},
 		logger.With("component", "responder"))

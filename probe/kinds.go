@@ -16,11 +16,15 @@ import (
 )
 
 // probers returns the scheduler's Prober for every kind this probe runs.
-func probers(key []byte, accepted [][]byte) map[linkmeshv1.Kind]sched.Prober {
+func probers(key []byte, accepted [][]byte, dnsServer netip.AddrPort) map[linkmeshv1.Kind]sched.Prober {
+	d := &dns.Prober{}
+	if dnsServer.IsValid() {
+		d.Resolver = dns.ServerResolver(dnsServer)
+	}
 	return map[linkmeshv1.Kind]sched.Prober{
 		linkmeshv1.Kind_KIND_TCP:  tcpKind{&tcp.Prober{}},
 		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted}},
-		linkmeshv1.Kind_KIND_DNS:  dnsKind{&dns.Prober{}},
+		linkmeshv1.Kind_KIND_DNS:  dnsKind{d},
 	}
 }
 

@@ -50,6 +50,11 @@ type jsonInputs struct {
 	Databases         []string `json:"databases"`
 	DatabaseSizeBytes int64    `json:"database_size_bytes"`
 	TimeoutSeconds    float64  `json:"timeout_seconds"`
+	Coordinator       string   `json:"coordinator"`
+	Probe             string   `json:"probe"`
+	Peer              string   `json:"peer"`
+	SQLHost           string   `json:"sql_host"`
+	StandIn           bool     `json:"stand_in"`
 }
 
 type jsonRow struct {
@@ -101,6 +106,8 @@ func WriteJSON(w io.Writer, r Report) error {
 			DNSServer: r.Inputs.DNSServer, SQLReadiness: r.Inputs.SQLReadiness,
 			Databases:         append([]string{}, r.Inputs.Databases...),
 			DatabaseSizeBytes: int64(r.Inputs.DatabaseSize), TimeoutSeconds: seconds(r.Inputs.Timeout),
+			Coordinator: r.Inputs.Coordinator, Probe: r.Inputs.Probe, Peer: r.Inputs.Peer,
+			SQLHost: r.Inputs.SQLHost, StandIn: r.Inputs.StandIn,
 		},
 		Rows: make([]jsonRow, 0, len(r.Rows)),
 		Seeding: jsonSeeding{

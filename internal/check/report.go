@@ -45,6 +45,15 @@ type Inputs struct {
 	DatabaseSize Size
 	// Timeout is --timeout.
 	Timeout time.Duration
+	// Coordinator, Probe, Peer and SQLHost are the coordinated mode's flags
+	// of the same names ("" in the standalone mode); Probe and Peer are the
+	// probes the round ran on, and SQLHost the address P3 used.
+	Coordinator string
+	Probe       string
+	Peer        string
+	SQLHost     string
+	// StandIn is --stand-in (always false in the standalone mode).
+	StandIn bool
 }
 
 // Summary counts a report's rows by status.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linkmesh/linkmesh/probe/dns"
 	"github.com/linkmesh/linkmesh/probe/tcp"
 )
 
@@ -146,12 +147,5 @@ func NewResolver(server string) (*net.Resolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--dns-server %q: give the DNS server's IP address", server)
 	}
-	addr := netip.AddrPortFrom(a, port).String()
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}, nil
+	return dns.ServerResolver(netip.AddrPortFrom(a, port)), nil
 }

@@ -38,7 +38,7 @@ func Standalone(cfg Config) []Check {
 
 // PeerNeeded is why the standalone mode skips a row: only a probe in the MI's
 // virtual network can test it.
-const PeerNeeded = "needs a probe in the MI's VNet (--coordinator; not in this build yet)"
+const PeerNeeded = "needs a probe in the MI's VNet: run with --coordinator"
 
 // PeerChecks returns the rows only a probe in the MI's VNet can test, with no
 // Run: P3 (the MI reaches SQL Server's endpoint), D2 (the MI's VNet resolves the

@@ -22,6 +22,9 @@ const (
 func WriteTable(w io.Writer, r Report) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "linkmesh check (%s) on %s → MI %s\n", r.Mode, r.Host, r.Inputs.MI)
+	if r.Inputs.Coordinator != "" {
+		fmt.Fprintf(ew, "through coordinator %s: probe %s (SQL Server host, reached at %s) ⇄ probe %s (MI's VNet)\n", r.Inputs.Coordinator, r.Inputs.Probe, r.Inputs.SQLHost, r.Inputs.Peer)
+	}
 	fmt.Fprintf(ew, "%s, took %s, linkmesh %s\n\n", r.Started.UTC().Format("2006-01-02 15:04:05 MST"), roundDuration(r.Duration), r.Version)
 
 	var grid strings.Builder

@@ -15,6 +15,9 @@ import (
 	"github.com/linkmesh/linkmesh/internal/buildinfo"
 	"github.com/linkmesh/linkmesh/internal/check"
 	"github.com/linkmesh/linkmesh/internal/check/sqlserver"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // dsnEnv is the environment variable read when --sql-dsn is not given, so the
@@ -25,7 +28,7 @@ const dsnEnv = "LINKMESH_SQL_DSN"
 type checkFlags struct {
 	mi, miSubnet, miNode, hadrPorts, sqlEndpoint string
 	sqlDSN, databaseSize, dnsServer, output      string
-	coordinator                                  string
+	co                                           coordinatorFlags
 	hadrSample                                   int
 	databases                                    listFlag
 	timeout                                      time.Duration
@@ -51,9 +54,16 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.dnsServer, "dns-server", "", "send DNS queries to this server (IP[:port]) instead of the system's, e.g. a DNS server in the MI's VNet")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "deadline of each connection attempt, lookup and SQL query")
 	fs.StringVar(&f.output, "output", "table", "report format: table, json or junit")
-	fs.StringVar(&f.coordinator, "coordinator", "", "coordinated mode: test both directions through the mesh (not in this build yet)")
+	fs.StringVar(&f.co.addr, "coordinator", "", "coordinated mode: a coordinator's gRPC address, host:port; probes on both sites then also measure P3 (MI → SQL Server), D2, the path MTU and (with --database-size) the throughput")
+	fs.StringVar(&f.co.probe, "probe", "", "coordinated mode: the probe on this host (default: the name in --tls-cert, else the host name)")
+	fs.StringVar(&f.co.peer, "peer", "", "coordinated mode: the probe in the MI's VNet (default: the one probe of another site connected to the coordinator)")
+	fs.StringVar(&f.co.sqlHost, "sql-host", "", "coordinated mode: this host as the MI reaches it, an IP address (recommended) or a name (then D2 checks the MI's VNet resolves it); default: the address the coordinator sees the probe at")
+	fs.BoolVar(&f.co.standIn, "stand-in", true, "coordinated mode: while the round runs, answer on SQL Server's endpoint port in its place if nothing listens there yet (released afterwards; never when the port is in use)")
+	f.co.tls.register(fs, "coordinated mode: the certificate of the probe on this host (linkmesh certs probe)")
+	fs.StringVar(&f.co.serverName, "tls-server-name", "", "coordinated mode: the name the coordinator's certificate is checked against (default: the host in --coordinator)")
+	fs.BoolVar(&f.co.insecure, "insecure", false, "coordinated mode: plain gRPC to a coordinator without TLS (test setups only)")
 	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh check --mi FQDN [flags]\n\nRun on the SQL Server host. Tests the MI link's requirements and prints a report;\nexit code 0: every required row passed, 1: one failed, 2: bad flags.\n\n")
+		io.WriteString(stderr, "usage: linkmesh check --mi FQDN [flags]\n       linkmesh check --mi FQDN --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert PROBE.crt --tls-key PROBE.key | --insecure) [flags]\n\nRun on the SQL Server host. Tests the MI link's requirements and prints a report;\nwith --coordinator, probes on both sites also test the MI → SQL Server direction,\nthe path MTU and the throughput. Exit code 0: every required row passed, 1: one\nfailed, 2: bad flags, or the coordinator could not run the round.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -68,7 +78,17 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return &UsageError{Err: err}
 	}
 
-	checks := check.Standalone(cfg)
+	var co *coordinated
+	if f.co.addr != "" {
+		if co, err = f.coordinated(ctx, cfg, &inputs, stderr); err != nil {
+			return &UsageError{Err: err}
+		}
+		defer co.conn.Close()
+	}
+	mode, checks := "standalone", check.Standalone(cfg)
+	if co != nil {
+		mode, checks = "coordinated", co.checks
+	}
 	if dsn := f.dsn(); dsn != "" {
 		db, err := sqlserver.Open(dsn)
 		if err != nil {
@@ -91,16 +111,22 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	started := time.Now()
 	rows := check.Run(ctx, checks, stderr)
 	report := check.Report{
-		Mode: "standalone", Host: host, Version: buildinfo.Version(),
+		Mode: mode, Host: host, Version: buildinfo.Version(),
 		Started: started, Duration: time.Since(started),
 		Inputs: inputs, Rows: rows,
 		Seeding: check.EstimateSeeding(inputs.DatabaseSize, 0),
+	}
+	if co != nil {
+		co.fill(&report)
 	}
 	if err := render(stdout, report); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if ctx.Err() != nil {
 		return errors.New("interrupted: the report is incomplete")
+	}
+	if co != nil && co.round.Err() != nil {
+		return &UsageError{Err: fmt.Errorf("--coordinator %s: the round did not run, so P3, D2, MTU and BW are not measured: %w", f.co.addr, co.round.Err())}
 	}
 	if failed := report.Failures(); len(failed) > 0 {
 		ids := make([]string, len(failed))
@@ -110,6 +136,75 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("not ready: %s failed (the report says why and how to fix it)", strings.Join(ids, ", "))
 	}
 	return nil
+}
+
+// coordinated is the coordinated mode's connection, checks and round.
+type coordinated struct {
+	conn   *grpc.ClientConn
+	checks []check.Check
+	round  *check.Round
+}
+
+// coordinated checks the coordinated mode's flags, connects to the
+// coordinator (an unreachable one is an error here, before any check runs)
+// and builds the checks.
+func (f *checkFlags) coordinated(ctx context.Context, cfg check.Config, in *check.Inputs, stderr io.Writer) (*coordinated, error) {
+	if _, port, err := net.SplitHostPort(f.co.addr); err != nil || port == "" {
+		return nil, fmt.Errorf("--coordinator %q: give the coordinator's gRPC address as host:port, e.g. coord1.example.net:7000", f.co.addr)
+	}
+	req := &linkmeshv1.RunCheckRequest{
+		Peer:     f.co.peer,
+		SqlPort:  uint32(check.SQLEndpointPort),
+		StandIn:  f.co.standIn,
+		Timeout:  durationpb.New(cfg.Timeout),
+		Attempts: checkAttempts,
+	}
+	if f.co.sqlHost != "" {
+		h, err := check.ParseHost("--sql-host", f.co.sqlHost)
+		if err != nil {
+			return nil, err
+		}
+		req.SqlHost = h
+	}
+	if _, p, err := net.SplitHostPort(cfg.SQLEndpoint); err == nil {
+		n, _ := strconv.ParseUint(p, 10, 16)
+		req.SqlPort = uint32(n)
+	}
+	if in.DatabaseSize > 0 {
+		req.BurstBytes = check.BurstBytes
+	}
+	creds, probe, err := f.co.creds()
+	if err != nil {
+		return nil, err
+	}
+	if probe == "" {
+		return nil, errors.New("--probe: name the probe on this host (the host name is unknown)")
+	}
+	req.Probe = probe
+	fmt.Fprintf(stderr, "linkmesh check: connecting to coordinator %s as probe %s\n", f.co.addr, probe)
+	conn, err := dialCoordinator(ctx, f.co.addr, creds, cfg.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	checks, round := check.CoordinatedChecks(cfg, check.Coordinated{
+		Round: roundFunc(conn, req), Progress: stderr, StandIn: f.co.standIn, DatabaseSize: in.DatabaseSize,
+	})
+	in.Coordinator, in.Probe, in.Peer, in.SQLHost, in.StandIn = f.co.addr, probe, f.co.peer, req.SqlHost, f.co.standIn
+	return &coordinated{conn: conn, checks: checks, round: round}, nil
+}
+
+// checkAttempts is how many attempts each target of the round makes.
+const checkAttempts = 3
+
+// fill completes the report with what the round learnt: the probes it ran
+// on, the address P3 used, and the seeding estimate from the burst.
+func (c *coordinated) fill(r *check.Report) {
+	if rd := c.round.Result(); rd != nil {
+		r.Inputs.Probe, r.Inputs.Peer, r.Inputs.SQLHost = rd.GetProbe().GetName(), rd.GetPeer().GetName(), rd.GetSqlHost()
+	}
+	if bps := c.round.Throughput(); bps > 0 {
+		r.Seeding = check.EstimateSeeding(r.Inputs.DatabaseSize, bps)
+	}
 }
 
 // dsn is --sql-dsn, or else $LINKMESH_SQL_DSN.
@@ -125,8 +220,13 @@ func (f *checkFlags) dsn() string {
 func (f *checkFlags) config() (check.Config, check.Inputs, error) {
 	var cfg check.Config
 	var in check.Inputs
-	if f.coordinator != "" {
-		return cfg, in, errors.New("--coordinator: the coordinated mode (both directions through probes, echo, MTU, throughput) is not in this build yet; run without it for the standalone checks from this host")
+	if f.co.addr == "" {
+		for flag, set := range map[string]bool{"--probe": f.co.probe != "", "--peer": f.co.peer != "", "--sql-host": f.co.sqlHost != "",
+			"--tls-ca, --tls-cert, --tls-key": !f.co.tls.empty(), "--tls-server-name": f.co.serverName != "", "--insecure": f.co.insecure} {
+			if set {
+				return cfg, in, fmt.Errorf("%s: only with --coordinator (the coordinated mode)", flag)
+			}
+		}
 	}
 	if f.mi == "" {
 		return cfg, in, errors.New("--mi is required: the MI's VNet-local FQDN, e.g. sqlmi1.abc123def456.database.windows.net")

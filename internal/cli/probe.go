@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
@@ -22,7 +24,7 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := probe.Config{Labels: map[string]string{}}
 	var coords, join, standIns listFlag
 	var insecureFlag, noGossip bool
-	var keyFile, planCache, serverName string
+	var keyFile, planCache, serverName, dnsServer string
 	var tf tlsFlags
 	gc := probe.GossipConfig{}
 	var lf logFlags
@@ -48,6 +50,7 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&join, "join", "gossip seed host[:port] (repeatable; default: the --coordinator hosts on port 7946)")
 	fs.StringVar(&gc.Profile, "gossip-profile", "wan", "gossip timing: wan (sites across VPN/ExpressRoute), lan or local")
 	fs.StringVar(&planCache, "plan-cache", "default", "file that keeps the latest plan so probing goes on across restarts while no coordinator answers (\"default\": in the user cache directory; \"off\" disables)")
+	fs.StringVar(&dnsServer, "dns-server", "", "send the dns kind's queries to this DNS server (IP[:port]) instead of the system's, e.g. the DNS server of the MI's VNet")
 	lf.register(fs, "info")
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: linkmesh probe --site SITE --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert NAME.crt --tls-key NAME.key --mesh-key-file FILE | --insecure) [flags]\n\n")
@@ -70,6 +73,11 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.StandIns = append(cfg.StandIns, uint32(n))
 	}
 	cfg.Insecure = insecureFlag
+	if dnsServer != "" {
+		if cfg.DNSServer, err = parseDNSServer(dnsServer); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
 	if !noGossip {
 		gc.Join = join
 		cfg.Gossip = &gc
@@ -120,4 +128,16 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// parseDNSServer reads --dns-server: an IP address, with an optional port (53).
+func parseDNSServer(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("--dns-server %q: give the DNS server's IP address, optionally with a port (10.0.0.4 or 10.0.0.4:53)", s)
+	}
+	return netip.AddrPortFrom(a, 53), nil
 }

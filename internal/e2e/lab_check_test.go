@@ -27,6 +27,7 @@ const (
 	checkMIPublic = "sqlmi2.lab0123456789.database.windows.net" // → 203.0.113.10 (documentation range; dropped by the router)
 	checkNode     = "db1.tr1.lab.worker.database.windows.net"   // an MI node → mi
 	checkHADRPort = 11003                                       // the one HADR port the mi host listens on
+	checkSQLName  = "sql1.corp.lab.test"                        // the SQL Server host, for D2 → sql (198.18.1.2)
 	publicAnswer  = "203.0.113.10"
 )
 
@@ -58,6 +59,7 @@ func newCheckLab(t *testing.T) *checkLab {
 		checkMI:       {mi.Addr()},
 		checkNode:     {mi.Addr()},
 		checkMIPublic: {netip.MustParseAddr(publicAnswer)},
+		checkSQLName:  {sql.Addr()},
 	})
 	if err != nil {
 		t.Fatal(err)

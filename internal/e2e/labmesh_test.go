@@ -43,11 +43,25 @@ type labMesh struct {
 }
 
 // newLabMesh starts the mesh with the given path policy (YAML, without listen:)
-// and waits until the coordinator is ready.
+// and plain listeners on 5022 and listenPorts in sql and mi, and waits until
+// the coordinator is ready.
 func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int) *labMesh {
 	t.Helper()
+	for _, h := range []*netlab.Host{lab.SQL(), lab.MI()} {
+		for _, p := range append([]int{labEndpoint}, listenPorts...) {
+			serveAndClose(t, h, p)
+		}
+	}
+	return startLabMesh(t, lab, policy, nil)
+}
+
+// startLabMesh starts the coordinator (in the router) and the probes sql1 and
+// mi1, each with its extra arguments from probeArgs (by site), and opens no
+// listener of its own.
+func startLabMesh(t *testing.T, lab *netlab.Lab, policy string, probeArgs map[string][]string) *labMesh {
+	t.Helper()
 	bin := netlab.BuildLinkmesh(t)
-	router, sql, mi := lab.Router(), lab.SQL(), lab.MI()
+	router, sql := lab.Router(), lab.SQL()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "coordinator.yaml")
 	// One mesh key for all: it encrypts gossip and authenticates echo hellos.
@@ -74,30 +88,26 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 			},
 		},
 	}
-	for _, h := range []*netlab.Host{sql, mi} {
-		for _, p := range append([]int{labEndpoint}, listenPorts...) {
-			serveAndClose(t, h, p)
-		}
-	}
 	startProcess(t, router, "coordinator", bin, "coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug")
 	m.waitReady(t)
 	m.bin, m.dir, m.key = bin, dir, keyFile
 	m.probes = map[string]*exec.Cmd{}
 	for _, site := range []string{"sql", "mi"} {
-		m.startProbe(t, site)
+		m.startProbe(t, site, probeArgs[site]...)
 	}
 	return m
 }
 
 // startProbe starts the probe of a site ("sql" or "mi"), named site+"1", with a
-// plan cache in the test's directory.
-func (m *labMesh) startProbe(t *testing.T, site string) *exec.Cmd {
+// plan cache in the test's directory and extra arguments.
+func (m *labMesh) startProbe(t *testing.T, site string, extra ...string) *exec.Cmd {
 	t.Helper()
 	h := m.lab.Host(site)
 	coord := net.JoinHostPort(m.lab.Router().AddrToward(h).String(), fmt.Sprint(labGRPC))
-	cmd := startProcess(t, h, site+"-probe", m.bin, "probe", "--name", site+"1", "--site", site,
+	args := append([]string{"probe", "--name", site + "1", "--site", site,
 		"--coordinator", coord, "--responder", fmt.Sprintf(":%d", labResponder), "--insecure", "--log-level", "debug",
-		"--plan-cache", filepath.Join(m.dir, site+"-plan.pb"), "--mesh-key-file", m.key)
+		"--plan-cache", filepath.Join(m.dir, site+"-plan.pb"), "--mesh-key-file", m.key}, extra...)
+	cmd := startProcess(t, h, site+"-probe", m.bin, args...)
 	m.probes[site] = cmd
 	return cmd
 }

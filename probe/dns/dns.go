@@ -26,6 +26,21 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// ServerResolver returns a resolver that sends every query to the DNS server
+// at server instead of the system's: the probe's --dns-server (a probe in the
+// MI's VNet asking the DNS server the MI uses), check's --dns-server, and
+// tests with a DNS server of their own.
+func ServerResolver(server netip.AddrPort) *net.Resolver {
+	addr := server.String()
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+}
+
 // MaxAddresses bounds the addresses a result carries.
 const MaxAddresses = 32
 

@@ -121,8 +121,13 @@ func (s *Scheduler) apply(ctx context.Context, plan *linkmeshv1.Plan, jobs map[s
 	s.logger.Info("plan applied", "generation", plan.GetGeneration(), "targets", len(jobs), "started", started, "stopped", stopped)
 }
 
-// runTarget makes an attempt every interval, starting at a random phase.
+// runTarget makes an attempt every interval, starting at a random phase; a
+// bounded target (Target.attempts) runs its attempts at once instead.
 func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Target) {
+	if t.GetAttempts() > 0 {
+		s.runBounded(ctx, p, t)
+		return
+	}
 	interval := t.GetInterval().AsDuration()
 	if interval <= 0 {
 		interval = 30 * time.Second
@@ -152,6 +157,47 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 		case <-ticker.C:
 		}
 	}
+}
+
+// Bounds of a bounded target (an on-demand check round's): its attempts run
+// back to back with a pause between them, each with its own deadline.
+const (
+	maxBoundedAttempts = 100
+	maxBoundedTimeout  = 2 * time.Minute
+	maxBoundedPause    = 10 * time.Second
+	defaultTimeout     = 5 * time.Second
+)
+
+// runBounded makes a bounded target's attempts one after another, starting at
+// once: a check round waits for them. The interval is the pause between
+// attempts, and the timeout is not capped by it.
+func (s *Scheduler) runBounded(ctx context.Context, p Prober, t *linkmeshv1.Target) {
+	n := min(t.GetAttempts(), maxBoundedAttempts)
+	timeout := t.GetTimeout().AsDuration()
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	timeout = min(timeout, maxBoundedTimeout)
+	pause := min(max(t.GetInterval().AsDuration(), 0), maxBoundedPause)
+	ports := newRotation(t)
+	for i := range uint64(n) {
+		if i > 0 && pause > 0 {
+			timer := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+		}
+		for _, port := range ports.next() {
+			s.once(ctx, p, t, port, timeout, i)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	s.logger.Debug("bounded target done", "target", t.GetId(), "round", t.GetRound(), "attempts", n)
 }
 
 // once makes attempt n on port (the target's own port, or one of its range).
@@ -222,6 +268,7 @@ func ToProto(t *linkmeshv1.Target, start time.Time, r attempt.Result) *linkmeshv
 		MtuBytes:                uint32(min(max(r.MTU, 0), 65535)),
 		MtuBlackhole:            r.MTUBlackhole && r.MTU > 0,
 		ThroughputBitsPerSecond: max(r.Throughput, 0),
+		Round:                   t.GetRound(),
 	}
 	if r.RTTSource != attempt.RTTNone {
 		out.Rtt = durationpb.New(r.RTT)
