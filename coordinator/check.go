@@ -121,9 +121,12 @@ func (s *Server) runCheck(ctx context.Context, req *linkmeshv1.RunCheckRequest, 
 	}
 	if spec.standIn && ended != endCanceled && ended != endShutdown {
 		round.StandInReleased = s.awaitReleased(ctx, probe, spec.port)
-		if round.StandInReleased {
+		served := standIn.GetState() == linkmeshv1.StandInState_STAND_IN_STATE_SERVING || standIn.GetState() == linkmeshv1.StandInState_STAND_IN_STATE_ENDED
+		switch {
+		case !served: // nothing was bound: nothing to release
+		case round.StandInReleased:
 			say("%s released the stand-in on %d", probe, spec.port)
-		} else {
+		default:
 			say("%s did not report the stand-in on %d released within %v", probe, spec.port, s.checkTimes.release)
 		}
 	}

@@ -17,13 +17,18 @@ import (
 
 // probers returns the scheduler's Prober for every kind this probe runs.
 func probers(key []byte, accepted [][]byte, dnsServer netip.AddrPort) map[linkmeshv1.Kind]sched.Prober {
+	// One resolver for every kind: a --dns-server answers for the names of
+	// tcp and echo targets too (a check round's P3 to the SQL Server host's
+	// name), not only for dns targets.
 	d := &dns.Prober{}
+	t := tcp.Prober{}
 	if dnsServer.IsValid() {
-		d.Resolver = dns.ServerResolver(dnsServer)
+		r := dns.ServerResolver(dnsServer)
+		d.Resolver, t.Resolver = r, r
 	}
 	return map[linkmeshv1.Kind]sched.Prober{
-		linkmeshv1.Kind_KIND_TCP:  tcpKind{&tcp.Prober{}},
-		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted}},
+		linkmeshv1.Kind_KIND_TCP:  tcpKind{&t},
+		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted, TCP: t}},
 		linkmeshv1.Kind_KIND_DNS:  dnsKind{d},
 	}
 }

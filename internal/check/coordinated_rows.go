@@ -177,9 +177,14 @@ func (r *Round) standInOutcome(rd *linkmeshv1.CheckRound) Outcome {
 	}
 	switch st.GetState() {
 	case linkmeshv1.StandInState_STAND_IN_STATE_SERVING, linkmeshv1.StandInState_STAND_IN_STATE_ENDED:
-		return Outcome{Status: Warn, Measured: "used, then released" + released,
-			Reason: fmt.Sprintf("port %d was free on %s, so the probe answered there for SQL Server during the round: the network path is proven, but SQL Server has no endpoint on %d yet; create it before creating the link", port, probe, port),
-			Fix:    &Fix{For: ForDBA, Summary: fmt.Sprintf("SQL Server's mirroring endpoint does not exist yet (nothing listened on %d).", port), Steps: createEndpoint(port)}}
+		o := Outcome{Status: Warn, Measured: "used, then released" + released,
+			Reason: fmt.Sprintf("port %d was free on %s, so the probe answered there for SQL Server during the round: the network path is proven, but SQL Server has no endpoint on %d yet; create it before creating the link", port, probe, port)}
+		if r.ep.Status == Fail {
+			o.Reason += " (EP's fix says how)"
+		} else {
+			o.Fix = &Fix{For: ForDBA, Summary: fmt.Sprintf("SQL Server's mirroring endpoint does not exist yet (nothing listened on %d).", port), Steps: createEndpoint(port)}
+		}
+		return o
 	case linkmeshv1.StandInState_STAND_IN_STATE_PORT_TAKEN:
 		o := Outcome{Status: Pass, Measured: "not used: port taken",
 			Reason: fmt.Sprintf("stand-in not used: port %d is in use on %s", port, probe)}

@@ -172,8 +172,15 @@ paths:
 			t.Errorf("P3 %+v, want proof of reach through the stand-in", p3)
 		}
 		si := rows["standin"]
-		if !strings.Contains(si.Reason, "SQL Server has no endpoint on 5022 yet; create it") || !strings.Contains(si.commands(), "CREATE ENDPOINT") || si.Measured != "used, then released" {
+		if !strings.Contains(si.Reason, "SQL Server has no endpoint on 5022 yet; create it") || !strings.Contains(rows["EP"].commands(), "CREATE ENDPOINT") || si.Measured != "used, then released" {
 			t.Errorf("stand-in %+v\n%s", si, si.commands())
+		}
+		_, table, _ := c.check(t, base...)
+		t.Logf("the table report:\n%s", table)
+		for _, want := range []string{"linkmesh check (coordinated)", "through coordinator " + coord + ": probe sql1 (SQL Server host, reached at 198.18.1.2) ⇄ probe mi1 (MI's VNet)", "standin  WARN", "CREATE ENDPOINT"} {
+			if !strings.Contains(table, want) {
+				t.Errorf("the table lacks %q", want)
+			}
 		}
 		// Released: a connection to 5022 on the sql host is refused again.
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
