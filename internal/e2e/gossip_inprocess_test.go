@@ -74,8 +74,9 @@ paths:
 		g, okG := s.one("linkmesh_probe_gossip_alive", "probe", "mi1")
 		return okA && okB && okG && a == 1 && b == 1 && g == 1
 	})
-	waitMetrics(t, url, 20*time.Second, "gossip round trips exported", func(s series) bool {
-		return len(s.find("linkmesh_member_rtt_seconds", "source", "coordinator:c1")) > 0
+	waitMetrics(t, url, 20*time.Second, "gossip round trips exported, the coordinator's and the probes' (sent with their reports)", func(s series) bool {
+		return len(s.find("linkmesh_member_rtt_seconds", "source", "coordinator:c1")) > 0 &&
+			len(s.find("linkmesh_member_rtt_seconds", "source", "sql1")) > 0
 	})
 
 	stopMI()
