@@ -276,3 +276,34 @@ func TestCoordinatedOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestIncompleteReport: a report whose round did not run is no verdict: exit
+// code 2 in every format, and the reason at the verdict's place.
+func TestIncompleteReport(t *testing.T) {
+	r := sampleReport()
+	r.Mode, r.Incomplete = "coordinated", "the round through coordinator c1:7000 did not run: no probe of another site is connected"
+	if r.Ready() || r.ExitCode() != 2 {
+		t.Errorf("Ready %v, ExitCode %d: want false, 2", r.Ready(), r.ExitCode())
+	}
+	var js, table, junit strings.Builder
+	if err := WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTable(&table, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJUnit(&junit, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{
+		js.String():    {`"exit_code": 2`, `"ready": false`, `"incomplete": "the round through coordinator c1:7000 did not run`},
+		table.String(): {"INCOMPLETE: the round through coordinator c1:7000 did not run: no probe of another site is connected."},
+		junit.String(): {`name="incomplete" value="the round through coordinator c1:7000`},
+	} {
+		for _, w := range want {
+			if !strings.Contains(name, w) {
+				t.Errorf("%q missing from:\n%s", w, name)
+			}
+		}
+	}
+}

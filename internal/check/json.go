@@ -28,6 +28,7 @@ type jsonReport struct {
 	Inputs          jsonInputs  `json:"inputs"`
 	Rows            []jsonRow   `json:"rows"`
 	Seeding         jsonSeeding `json:"seeding"`
+	Incomplete      string      `json:"incomplete"`
 }
 
 type jsonSummary struct {
@@ -98,7 +99,8 @@ func WriteJSON(w io.Writer, r Report) error {
 		StartedAt:       r.Started.UTC().Format(time.RFC3339),
 		DurationSeconds: seconds(r.Duration),
 		Ready:           r.Ready(),
-		ExitCode:        1,
+		ExitCode:        r.ExitCode(),
+		Incomplete:      r.Incomplete,
 		Summary:         jsonSummary{Pass: s.Pass, Fail: s.Fail, Warn: s.Warn, Skip: s.Skip},
 		Inputs: jsonInputs{
 			MI: r.Inputs.MI, MIPort: r.Inputs.MIPort, MISubnet: r.Inputs.MISubnet, MINode: r.Inputs.MINode,
@@ -114,9 +116,6 @@ func WriteJSON(w io.Writer, r Report) error {
 			DatabaseSizeBytes: int64(r.Seeding.DatabaseSize),
 			Note:              r.Seeding.Note,
 		},
-	}
-	if out.Ready {
-		out.ExitCode = 0
 	}
 	if r.Seeding.Throughput > 0 {
 		out.Seeding.ThroughputBitsPerSecond = &r.Seeding.Throughput

@@ -68,6 +68,9 @@ func WriteJUnit(w io.Writer, r Report) error {
 			{"ready", fmt.Sprint(r.Ready())},
 		},
 	}
+	if r.Incomplete != "" {
+		suite.Properties = append(suite.Properties, junitProperty{"incomplete", r.Incomplete})
+	}
 	for _, row := range r.Rows {
 		c := junitCase{Name: row.ID + " " + row.What, Classname: "linkmesh.check", Time: junitTime(row.Duration.Seconds())}
 		msg := row.Reason

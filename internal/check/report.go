@@ -20,6 +20,10 @@ type Report struct {
 	Rows []Row
 	// Seeding is the initial-seeding estimate, or what it needs.
 	Seeding Seeding
+	// Incomplete, when set, says why part of the check could not run (the
+	// coordinator refused the round): the report is not a verdict, and the
+	// exit code is 2.
+	Incomplete string
 }
 
 // Inputs are the values a check ran with, echoed in the report so it can be read
@@ -82,7 +86,19 @@ func (r Report) Summary() Summary {
 
 // Ready reports whether no required row failed: the exit code is 0 when it is
 // true, 1 when not.
-func (r Report) Ready() bool { return len(r.Failures()) == 0 }
+func (r Report) Ready() bool { return r.Incomplete == "" && len(r.Failures()) == 0 }
+
+// ExitCode is the exit code the report gives: 0 ready, 1 a required row
+// failed, 2 incomplete.
+func (r Report) ExitCode() int {
+	switch {
+	case r.Incomplete != "":
+		return 2
+	case r.Ready():
+		return 0
+	}
+	return 1
+}
 
 // Failures returns the rows that fail the run, in report order.
 func (r Report) Failures() []Row {

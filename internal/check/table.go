@@ -57,7 +57,9 @@ func WriteTable(w io.Writer, r Report) error {
 
 	s := r.Summary()
 	fmt.Fprintln(ew)
-	if failed := r.Failures(); len(failed) > 0 {
+	if r.Incomplete != "" {
+		fmt.Fprintf(ew, "INCOMPLETE: %s.", r.Incomplete)
+	} else if failed := r.Failures(); len(failed) > 0 {
 		ids := make([]string, len(failed))
 		for i, f := range failed {
 			ids[i] = f.ID

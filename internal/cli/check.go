@@ -118,6 +118,9 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if co != nil {
 		co.fill(&report)
+		if err := co.round.Err(); err != nil {
+			report.Incomplete = fmt.Sprintf("the round through coordinator %s did not run, so P3, D2, MTU and BW are not measured: %v", f.co.addr, err)
+		}
 	}
 	if err := render(stdout, report); err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -125,8 +128,8 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if ctx.Err() != nil {
 		return errors.New("interrupted: the report is incomplete")
 	}
-	if co != nil && co.round.Err() != nil {
-		return &UsageError{Err: fmt.Errorf("--coordinator %s: the round did not run, so P3, D2, MTU and BW are not measured: %w", f.co.addr, co.round.Err())}
+	if report.Incomplete != "" {
+		return &UsageError{Err: errors.New(report.Incomplete)}
 	}
 	if failed := report.Failures(); len(failed) > 0 {
 		ids := make([]string, len(failed))
