@@ -35,7 +35,8 @@ type RoundFunc func(ctx context.Context, progress func(string)) (*linkmeshv1.Che
 type Coordinated struct {
 	// Round runs the round.
 	Round RoundFunc
-	// Progress receives the round's progress lines (nil: none).
+	// Progress receives the round's progress lines (nil: none). When Run
+	// writes to the same writer, pass both the same SyncWriter.
 	Progress io.Writer
 	// StandIn says whether the round asks for a stand-in endpoint (--stand-in).
 	StandIn bool
@@ -103,8 +104,6 @@ func (r *Round) progress(line string) {
 	if r.co.Progress == nil {
 		return
 	}
-	r.outMu.Lock()
-	defer r.outMu.Unlock()
 	fmt.Fprintf(r.co.Progress, "  · %s\n", line)
 }
 

@@ -69,6 +69,7 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	stderr = check.SyncWriter(stderr) // the rows' and the round's progress share it
 	cfg, inputs, err := f.config()
 	if err != nil {
 		return &UsageError{Err: err}

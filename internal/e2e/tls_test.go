@@ -9,6 +9,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	"github.com/linkmesh/linkmesh/probe"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -44,6 +45,10 @@ paths:
 	}
 	done := make(chan error, 3)
 	go func() { done <- coord.Run(ctx) }()
+	key, err := meshkey.Generate() // for echo (check rounds); gossip is off
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, site := range []string{"sql", "mi"} {
 		name := site + "1"
 		src, err := tlsconf.NewSource(p.probe(t, name), logs.logger())
@@ -56,6 +61,7 @@ paths:
 			Creds:        tlsconf.ClientCredentials(src, ""),
 			Responder:    "127.0.0.1:0",
 			BufferSize:   1000,
+			MeshKey:      key,
 		}, logs.logger().With("probe", name))
 		if err != nil {
 			t.Fatal(err)
