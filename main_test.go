@@ -54,7 +54,12 @@ func TestRunExitCodes(t *testing.T) {
 		{"check bad endpoint", []string{"check", "--mi", "mi.example.net", "--sql-endpoint", "127.0.0.1:0"}, 2, "", "--sql-endpoint"},
 		{"check bad dns server", []string{"check", "--mi", "mi.example.net", "--dns-server", "dns.example.net"}, 2, "", "give the DNS server's IP address"},
 		{"check bad timeout", []string{"check", "--mi", "mi.example.net", "--timeout", "1ms"}, 2, "", "--timeout"},
-		{"check coordinated", []string{"check", "--mi", "mi.example.net", "--coordinator", "coord.example.net:7022"}, 2, "", "not in this build yet"},
+		// None of these dial: each is refused before the coordinator is reached.
+		{"check coordinated without TLS flags", []string{"check", "--mi", "mi.example.net", "--coordinator", "coord.example.net:7022"}, 2, "", "give all of --tls-ca, --tls-cert and --tls-key"},
+		{"check coordinator not host:port", []string{"check", "--mi", "mi.example.net", "--coordinator", "coord.example.net", "--insecure"}, 2, "", "give the coordinator's gRPC address as host:port"},
+		{"check coordinated flag alone", []string{"check", "--mi", "mi.example.net", "--peer", "mi1"}, 2, "", "--peer: only with --coordinator"},
+		{"check insecure and TLS", []string{"check", "--mi", "mi.example.net", "--coordinator", "coord.example.net:7022", "--insecure", "--tls-ca", "ca.crt"}, 2, "", "exclude each other"},
+		{"check bad sql host", []string{"check", "--mi", "mi.example.net", "--coordinator", "coord.example.net:7022", "--insecure", "--sql-host", "bad_host!"}, 2, "", "--sql-host"},
 		{"check malformed dsn", []string{"check", "--mi", "mi.example.net", "--sql-dsn", "server=x;port=abc;password=s3cr3t"}, 2, "", "bad --sql-dsn"},
 		{"check dsn not a dsn", []string{"check", "--mi", "mi.example.net", "--sql-dsn", "SQLPROD01"}, 2, "", "bad --sql-dsn"},
 		{"check databases without dsn", []string{"check", "--mi", "mi.example.net", "--databases", "Sales"}, 2, "", "--databases needs --sql-dsn"},

@@ -196,12 +196,12 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 	pace := newPacer(rate, MaxBatch)
 	heartbeat := time.NewTimer(0) // report at once: the coordinator learns we are alive
 	defer heartbeat.Stop()
+	// standInsChanged is taken before each report takes the statuses, so a
+	// change while the report is on its way closes the channel held here and
+	// is reported next, not at the next heartbeat.
+	var standInsChanged <-chan struct{} // nil: never ready
 	for {
 		added := c.Buffer.Added()
-		var standInsChanged <-chan struct{} // nil: never ready
-		if c.StandInsChanged != nil {
-			standInsChanged = c.StandInsChanged()
-		}
 		batch := limitBytes(c.Buffer.Since(sent, MaxBatch), maxBatchBytes)
 		if len(batch) == 0 {
 			select {
@@ -218,6 +218,9 @@ func (c *Client) send(ctx context.Context, api linkmeshv1.MeshServiceClient, ack
 		}
 		if err := pace.wait(ctx, len(batch)); err != nil {
 			return err
+		}
+		if c.StandInsChanged != nil {
+			standInsChanged = c.StandInsChanged()
 		}
 		resp, err := c.report(ctx, api, batch)
 		if status.Code(err) == codes.InvalidArgument && len(batch) > 0 {

@@ -43,6 +43,7 @@ type coordinator struct {
 	down       bool // Report answers Unavailable
 	reregister int  // answer this many reports with Reregister
 	plan       *linkmeshv1.Plan
+	onReport   func(*linkmeshv1.ReportRequest) // called first in Report, unlocked
 }
 
 func (c *coordinator) Register(_ context.Context, req *linkmeshv1.RegisterRequest) (*linkmeshv1.RegisterResponse, error) {
@@ -69,6 +70,12 @@ func (c *coordinator) WatchPlan(_ *linkmeshv1.WatchPlanRequest, stream grpc.Serv
 }
 
 func (c *coordinator) Report(_ context.Context, req *linkmeshv1.ReportRequest) (*linkmeshv1.ReportResponse, error) {
+	c.mu.Lock()
+	hook := c.onReport
+	c.mu.Unlock()
+	if hook != nil {
+		hook(req)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reports++
