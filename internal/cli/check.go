@@ -160,7 +160,7 @@ func (f *checkFlags) coordinated(ctx context.Context, cfg check.Config, in *chec
 		Peer:     f.co.peer,
 		SqlPort:  uint32(check.SQLEndpointPort),
 		StandIn:  f.co.standIn,
-		Timeout:  durationpb.New(cfg.Timeout),
+		Timeout:  durationpb.New(min(cfg.Timeout, maxRoundTimeout)),
 		Attempts: checkAttempts,
 	}
 	if f.co.sqlHost != "" {
@@ -199,6 +199,10 @@ func (f *checkFlags) coordinated(ctx context.Context, cfg check.Config, in *chec
 
 // checkAttempts is how many attempts each target of the round makes.
 const checkAttempts = 3
+
+// maxRoundTimeout is the longest attempt a coordinator allows a round;
+// --timeout goes up to 2 minutes for the rows of this host.
+const maxRoundTimeout = time.Minute
 
 // fill completes the report with what the round learnt: the probes it ran
 // on, the address P3 used, and the seeding estimate from the burst.
