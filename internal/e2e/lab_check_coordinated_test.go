@@ -94,11 +94,7 @@ paths:
 
 	t.Run("5022 dropped sql to mi", func(t *testing.T) {
 		serveAndClose(t, lab.SQL(), 5022)
-		inj, err := lab.Inject(netlab.Fault{Kind: netlab.Drop, From: "sql", To: "mi", Port: 5022})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer inj.Remove()
+		c.inject(t, netlab.Fault{Kind: netlab.Drop, From: "sql", To: "mi", Port: 5022})
 		code, rows := c.checkJSON(t, base...)
 		if code != 1 {
 			t.Errorf("exit code %d, want 1", code)
@@ -111,11 +107,7 @@ paths:
 
 	t.Run("5022 dropped mi to sql", func(t *testing.T) {
 		serveAndClose(t, lab.SQL(), 5022)
-		inj, err := lab.Inject(netlab.Fault{Kind: netlab.Drop, From: "mi", To: "sql", Port: 5022})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer inj.Remove()
+		c.inject(t, netlab.Fault{Kind: netlab.Drop, From: "mi", To: "sql", Port: 5022})
 		code, rows := c.checkJSON(t, base...)
 		if code != 1 {
 			t.Errorf("exit code %d, want 1", code)
@@ -146,11 +138,7 @@ paths:
 
 	t.Run("MTU black hole", func(t *testing.T) {
 		serveAndClose(t, lab.SQL(), 5022)
-		inj, err := lab.Inject(netlab.Fault{Kind: netlab.MTUBlackhole, From: "sql", To: "mi", MTU: 1400})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer inj.Remove()
+		c.inject(t, netlab.Fault{Kind: netlab.MTUBlackhole, From: "sql", To: "mi", MTU: 1400})
 		code, rows := c.checkJSON(t, base...)
 		if code != 1 {
 			t.Errorf("exit code %d, want 1", code)

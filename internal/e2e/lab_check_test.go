@@ -81,6 +81,20 @@ func newCheckLab(t *testing.T) *checkLab {
 	return c
 }
 
+// inject puts f into the lab and takes it out when the (sub)test ends.
+func (c *checkLab) inject(t *testing.T, f netlab.Fault) {
+	t.Helper()
+	inj, err := c.lab.Inject(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := inj.Remove(); err != nil {
+			t.Errorf("remove %v: %v", f, err)
+		}
+	})
+}
+
 // publicDrops reads how many packets the router dropped for 203.0.113.0/24.
 func (c *checkLab) publicDrops(t *testing.T) int {
 	t.Helper()
@@ -186,11 +200,7 @@ func TestLabCheck(t *testing.T) {
 
 	t.Run("5022 dropped sql to mi", func(t *testing.T) {
 		serveAndClose(t, c.lab.SQL(), 5022)
-		inj, err := c.lab.Inject(netlab.Fault{Kind: netlab.Drop, From: "sql", To: "mi", Port: 5022})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer inj.Remove()
+		c.inject(t, netlab.Fault{Kind: netlab.Drop, From: "sql", To: "mi", Port: 5022})
 		code, rows := c.checkJSON(t, base...)
 		if code != 1 {
 			t.Errorf("exit code %d, want 1", code)
@@ -276,11 +286,7 @@ func TestLabCheck(t *testing.T) {
 
 	t.Run("HADR range dropped", func(t *testing.T) {
 		serveAndClose(t, c.lab.SQL(), 5022)
-		inj, err := c.lab.Inject(netlab.Fault{Kind: netlab.Drop, From: "sql", To: "mi", Port: 11000, PortEnd: 11999})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer inj.Remove()
+		c.inject(t, netlab.Fault{Kind: netlab.Drop, From: "sql", To: "mi", Port: 11000, PortEnd: 11999})
 		code, rows := c.checkJSON(t, base...)
 		if code != 1 {
 			t.Errorf("exit code %d, want 1", code)
