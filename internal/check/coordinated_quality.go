@@ -91,11 +91,13 @@ func (r *Round) mtuOutcome(rd *linkmeshv1.CheckRound) Outcome {
 		o.Status = Fail
 		o.Reason = fmt.Sprintf("packets larger than %d bytes are dropped between the sites with no ICMP \"fragmentation needed\" (a path-MTU black hole): TCP handshakes pass, but bulk replication and seeding stall", lowest)
 		o.Fix = mtuFix(lowest)
+	// Not measured is not a pass: a skip, so the verdict is PARTIAL (never
+	// READY) while a direction is unknown.
 	case len(unknown) == len(dirs):
-		o.Status = Warn
+		o.Status = Skip
 		o.Reason = "could not measure the path MTU: " + unknown[0].why + "; " + unknown[1].why + ". The probes' responder port must be open between the sites for this row"
 	case len(unknown) > 0:
-		o.Status = Warn
+		o.Status = Skip
 		o.Reason = fmt.Sprintf("no black hole one way, but could not measure the other: %s", unknown[0].why)
 	default:
 		o.Status = Pass

@@ -181,3 +181,23 @@ func TestVerdictD2ByAddress(t *testing.T) {
 		t.Errorf("P3 %s, D2 skipped by address, MTU %s: verdict %s, untested %v; want ready, none", rows["P3"].Status, rows["MTU"].Status, got, ids(r.Untested()))
 	}
 }
+
+// TestVerdictMTUNotMeasured: in the coordinated mode, an MTU row the echoes
+// could not measure (the responder port closed between the sites) is not a
+// pass: the report is partial, and says why MTU did not run.
+func TestVerdictMTUNotMeasured(t *testing.T) {
+	rows, _ := runCoordinated(t, func(*Round) (*linkmeshv1.CheckRound, error) {
+		rd := goodRound()
+		rd.Targets[2].Results = times(3, result(linkmeshv1.Code_CODE_TIMEOUT, nil))
+		rd.Targets[3].Results = times(3, result(linkmeshv1.Code_CODE_TIMEOUT, nil))
+		return rd, nil
+	}, true)
+	r := Report{Mode: "coordinated", Rows: []Row{rows["P3"], rows["D2"], rows["MTU"]}}
+	if got := r.Verdict(); got != Partial || r.ExitCode() != 3 {
+		t.Errorf("P3 %s, D2 %s, MTU %s (%s): verdict %s, exit code %d; want partial, 3",
+			rows["P3"].Status, rows["D2"].Status, rows["MTU"].Status, rows["MTU"].Reason, got, r.ExitCode())
+	}
+	if c := r.ToComplete(); !strings.Contains(c, "MTU was skipped (could not measure the path MTU") || strings.Contains(c, "--coordinator") {
+		t.Errorf("to complete: %q, want MTU's reason (the coordinated mode already ran)", c)
+	}
+}
