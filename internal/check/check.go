@@ -70,6 +70,10 @@ type Outcome struct {
 	Reason string
 	// Fix says what to change; set on every failure, and on warnings with advice.
 	Fix *Fix
+	// NotNeeded, on a Skip, says the requirement does not apply to this setup
+	// (D2 when the SQL Server host is given by address): nothing is left
+	// unproven, so the skip does not make the verdict Partial.
+	NotNeeded bool
 }
 
 // Fix is what to change to make a row pass, written for the person who applies it.

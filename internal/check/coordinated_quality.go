@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/linkmesh/linkmesh/probe/attempt"
+	"github.com/linkmesh/linkmesh/probe/pmtu"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
 
@@ -90,11 +91,13 @@ func (r *Round) mtuOutcome(rd *linkmeshv1.CheckRound) Outcome {
 		o.Status = Fail
 		o.Reason = fmt.Sprintf("packets larger than %d bytes are dropped between the sites with no ICMP \"fragmentation needed\" (a path-MTU black hole): TCP handshakes pass, but bulk replication and seeding stall", lowest)
 		o.Fix = mtuFix(lowest)
+	// Not measured is not a pass: a skip, so the verdict is PARTIAL (never
+	// READY) while a direction is unknown.
 	case len(unknown) == len(dirs):
-		o.Status = Warn
+		o.Status = Skip
 		o.Reason = "could not measure the path MTU: " + unknown[0].why + "; " + unknown[1].why + ". The probes' responder port must be open between the sites for this row"
 	case len(unknown) > 0:
-		o.Status = Warn
+		o.Status = Skip
 		o.Reason = fmt.Sprintf("no black hole one way, but could not measure the other: %s", unknown[0].why)
 	default:
 		o.Status = Pass
@@ -105,11 +108,11 @@ func (r *Round) mtuOutcome(rd *linkmeshv1.CheckRound) Outcome {
 
 // mtuFix is the network team's fix for a black hole above mtu bytes.
 func mtuFix(mtu uint32) *Fix {
-	mss := min(1350, int(mtu)-40)
+	mss := pmtu.ClampMSS(int(mtu))
 	return &Fix{For: ForNetwork,
 		Summary: fmt.Sprintf("A device on the path between the sites (usually the VPN) drops packets above %d bytes and sends no ICMP \"fragmentation needed\".", mtu),
 		Steps: []Step{
-			{Text: fmt.Sprintf("Clamp the TCP MSS to %d on the on-premises VPN device or router, for traffic to and from the MI's VNet (Azure VPN Gateway clamps at 1350; the device at the other end must too). On a Linux router:", mss),
+			{Text: fmt.Sprintf("Clamp the TCP MSS to %d on the on-premises VPN device or router, for traffic to and from the MI's VNet (Azure VPN Gateway clamps at %d; the device at the other end must too). On a Linux router:", mss, pmtu.AzureVPNGatewayMSS),
 				Command: fmt.Sprintf("iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss %d", mss), Shell: ShellSh},
 			{Text: fmt.Sprintf("Or lower the MTU of the VPN tunnel interface to %d or less (Azure recommends 1400 on VPN tunnels).", min(1400, mtu))},
 			{Text: "Let ICMP type 3 code 4 (\"fragmentation needed\") through every firewall on the path, so path-MTU discovery works."},

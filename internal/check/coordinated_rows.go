@@ -207,7 +207,7 @@ func (r *Round) standInOutcome(rd *linkmeshv1.CheckRound) Outcome {
 func (r *Round) d2Outcome(rd *linkmeshv1.CheckRound) Outcome {
 	t := targetOf(rd, roleD2)
 	if t == nil {
-		return Outcome{Status: Skip, Reason: fmt.Sprintf("the SQL Server host is given by address (%s), as recommended: the MI resolves no name for it", rd.GetSqlHost())}
+		return Outcome{Status: Skip, Reason: fmt.Sprintf("the SQL Server host is given by address (%s), as recommended: the MI resolves no name for it", rd.GetSqlHost()), NotNeeded: true}
 	}
 	tl := count(t)
 	if tl.n == 0 {

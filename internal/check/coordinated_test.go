@@ -177,12 +177,17 @@ func TestCoordinatedRows(t *testing.T) {
 				rd.Targets[3].Results = times(3, result(linkmeshv1.Code_CODE_OK, mtu(1400, true)))
 			},
 			has: []string{"mi1 → sql1: black hole above 1400 bytes", "sql1 → mi1: 1500 bytes", "--set-mss 1350", "path-MTU black hole"}},
-		{name: "MTU not measurable", id: "MTU", want: Warn,
+		{name: "MTU not measurable", id: "MTU", want: Skip,
 			change: func(rd *linkmeshv1.CheckRound) {
 				rd.Targets[2].Results = times(3, result(linkmeshv1.Code_CODE_TIMEOUT, nil))
 				rd.Targets[3].Results = times(3, result(linkmeshv1.Code_CODE_TIMEOUT, nil))
 			},
 			has: []string{"could not measure the path MTU", "responder port must be open"}},
+		{name: "MTU measured one way only", id: "MTU", want: Skip,
+			change: func(rd *linkmeshv1.CheckRound) {
+				rd.Targets[3].Results = times(3, result(linkmeshv1.Code_CODE_TIMEOUT, nil))
+			},
+			has: []string{"no black hole one way, but could not measure the other", "mi1 → sql1: not measured"}},
 		{name: "slow seeding", id: "BW", want: Warn,
 			change: func(rd *linkmeshv1.CheckRound) {
 				for _, r := range rd.Targets[2].Results {

@@ -9,7 +9,10 @@ import (
 
 // JSONVersion is the version of the JSON report's schema (docs/check.md). Adding
 // a field keeps it; renaming, removing or changing the meaning of one bumps it.
-const JSONVersion = 1
+// Version 2: "ready" is true only when every required row ran and passed (in
+// version 1 it was true when none failed, skips included), "exit_code" can be
+// 3 (partial), and "verdict", "untested" and "to_complete" are new.
+const JSONVersion = 2
 
 // jsonReport is the JSON report's schema, documented field by field in
 // docs/check.md. Every field is always present (null or empty when unknown), so
@@ -22,8 +25,11 @@ type jsonReport struct {
 	Host            string      `json:"host"`
 	StartedAt       string      `json:"started_at"`
 	DurationSeconds float64     `json:"duration_seconds"`
+	Verdict         Verdict     `json:"verdict"`
 	Ready           bool        `json:"ready"`
 	ExitCode        int         `json:"exit_code"`
+	Untested        []string    `json:"untested"`
+	ToComplete      string      `json:"to_complete"`
 	Summary         jsonSummary `json:"summary"`
 	Inputs          jsonInputs  `json:"inputs"`
 	Rows            []jsonRow   `json:"rows"`
@@ -98,8 +104,11 @@ func WriteJSON(w io.Writer, r Report) error {
 		Mode: r.Mode, Host: r.Host,
 		StartedAt:       r.Started.UTC().Format(time.RFC3339),
 		DurationSeconds: seconds(r.Duration),
+		Verdict:         r.Verdict(),
 		Ready:           r.Ready(),
 		ExitCode:        r.ExitCode(),
+		Untested:        ids(r.Untested()),
+		ToComplete:      r.ToComplete(),
 		Incomplete:      r.Incomplete,
 		Summary:         jsonSummary{Pass: s.Pass, Fail: s.Fail, Warn: s.Warn, Skip: s.Skip},
 		Inputs: jsonInputs{

@@ -65,8 +65,11 @@ func WriteJUnit(w io.Writer, r Report) error {
 		Time: junitTime(r.Duration.Seconds()), Timestamp: r.Started.UTC().Format("2006-01-02T15:04:05"), Hostname: r.Host,
 		Properties: []junitProperty{
 			{"mode", r.Mode}, {"mi", r.Inputs.MI}, {"linkmesh_version", r.Version},
-			{"ready", fmt.Sprint(r.Ready())},
+			{"verdict", string(r.Verdict())}, {"ready", fmt.Sprint(r.Ready())}, {"exit_code", fmt.Sprint(r.ExitCode())},
 		},
+	}
+	if c := r.ToComplete(); c != "" {
+		suite.Properties = append(suite.Properties, junitProperty{"to_complete", c})
 	}
 	if r.Incomplete != "" {
 		suite.Properties = append(suite.Properties, junitProperty{"incomplete", r.Incomplete})

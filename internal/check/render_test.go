@@ -130,7 +130,7 @@ func TestWriteTable(t *testing.T) {
 		{"passing row", "D1          pass    MI's name resolves to a private"},
 		{"failed row stands out", "P1          FAIL    SQL Server host → MI, TCP 5022"},
 		{"warning stands out", "sql.tf9567  WARN"},
-		{"verdict", "NOT READY: 2 required rows failed (P1, EP). 2 passed, 2 failed, 1 warning, 4 skipped."},
+		{"verdict", "NOT READY: 2 required rows failed (P1, EP), and P3 and MTU did not run. 2 passed, 2 failed, 1 warning, 4 skipped. Verdict not_ready, exit code 1.\nTo complete it, run the same command with --coordinator <host:port>"},
 		{"fix heading", "P1 — for the network team"},
 		{"nsg line whole", "az network nsg rule create --resource-group <mi-resource-group> --nsg-name <mi-subnet-nsg> --name allow-mi-link-from-sql-host --priority 1000 --direction Inbound --access Allow --protocol Tcp --source-address-prefixes 192.168.10.5/32 --destination-address-prefixes 10.0.1.0/24 --destination-port-ranges 5022 11000-11999"},
 		{"firewall line whole", `New-NetFirewallRule -DisplayName "MI link to MI (TCP 5022, 11000-11999)" -Direction Outbound`},
@@ -156,7 +156,7 @@ func TestWriteTable(t *testing.T) {
 	ready := Report{Mode: "standalone", Host: "h", Inputs: Inputs{MI: "mi"}, Rows: []Row{{ID: "P1", Required: true, Outcome: Outcome{Status: Pass}}}}
 	buf.Reset()
 	WriteTable(&buf, ready)
-	if !strings.Contains(buf.String(), "READY: every required row that could be tested passed.") || strings.Contains(buf.String(), "FIXES") || strings.Contains(buf.String(), "SEEDING") {
+	if !strings.Contains(buf.String(), "READY: every required row ran and passed.") || strings.Contains(buf.String(), "FIXES") || strings.Contains(buf.String(), "SEEDING") {
 		t.Errorf("ready report:\n%s", buf.String())
 	}
 }

@@ -1,6 +1,11 @@
 package check
 
-import "time"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Report is the outcome of one `linkmesh check`: what was checked, against what,
 // and every row. The renderers take it; the CLI builds it from Run's rows.
@@ -21,8 +26,8 @@ type Report struct {
 	// Seeding is the initial-seeding estimate, or what it needs.
 	Seeding Seeding
 	// Incomplete, when set, says why part of the check could not run (the
-	// coordinator refused the round): the report is not a verdict, and the
-	// exit code is 2.
+	// coordinator refused the round): the verdict is Incomplete, and the
+	// exit code 2.
 	Incomplete string
 }
 
@@ -84,21 +89,61 @@ func (r Report) Summary() Summary {
 	return s
 }
 
-// Ready reports whether no required row failed: the exit code is 0 when it is
-// true, 1 when not.
-func (r Report) Ready() bool { return r.Incomplete == "" && len(r.Failures()) == 0 }
+// Verdict is a report's answer to "can the link be created?", one of four.
+// Pipelines key on its value (JSON "verdict", the JUnit property "verdict").
+type Verdict string
 
-// ExitCode is the exit code the report gives: 0 ready, 1 a required row
-// failed, 2 incomplete.
-func (r Report) ExitCode() int {
-	switch {
-	case r.Incomplete != "":
-		return 2
-	case r.Ready():
+// The verdicts, in order of precedence: a report that is incomplete is that
+// whatever its rows say; then a failed required row makes it not ready
+// whatever else did not run; then a required row that did not run makes it
+// partial; only then is it ready.
+const (
+	// Incomplete: part of the check could not run at all (the coordinator
+	// refused the round); the report is no verdict. Exit code 2.
+	Incomplete Verdict = "incomplete"
+	// NotReady: a required row failed. Exit code 1.
+	NotReady Verdict = "not_ready"
+	// Partial: every required row that ran passed, but a required row could
+	// not run (in the standalone mode P3 and MTU, which need a probe in the
+	// MI's VNet). Not a pass: what was not tested is not proven. Exit code 3.
+	Partial Verdict = "partial"
+	// Ready: every required row ran and passed. Exit code 0.
+	Ready Verdict = "ready"
+)
+
+// ExitCode is the exit code of `linkmesh check` for the verdict.
+func (v Verdict) ExitCode() int {
+	switch v {
+	case Ready:
 		return 0
+	case Partial:
+		return 3
+	case Incomplete:
+		return 2
 	}
 	return 1
 }
+
+// Verdict is the report's verdict (see the constants for the precedence).
+func (r Report) Verdict() Verdict {
+	switch {
+	case r.Incomplete != "":
+		return Incomplete
+	case len(r.Failures()) > 0:
+		return NotReady
+	case len(r.Untested()) > 0:
+		return Partial
+	}
+	return Ready
+}
+
+// Ready reports whether the verdict is Ready: every required row ran and
+// passed.
+func (r Report) Ready() bool { return r.Verdict() == Ready }
+
+// ExitCode is the exit code the report gives: 0 ready, 1 not ready (a
+// required row failed), 2 incomplete, 3 partial.
+func (r Report) ExitCode() int { return r.Verdict().ExitCode() }
 
 // Failures returns the rows that fail the run, in report order.
 func (r Report) Failures() []Row {
@@ -107,6 +152,72 @@ func (r Report) Failures() []Row {
 		if row.Failed() {
 			out = append(out, row)
 		}
+	}
+	return out
+}
+
+// Untested returns the required rows that did not run (Skip), in report
+// order: while there are any, the report is at best Partial. A skip whose
+// outcome says the requirement does not apply (NotNeeded) is not among them.
+func (r Report) Untested() []Row {
+	var out []Row
+	for _, row := range r.Rows {
+		if row.Required && row.Status == Skip && !row.NotNeeded {
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// ToComplete says in one sentence what to run so that the rows Untested
+// returns run too ("" when there are none): in the standalone mode, the
+// coordinated mode with a probe in the MI's VNet for the rows only it can
+// test; for any other row, the reason it was skipped, which says what it
+// needs. An Incomplete report gives "": its reason says what went wrong.
+func (r Report) ToComplete() string {
+	if r.Incomplete != "" {
+		return ""
+	}
+	var peer []string
+	var other []string
+	for _, row := range r.Untested() {
+		if r.Mode == "standalone" && peerRow(row.ID) {
+			peer = append(peer, row.ID)
+			continue
+		}
+		other = append(other, fmt.Sprintf("%s was skipped (%s)", row.ID, row.Reason))
+	}
+	var parts []string
+	if len(peer) > 0 {
+		parts = append(parts, fmt.Sprintf("run the same command with --coordinator <host:port> --tls-ca <ca.crt> --tls-cert <this-probe>.crt --tls-key <this-probe>.key, "+
+			"with a probe in the MI's VNet (linkmesh probe --site mi) connected to that coordinator: only such a probe can test %s", joinAnd(peer)))
+	}
+	parts = append(parts, other...)
+	if len(parts) == 0 {
+		return ""
+	}
+	return "To complete it, " + strings.Join(parts, "; ") + "."
+}
+
+// peerRow reports whether id is a row only a probe in the MI's VNet can test
+// (PeerChecks).
+func peerRow(id string) bool {
+	return slices.ContainsFunc(PeerChecks(Config{}), func(c Check) bool { return c.ID == id })
+}
+
+// joinAnd joins ids for a sentence: "P3", "P3 and MTU", "P3, D2 and MTU".
+func joinAnd(ids []string) string {
+	if len(ids) < 2 {
+		return strings.Join(ids, "")
+	}
+	return strings.Join(ids[:len(ids)-1], ", ") + " and " + ids[len(ids)-1]
+}
+
+// ids returns the rows' IDs.
+func ids(rows []Row) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
 	}
 	return out
 }

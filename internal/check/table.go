@@ -55,20 +55,8 @@ func WriteTable(w io.Writer, r Report) error {
 		}
 	}
 
-	s := r.Summary()
 	fmt.Fprintln(ew)
-	if r.Incomplete != "" {
-		fmt.Fprintf(ew, "INCOMPLETE: %s.", r.Incomplete)
-	} else if failed := r.Failures(); len(failed) > 0 {
-		ids := make([]string, len(failed))
-		for i, f := range failed {
-			ids[i] = f.ID
-		}
-		fmt.Fprintf(ew, "NOT READY: %d required %s failed (%s).", len(failed), plural(len(failed), "row", "rows"), strings.Join(ids, ", "))
-	} else {
-		fmt.Fprint(ew, "READY: every required row that could be tested passed.")
-	}
-	fmt.Fprintf(ew, " %d passed, %d failed, %d %s, %d skipped.\n", s.Pass, s.Fail, s.Warn, plural(s.Warn, "warning", "warnings"), s.Skip)
+	writeVerdict(ew, r)
 
 	writeFixes(ew, r.Rows)
 
@@ -83,6 +71,36 @@ func WriteTable(w io.Writer, r Report) error {
 		fmt.Fprintln(ew, "  "+l)
 	}
 	return ew.err
+}
+
+// writeVerdict writes the verdict line — the verdict in capitals, why, the
+// row counts and the exit code — and, when required rows did not run, one
+// line that says what to run to complete the check.
+func writeVerdict(w io.Writer, r Report) {
+	v := r.Verdict()
+	untested := ids(r.Untested())
+	switch v {
+	case Incomplete:
+		fmt.Fprintf(w, "INCOMPLETE: %s.", r.Incomplete)
+	case NotReady:
+		failed := ids(r.Failures())
+		fmt.Fprintf(w, "NOT READY: %d required %s failed (%s)", len(failed), plural(len(failed), "row", "rows"), strings.Join(failed, ", "))
+		if len(untested) > 0 {
+			fmt.Fprintf(w, ", and %s did not run", joinAnd(untested))
+		}
+		fmt.Fprint(w, ".")
+	case Partial:
+		fmt.Fprintf(w, "PARTIAL: every required row that ran passed, but %s did not run, so %s not proven.",
+			joinAnd(untested), plural(len(untested), "it is", "they are"))
+	default:
+		fmt.Fprint(w, "READY: every required row ran and passed.")
+	}
+	s := r.Summary()
+	fmt.Fprintf(w, " %d passed, %d failed, %d %s, %d skipped. Verdict %s, exit code %d.\n",
+		s.Pass, s.Fail, s.Warn, plural(s.Warn, "warning", "warnings"), s.Skip, v, v.ExitCode())
+	if c := r.ToComplete(); c != "" {
+		fmt.Fprintln(w, c)
+	}
 }
 
 // connectCaveat is what no connect test can rule out (DESIGN §1).

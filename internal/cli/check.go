@@ -36,8 +36,10 @@ type checkFlags struct {
 
 // Check runs `linkmesh check`: it tests every requirement of the MI link it can
 // reach from this host, prints the report on stdout and progress on stderr, and
-// returns nil when every required row passed, an error (exit code 1) when one
-// failed, and a UsageError (exit code 2) for bad flags.
+// returns nil when every required row ran and passed, an error (exit code 1)
+// when one failed, a UsageError (exit code 2) for bad flags or a round that
+// could not run, and an ExitError with code 3 when every required row that ran
+// passed but one could not run (the verdict PARTIAL).
 func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -63,7 +65,7 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.co.serverName, "tls-server-name", "", "coordinated mode: the name the coordinator's certificate is checked against (default: the host in --coordinator)")
 	fs.BoolVar(&f.co.insecure, "insecure", false, "coordinated mode: plain gRPC to a coordinator without TLS (test setups only)")
 	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh check --mi FQDN [flags]\n       linkmesh check --mi FQDN --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert PROBE.crt --tls-key PROBE.key | --insecure) [flags]\n\nRun on the SQL Server host. Tests the MI link's requirements and prints a report;\nwith --coordinator, probes on both sites also test the MI → SQL Server direction,\nthe path MTU and the throughput. Exit code 0: every required row passed, 1: one\nfailed, 2: bad flags, or the coordinator could not run the round.\n\n")
+		io.WriteString(stderr, "usage: linkmesh check --mi FQDN [flags]\n       linkmesh check --mi FQDN --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert PROBE.crt --tls-key PROBE.key | --insecure) [flags]\n\nRun on the SQL Server host. Tests the MI link's requirements and prints a report;\nwith --coordinator, probes on both sites also test the MI → SQL Server direction,\nthe path MTU and the throughput. Exit code 0: every required row passed, 1: one\nfailed, 2: bad flags, or the coordinator could not run the round, 3: every\nrequired row that ran passed but one could not run (standalone: P3 and MTU).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -129,15 +131,27 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if ctx.Err() != nil {
 		return errors.New("interrupted: the report is incomplete")
 	}
-	if report.Incomplete != "" {
-		return &UsageError{Err: errors.New(report.Incomplete)}
-	}
-	if failed := report.Failures(); len(failed) > 0 {
-		ids := make([]string, len(failed))
-		for i, r := range failed {
-			ids[i] = r.ID
+	return verdictError(report)
+}
+
+// verdictError is what Check returns for a report that ran: nil when it is
+// READY, else an error whose exit code is the report's (the JSON report's
+// exit_code and the process's never differ).
+func verdictError(r check.Report) error {
+	rowIDs := func(rows []check.Row) string {
+		ids := make([]string, len(rows))
+		for i, row := range rows {
+			ids[i] = row.ID
 		}
-		return fmt.Errorf("not ready: %s failed (the report says why and how to fix it)", strings.Join(ids, ", "))
+		return strings.Join(ids, ", ")
+	}
+	switch v := r.Verdict(); v {
+	case check.Incomplete:
+		return &UsageError{Err: errors.New(r.Incomplete)}
+	case check.NotReady:
+		return fmt.Errorf("not ready: %s failed (the report says why and how to fix it)", rowIDs(r.Failures()))
+	case check.Partial:
+		return &ExitError{Code: v.ExitCode(), Err: fmt.Errorf("partial: every required row that ran passed, but %s did not run (the report says what to run to complete it)", rowIDs(r.Untested()))}
 	}
 	return nil
 }

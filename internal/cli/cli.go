@@ -19,6 +19,15 @@ const (
 	ExitUsage   = 2
 )
 
+// ExitError carries an exit code other than these (check's 3, PARTIAL).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
 // UsageError marks an error in how the command was called (exit code 2).
 type UsageError struct{ Err error }
 
@@ -38,6 +47,9 @@ func Exit(err error, stderr io.Writer) int {
 	var ue *UsageError
 	if errors.As(err, &ue) {
 		return ExitUsage
+	}
+	if ee := (*ExitError)(nil); errors.As(err, &ee) {
+		return ee.Code
 	}
 	return ExitFailure
 }

@@ -145,15 +145,19 @@ func (c *checkLab) checkJSON(t *testing.T, args ...string) (int, map[string]chec
 	t.Helper()
 	code, stdout, _ := c.check(t, append(args, "--output", "json")...)
 	var report struct {
-		Version int        `json:"version"`
-		Ready   bool       `json:"ready"`
-		Rows    []checkRow `json:"rows"`
+		Version  int        `json:"version"`
+		Verdict  string     `json:"verdict"`
+		Ready    bool       `json:"ready"`
+		ExitCode int        `json:"exit_code"`
+		Rows     []checkRow `json:"rows"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
 		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout)
 	}
-	if report.Version != 1 || report.Ready != (code == 0) {
-		t.Errorf("report version %d ready %v with exit code %d", report.Version, report.Ready, code)
+	verdicts := map[int]string{0: "ready", 1: "not_ready", 2: "incomplete", 3: "partial"}
+	if report.Version != 2 || report.Ready != (code == 0) || report.ExitCode != code || report.Verdict != verdicts[code] {
+		t.Errorf("report version %d, verdict %q, ready %v, exit_code %d with exit code %d: want version 2 and the verdict of the exit code",
+			report.Version, report.Verdict, report.Ready, report.ExitCode, code)
 	}
 	rows := map[string]checkRow{}
 	for _, r := range report.Rows {
@@ -188,13 +192,24 @@ func TestLabCheck(t *testing.T) {
 
 	t.Run("all good", func(t *testing.T) {
 		serveAndClose(t, c.lab.SQL(), 5022) // SQL Server's endpoint
+		// Every row this host can test passes, but P3 and MTU need a probe in
+		// the MI's VNet: PARTIAL, exit code 3, never READY.
 		code, rows := c.checkJSON(t, base...)
-		if code != 0 {
-			t.Errorf("exit code %d, want 0", code)
+		if code != 3 {
+			t.Errorf("exit code %d, want 3 (partial)", code)
 		}
 		wantStatuses(t, rows, map[string]string{"D1": "pass", "P1": "pass", "P2": "pass", "EP": "pass"})
 		if rows["D1"].Measured != "198.18.2.2" || !strings.Contains(rows["D1"].Reason, "inside the MI subnet 198.18.2.0/24") {
 			t.Errorf("D1 %+v", rows["D1"])
+		}
+		code, table, stderr := c.check(t, base...)
+		for _, want := range []string{"\nPARTIAL: every required row that ran passed, but P3 and MTU did not run", "Verdict partial, exit code 3.\nTo complete it, run the same command with --coordinator"} {
+			if !strings.Contains(table, want) {
+				t.Errorf("table output lacks %q:\n%s", want, table)
+			}
+		}
+		if code != 3 || !strings.Contains(stderr, "linkmesh: partial: ") {
+			t.Errorf("table run: exit code %d, want 3 and the verdict on stderr:\n%s", code, stderr)
 		}
 	})
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/linkmesh/linkmesh/internal/seeding"
+	"github.com/linkmesh/linkmesh/probe/pmtu"
 	"github.com/linkmesh/linkmesh/probe/responder/wire"
 )
 
@@ -56,8 +57,8 @@ func (m mtuFigures) String() string {
 		}
 		return fmt.Sprintf("PATH-MTU BLACK HOLE: %d-byte packets are dropped without an ICMP \"fragmentation needed\", "+
 			"the largest that crosses is %s %d bytes; the TCP handshake works but replication stalls. "+
-			"Lower the MTU of the VPN tunnel, or clamp the TCP MSS on the VPN device to %d or less (Azure VPN Gateway: 1350)",
-			m.full, bound, m.mtu, m.mtu-40)
+			"Lower the MTU of the VPN tunnel, or clamp the TCP MSS on the VPN device to %d (Azure VPN Gateway clamps at %d)",
+			m.full, bound, m.mtu, pmtu.ClampMSS(m.mtu), pmtu.AzureVPNGatewayMSS)
 	case m.mtu == 0:
 		return m.note
 	case m.icmp:
