@@ -119,6 +119,7 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageErrorf("--tls-cert %s is for probe %q, but --name is %q: the coordinator would refuse every call; use --name %s or issue a certificate with `linkmesh certs probe --name %s`", tf.cert, name, cfg.Name, name, cfg.Name)
 		}
 		cfg.Creds = tlsconf.ClientCredentials(src, serverName)
+		cfg.TLS = src // the echo hello proves and checks probe names with it
 	}
 	a, err := probe.New(cfg, logger)
 	if err != nil {
