@@ -3,6 +3,7 @@ package echo
 import (
 	"crypto/x509"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
@@ -33,7 +34,11 @@ func (e expectation) checkName(name, by string) error {
 		return mismatch("answered by probe %s%s — this probe's own responder — expected %s: the responder address advertised for %s (%s) points back here; check %s's --advertise and --responder, and NAT or port forwarding in front of it",
 			name, by, orAny(e.expect), orAny(e.expect), e.address, orAny(e.expect))
 	case e.expect != "" && name != e.expect:
-		return mismatch("answered by probe %s%s, expected %s: the responder address advertised for %s (%s) reaches %s's responder; check %s's --advertise and --responder, and NAT or port forwarding in front of it (for a static echo target, the rule's to.name must be the probe's name)",
+		if _, err := netip.ParseAddr(e.expect); err == nil {
+			// A static target named by its address (to.name defaults to it).
+			return mismatch("answered by probe %s%s, expected %s: a static echo target names the probe that must answer in the rule's to.name; set it to %s if that probe is meant", name, by, e.expect, name)
+		}
+		return mismatch("answered by probe %s%s, expected %s: the responder address advertised for %s (%s) reaches %s's responder; check %s's --advertise and --responder, and NAT or port forwarding in front of it",
 			name, by, e.expect, e.expect, e.address, name, e.expect)
 	}
 	return nil

@@ -86,6 +86,8 @@ func TestIdentity(t *testing.T) {
 			want: attempt.Mismatch, details: []string{"this probe's own responder"}},
 		{name: "key only: no expected name, another probe", resp: responder.Config{Key: key, Name: "mi7"},
 			want: attempt.OK, details: []string{"responder mi7 proved the mesh key;"}},
+		{name: "key only: a static target named by its address", resp: responder.Config{Key: key, Name: "mi1"}, expect: "10.1.2.9",
+			want: attempt.Mismatch, details: []string{"answered by probe mi1, expected 10.1.2.9", "to.name"}},
 		{name: "key only: the responder names no probe", resp: responder.Config{Key: key}, expect: "mi1",
 			want: attempt.Mismatch, details: []string{"does not say which probe it is", "expected probe mi1"}},
 		{name: "certificate: the expected probe", resp: responder.Config{Key: key, Name: "mi1", Certificate: mesh.cert(t, "mi1")}, roots: roots, expect: "mi1",
