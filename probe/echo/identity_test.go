@@ -134,3 +134,20 @@ func TestIdentityThroughMTUCheck(t *testing.T) {
 		t.Fatalf("got %s %q", res.Code, res.Detail)
 	}
 }
+
+// BenchmarkProbeCertificate measures one echo attempt (connect, hello, 10
+// round trips) with the certificate proof (a TLS mesh), to compare with
+// BenchmarkProbe (the key-bound name only).
+func BenchmarkProbeCertificate(b *testing.B) {
+	mesh := newTestCA(b)
+	addr := startResponderWith(b, responder.Config{Key: key, Name: "mi1", Certificate: mesh.cert(b, "mi1")})
+	p := Prober{Key: key, Name: "sql1", Roots: func() *x509.CertPool { return mesh.pool }}
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if res := p.Probe(ctx, addr, Options{Rounds: 10, Expect: "mi1"}); res.Code != attempt.OK {
+			b.Fatalf("attempt: %s %s", res.Code, res.Detail)
+		}
+		cancel()
+	}
+}
