@@ -11,6 +11,10 @@ import (
 	"github.com/linkmesh/linkmesh/probe/responder/wire"
 )
 
+// The session's buffer holds the largest reply, a certificate proof (a
+// negative constant here fails the build).
+const _ = uint(len(session{}.buf) - wire.MaxProof)
+
 // expectation is what the hello must prove about the far end: which probe it
 // is, and how.
 type expectation struct {

@@ -24,11 +24,12 @@ type session struct {
 	deadline time.Time   // the attempt's deadline (zero: none)
 	stop     func() bool // undoes the context.AfterFunc of newSession
 	authed   bool        // the hello succeeded: the far end is a responder of this mesh
-	who      string      // what the hello proved of the far end, for the detail
-	exp      expectation // what the hello checked, for the MTU check's connections
 	dead     bool        // a test packet is stuck in the connection: abort, do not reuse
-	buf      [2048]byte  // every reply fits: the largest is an echo reply (1 KiB)
+	buf      [4688]byte  // every reply fits: the largest is a certificate proof (wire.MaxProof)
 	wbuf     []byte
+
+	who string      // what the hello proved of the far end, for the detail
+	exp expectation // what the hello checked, for the MTU check's connections
 }
 
 // stepError is a failed protocol step, already classified: Code and a detail
