@@ -6,6 +6,8 @@ package probe
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 	"github.com/linkmesh/linkmesh/internal/buildinfo"
 	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	"github.com/linkmesh/linkmesh/probe/report"
 	"github.com/linkmesh/linkmesh/probe/responder"
 	"github.com/linkmesh/linkmesh/probe/sched"
@@ -66,6 +69,13 @@ type Config struct {
 	MeshKeysAccepted [][]byte
 	// Insecure allows clear-text gossip when MeshKey is nil.
 	Insecure bool
+	// TLS is the probe's material from the mesh CA (the Source behind
+	// Creds; nil with --insecure). With it the responder proves this probe's
+	// name with the certificate (the current one: the files are re-read when
+	// they change), and echo attempts require that proof from every
+	// responder, checked against the CA. Without it the echo hello checks the
+	// name bound into the mesh key's proof only.
+	TLS *tlsconf.Source
 	// PlanCache is the file the latest plan is kept in ("" disables it).
 	PlanCache string
 	// ResponderMaxConns bounds the responder's connections (0: its default).
@@ -171,13 +181,18 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:     cfg,
-		logger:  logger,
-		buf:     report.NewBuffer(cfg.BufferSize),
-		probers: probers(cfg.MeshKey, cfg.MeshKeysAccepted, cfg.DNSServer),
+		cfg:    cfg,
+		logger: logger,
+		buf:    report.NewBuffer(cfg.BufferSize),
 	}
-	a.responder = responder.New(responder.Config{Key: cfg.MeshKey, Accepted: cfg.MeshKeysAccepted, MaxConns: cfg.ResponderMaxConns},
-		logger.With("component", "responder"))
+	rcfg := responder.Config{Key: cfg.MeshKey, Accepted: cfg.MeshKeysAccepted, MaxConns: cfg.ResponderMaxConns, Name: cfg.Name}
+	id := echoIdentity{name: cfg.Name}
+	if src := cfg.TLS; src != nil {
+		rcfg.Certificate = func() *tls.Certificate { return &src.Current().Cert }
+		id.roots = func() *x509.CertPool { return src.Current().Pool }
+	}
+	a.probers = probers(cfg.MeshKey, cfg.MeshKeysAccepted, cfg.DNSServer, id)
+	a.responder = responder.New(rcfg, logger.With("component", "responder"))
 	// Stand-ins listen on the responder's host: all addresses for ":5023",
 	// loopback only for a responder on loopback (the demo, tests).
 	standInHost, _, _ := net.SplitHostPort(cfg.Responder)

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/x509"
 	"net"
 	"net/netip"
 	"strconv"
@@ -16,7 +17,9 @@ import (
 )
 
 // probers returns the scheduler's Prober for every kind this probe runs.
-func probers(key []byte, accepted [][]byte, dnsServer netip.AddrPort) map[linkmeshv1.Kind]sched.Prober {
+// The echo kind proves which probe answered: e (this probe's name, and the
+// mesh CA when it has one).
+func probers(key []byte, accepted [][]byte, dnsServer netip.AddrPort, e echoIdentity) map[linkmeshv1.Kind]sched.Prober {
 	// One resolver for every kind: a --dns-server answers for the names of
 	// tcp and echo targets too (a check round's P3 to the SQL Server host's
 	// name), not only for dns targets.
@@ -28,13 +31,19 @@ func probers(key []byte, accepted [][]byte, dnsServer netip.AddrPort) map[linkme
 	}
 	return map[linkmeshv1.Kind]sched.Prober{
 		linkmeshv1.Kind_KIND_TCP:  tcpKind{&t},
-		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted, TCP: t}},
+		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted, TCP: t, Name: e.name, Roots: e.roots}},
 		linkmeshv1.Kind_KIND_DNS:  dnsKind{d},
 	}
 }
 
 func hostPort(t *linkmeshv1.Target) string {
 	return net.JoinHostPort(t.GetHost(), strconv.Itoa(int(t.GetPort())))
+}
+
+// echoIdentity is what the echo kind proves the far end's identity with.
+type echoIdentity struct {
+	name  string
+	roots func() *x509.CertPool // nil: no mesh CA, the key-bound name only
 }
 
 // tcpKind adapts the tcp kind to the scheduler's Prober.
@@ -50,7 +59,10 @@ type echoKind struct{ p *echo.Prober }
 
 func (k echoKind) Probe(ctx context.Context, t *linkmeshv1.Target, n uint64) attempt.Result {
 	o := t.GetEcho()
-	opts := echo.Options{Rounds: int(o.GetRounds())}
+	// The target's name is the probe that must answer: the probe a site
+	// rule selected, the probe serving a stand-in (check round P3, echo
+	// rules to a port of a probe's host), or a static target's to.name.
+	opts := echo.Options{Rounds: int(o.GetRounds()), Expect: t.GetName()}
 	if every := uint64(o.GetMtuEvery()); every > 0 && n%every == 0 {
 		opts.MTU = true
 	}

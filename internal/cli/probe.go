@@ -38,7 +38,7 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.SpoolDir, "spool-dir", "", "keep unacked results on disk here too, so a restart loses none (the epoch and sequence numbers continue)")
 	fs.StringVar(&cfg.Metrics, "metrics", "", "serve the probe's own /metrics on this address, e.g. :9023 (off by default: a probe opens no port it was not asked to)")
 	fs.Float64Var(&cfg.ReplayRate, "replay-rate", 1000, "results per second sent to each coordinator at most (paces the replay of a backlog)")
-	tf.register(fs, "this probe's certificate (linkmesh certs probe --name NAME; its name must equal --name)")
+	tf.register(fs, "this probe's certificate (linkmesh certs probe --name NAME; its name must equal --name); it also proves this probe's name to other probes' echo attempts, which then require the same proof from every responder")
 	fs.StringVar(&serverName, "tls-server-name", "", "name to check the coordinator's certificate against (default: the host in --coordinator)")
 	fs.BoolVar(&insecureFlag, "insecure", false, "use plain gRPC without TLS: results and plans in clear text, no proof of who is who (never across untrusted networks); allows gossip without a mesh key")
 	fs.StringVar(&keyFile, "mesh-key-file", "", "file with the mesh key: encrypts gossip and authenticates the echo hello, so every probe of the mesh needs the same one; create one with `linkmesh certs mesh-key`")
@@ -119,6 +119,7 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageErrorf("--tls-cert %s is for probe %q, but --name is %q: the coordinator would refuse every call; use --name %s or issue a certificate with `linkmesh certs probe --name %s`", tf.cert, name, cfg.Name, name, cfg.Name)
 		}
 		cfg.Creds = tlsconf.ClientCredentials(src, serverName)
+		cfg.TLS = src // the echo hello proves and checks probe names with it
 	}
 	a, err := probe.New(cfg, logger)
 	if err != nil {

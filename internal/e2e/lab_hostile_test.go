@@ -35,7 +35,7 @@ var hostileClients = []hostileClient{
 		c.Write(b)
 	}},
 	{name: "truncated frames", clients: 4, run: func(ctx context.Context, c net.Conn) {
-		hello, _ := wire.AppendFrame(nil, wire.Hello, make([]byte, 2*wire.NonceSize))
+		hello, _ := wire.AppendFrame(nil, wire.Hello, make([]byte, wire.HelloSize))
 		c.Write(hello[:20])
 	}},
 	{name: "huge length fields", clients: 4, run: func(ctx context.Context, c net.Conn) {
@@ -43,10 +43,10 @@ var hostileClients = []hostileClient{
 		c.Write(bytes.Repeat([]byte{0xee}, 60000))
 	}},
 	{name: "slowloris", clients: 150, run: func(ctx context.Context, c net.Conn) {
-		hello, _ := wire.AppendFrame(nil, wire.Hello, make([]byte, 2*wire.NonceSize))
+		hello, _ := wire.AppendFrame(nil, wire.Hello, make([]byte, wire.HelloSize))
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
-		for _, b := range hello { // a byte a second: 72 s for a hello
+		for _, b := range hello { // a byte a second: 168 s for a hello
 			if _, err := c.Write([]byte{b}); err != nil {
 				return
 			}

@@ -1,6 +1,7 @@
 package echo
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -26,13 +27,14 @@ type describe struct {
 	lossKnown bool
 	mtu       *mtuFigures
 	burst     *burstFigures
+	who       string // what the hello proved, e.g. "responder mi1 proved the mesh key"
 }
 
 func (d describe) String() string {
 	var b strings.Builder
 	r := d.rounds
-	fmt.Fprintf(&b, "responder proved the mesh key; %d round trips: median %s (min %s, max %s), jitter %s",
-		r.n, ms(r.median), ms(r.min), ms(r.max), ms(r.jitter))
+	fmt.Fprintf(&b, "%s; %d round trips: median %s (min %s, max %s), jitter %s",
+		cmp.Or(d.who, "responder proved the mesh key"), r.n, ms(r.median), ms(r.min), ms(r.max), ms(r.jitter))
 	if d.lossKnown {
 		fmt.Fprintf(&b, ", %.0f %% resent", 100*d.loss)
 	}

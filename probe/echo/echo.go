@@ -12,6 +12,7 @@ package echo
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -48,6 +49,11 @@ type Options struct {
 	BurstBytes int64
 	// BurstTime ... for at most this long (0: DefaultBurstTime).
 	BurstTime time.Duration
+	// Expect is the name of the probe the plan says answers at the address
+	// (the target's name). A responder proving another name — this probe's
+	// own included — is mismatch "answered by probe X, expected Y". Empty:
+	// any probe of the mesh but this one.
+	Expect string
 }
 
 // Prober makes echo attempts. The scheduler calls Probe once per attempt; a
@@ -61,6 +67,14 @@ type Prober struct {
 	// TCP connects (its resolver and source address are used; Control is
 	// replaced when a path-MTU check needs don't-fragment).
 	TCP tcp.Prober
+	// Name is this probe's name: sent in the hello, and a responder proving
+	// it is this probe's own (its advertised address points back here).
+	Name string
+	// Roots, when set, returns the mesh CA's certificates (the current ones:
+	// they are re-read when their file changes). Every responder must then
+	// prove its probe name with a certificate they signed, not only with the
+	// shared mesh key; a responder without one is mismatch.
+	Roots func() *x509.CertPool
 }
 
 // Probe makes one attempt against a responder at address ("host:port") and
@@ -79,7 +93,7 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 	s := newSession(ctx, c.TCPConn)
 	defer func() { s.close() }()
 
-	if err := s.hello(p.keys()); err != nil {
+	if err := s.hello(p.keys(), p.expectation(address, o.Expect)); err != nil {
 		return failed(handshake, "hello", err)
 	}
 	before, infoErr := tcpinfo.Get(c.TCPConn)
@@ -136,6 +150,7 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 		}
 		d.burst = &b
 	}
+	d.who = s.who
 	out.Detail = d.String()
 	return out
 }
@@ -151,6 +166,15 @@ func burstBudget(ctx context.Context, limit, rtt time.Duration) time.Duration {
 		return limit
 	}
 	return min(limit, time.Until(dl)-max(time.Second, 10*rtt))
+}
+
+// expectation is what the hello of an attempt at address must prove.
+func (p *Prober) expectation(address, expect string) expectation {
+	e := expectation{self: p.Name, expect: expect, address: address}
+	if p.Roots != nil {
+		e.roots = p.Roots()
+	}
+	return e
 }
 
 // keys lists the mesh key, then the accepted ones.

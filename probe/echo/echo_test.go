@@ -174,10 +174,9 @@ func blackholeResponder(c net.Conn, limit int) {
 	if err != nil || h.Type != wire.Hello {
 		return
 	}
-	cn := append([]byte(nil), p[:wire.NonceSize]...)
-	sn := make([]byte, wire.NonceSize)
-	rand.Read(sn)
-	wire.WriteFrame(c, wire.HelloReply, append(append([]byte(nil), sn...), wire.ServerProof(key, cn, sn)...))
+	sh := wire.ServerHello{Name: "mi1"}
+	rand.Read(sh.Nonce[:])
+	wire.WriteFrame(c, wire.HelloReply, sh.Marshal(key, p))
 	if h, _, err = wire.ReadFrame(c, buf); err != nil || h.Type != wire.Auth {
 		return
 	}

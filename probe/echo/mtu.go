@@ -65,7 +65,7 @@ func (p *Prober) checkMTU(ctx context.Context, s *session, dialer *tcp.Prober, r
 	// The full-size packet is lost. One loss can be chance: try again on a
 	// new connection before calling it a black hole.
 	test := func(ctx context.Context, size int) (bool, error) {
-		return p.testOnNewConnection(ctx, dialer, remote, payload(size), wait)
+		return p.testOnNewConnection(ctx, dialer, remote, payload(size), wait, s.exp)
 	}
 	m.tests++
 	ok, err = test(ctx, full)
@@ -89,8 +89,11 @@ func (p *Prober) checkMTU(ctx context.Context, s *session, dialer *tcp.Prober, r
 }
 
 // testOnNewConnection connects, says hello and sends one MTU test frame with
-// n payload bytes, reporting whether it was acknowledged within wait.
-func (p *Prober) testOnNewConnection(ctx context.Context, dialer *tcp.Prober, remote string, n int, wait time.Duration) (bool, error) {
+// n payload bytes, reporting whether it was acknowledged within wait. The
+// hello checks the responder's name as the attempt's first one did (e), by
+// the mesh key only: the certificate was checked on the first connection to
+// the same address.
+func (p *Prober) testOnNewConnection(ctx context.Context, dialer *tcp.Prober, remote string, n int, wait time.Duration, e expectation) (bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, 2*wait)
 	c, res := dialer.Connect(cctx, remote)
 	cancel()
@@ -102,7 +105,8 @@ func (p *Prober) testOnNewConnection(ctx context.Context, dialer *tcp.Prober, re
 	if err := s.within(2 * wait); err != nil {
 		return false, err
 	}
-	if err := s.hello(p.keys()); err != nil {
+	e.roots = nil
+	if err := s.hello(p.keys(), e); err != nil {
 		return false, fmt.Errorf("hello for the test: %w", err)
 	}
 	if err := s.restore(); err != nil {

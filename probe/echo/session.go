@@ -1,8 +1,6 @@
 package echo
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,8 +25,11 @@ type session struct {
 	stop     func() bool // undoes the context.AfterFunc of newSession
 	authed   bool        // the hello succeeded: the far end is a responder of this mesh
 	dead     bool        // a test packet is stuck in the connection: abort, do not reuse
-	buf      [2048]byte  // every reply fits: the largest is an echo reply (1 KiB)
+	buf      [4688]byte  // every reply fits: the largest is a certificate proof (wire.MaxProof)
 	wbuf     []byte
+
+	who string      // what the hello proved of the far end, for the detail
+	exp expectation // what the hello checked, for the MTU check's connections
 }
 
 // stepError is a failed protocol step, already classified: Code and a detail
@@ -77,24 +78,26 @@ func (s *session) write(t wire.Type, p []byte) error {
 }
 
 // hello checks that the responder holds one of keys (the mesh key, then keys
-// accepted during a rotation) and proves to it that this probe holds the same
-// one. Every way it can fail is a *stepError: mismatch when the far end is not a
-// linkmesh responder of this mesh, the transport's own code (reset, timeout …)
-// otherwise.
-func (s *session) hello(keys [][]byte) error {
-	nonce := make([]byte, 2*wire.NonceSize) // our nonce, then reserved bytes
-	_, _ = rand.Read(nonce[:wire.NonceSize])
-	if err := s.write(wire.Hello, nonce); err != nil {
+// accepted during a rotation) and is the probe e expects — by the name bound
+// into its mesh-key proof, and, when e has the mesh CA, by its certificate —
+// and proves to it that this probe holds the same key. Every way it can fail
+// is a *stepError: mismatch when the far end is not a linkmesh responder of
+// this mesh or not the expected probe, the transport's own code (reset,
+// timeout …) otherwise. On success s.who says what was proven.
+func (s *session) hello(keys [][]byte, e expectation) error {
+	s.exp = e
+	client := wire.NewClientHello(e.self).Marshal()
+	if err := s.write(wire.Hello, client); err != nil {
 		return transport("sending the hello", err)
 	}
 	p, err := s.expect(wire.HelloReply, "the hello")
 	if err != nil {
 		return err
 	}
-	serverNonce := append([]byte(nil), p[:wire.NonceSize]...)
+	server := append([]byte(nil), p...)
 	var key []byte
 	for _, k := range keys {
-		if hmac.Equal(p[wire.NonceSize:], wire.ServerProof(k, nonce[:wire.NonceSize], serverNonce)) {
+		if wire.VerifyServerHello(k, client, server) {
 			key = k // prove ourselves with the key the responder used
 			break
 		}
@@ -102,13 +105,42 @@ func (s *session) hello(keys [][]byte) error {
 	if key == nil {
 		return &stepError{code: attempt.Mismatch, detail: "a linkmesh responder answered, but it holds another mesh key: give both probes the same --mesh-key-file"}
 	}
-	if err := s.write(wire.Auth, wire.ClientProof(key, nonce[:wire.NonceSize], serverNonce)); err != nil {
+	sh, err := wire.ParseServerHello(server)
+	if err != nil {
+		return &stepError{code: attempt.Mismatch, err: err, detail: "a linkmesh responder of this mesh answered with a malformed hello: " + err.Error()}
+	}
+	if err := e.checkName(sh.Name, ""); err != nil {
+		return err
+	}
+	if e.roots != nil && sh.ProofSize == 0 {
+		return mismatch("the responder at %s says it is probe %s and holds the mesh key, but has no certificate from the mesh CA to prove it (this probe checks certificates: it runs with --tls-ca): start %s with --tls-cert and --tls-key from this mesh's CA", e.address, sh.Name, sh.Name)
+	}
+	if err := s.write(wire.Auth, wire.ClientProof(key, client, server)); err != nil {
 		return transport("sending the hello proof", err)
 	}
 	if _, err = s.expect(wire.AuthOK, "the hello proof"); err != nil {
 		return err
 	}
 	s.authed = true
+	s.who = "responder " + sh.Name + " proved the mesh key"
+	if sh.Name == "" {
+		s.who = "responder proved the mesh key"
+	}
+	if e.roots == nil {
+		return nil
+	}
+	// The padding makes the request as long as the proof: the responder
+	// never sends more than it received.
+	if err := s.write(wire.ProofRequest, make([]byte, sh.ProofSize)); err != nil {
+		return transport("asking for the certificate proof", err)
+	}
+	if p, err = s.expect(wire.Proof, "the certificate proof request"); err != nil {
+		return err
+	}
+	if _, err := e.verifyProof(p, client, server, sh.Name); err != nil {
+		return err
+	}
+	s.who = "responder " + sh.Name + " proved the mesh key and its certificate"
 	return nil
 }
 
@@ -174,6 +206,8 @@ func remoteError(e *wire.RemoteError) error {
 		return &stepError{code: attempt.Mismatch, err: e, detail: "the responder refused this probe's mesh key: give both probes the same --mesh-key-file"}
 	case wire.CodeNoKey:
 		return &stepError{code: attempt.Mismatch, err: e, detail: "the responder has no mesh key, so it cannot prove who it is: start that probe with --mesh-key-file"}
+	case wire.CodeNoCert:
+		return &stepError{code: attempt.Mismatch, err: e, detail: "the responder cannot prove which probe it is with a certificate from the mesh CA: " + e.Message}
 	case wire.CodeVersion:
 		return &stepError{code: attempt.Mismatch, err: e, detail: "the responder speaks protocol version " + e.Message + " only: run the same linkmesh version on both probes"}
 	case wire.CodeBusy:

@@ -48,6 +48,14 @@ type conn struct {
 	wbuf    []byte
 	frames  int
 
+	// The hello: the client's name (for the log), both payloads as sent
+	// (the certificate proof signs them), the certificate of this hello.
+	client      string
+	clientHello []byte
+	serverHello []byte
+	id          *identity
+	proved      bool // the certificate proof was sent (once per connection)
+
 	// The current burst.
 	burstTotal    int64
 	burstMeasured uint64
@@ -77,7 +85,7 @@ func (r *Responder) handle(s *session) {
 	}
 	if r.logger.Enabled(context.Background(), slog.LevelDebug) {
 		r.logger.Debug("responder connection ended", "remote", s.conn.RemoteAddr().String(),
-			"reason", reason.what, "error", reason.err, "bytes_in", c.m.in, "bytes_out", c.m.out, "frames", c.frames)
+			"client", c.client, "reason", reason.what, "error", reason.err, "bytes_in", c.m.in, "bytes_out", c.m.out, "frames", c.frames)
 	}
 }
 
@@ -98,11 +106,17 @@ func (c *conn) run() closeReason {
 	if len(cfg.Key) == 0 {
 		return c.refuse(wire.CodeNoKey, "this responder has no mesh key (start the probe with --mesh-key-file)", 0)
 	}
-	clientNonce := append([]byte(nil), p[:wire.NonceSize]...)
-	serverNonce := make([]byte, wire.NonceSize)
-	_, _ = rand.Read(serverNonce)
-	reply := append(append(make([]byte, 0, wire.NonceSize+wire.MACSize), serverNonce...), wire.ServerProof(cfg.Key, clientNonce, serverNonce)...)
-	if err := c.send(wire.HelloReply, reply); err != nil {
+	hello, err := wire.ParseClientHello(p)
+	if err != nil {
+		return c.refuse(wire.CodeProtocol, err.Error(), 1)
+	}
+	c.client = hello.Name
+	c.clientHello = append([]byte(nil), p...)
+	c.id = c.r.identity()
+	sh := wire.ServerHello{Name: cfg.Name, ProofSize: c.id.proofSize()}
+	_, _ = rand.Read(sh.Nonce[:])
+	c.serverHello = sh.Marshal(cfg.Key, c.clientHello)
+	if err := c.send(wire.HelloReply, c.serverHello); err != nil {
 		return closeReason{what: "write hello reply", err: err}
 	}
 	h, p, reason, ok = c.read(small[:])
@@ -112,7 +126,7 @@ func (c *conn) run() closeReason {
 	if h.Type != wire.Auth {
 		return c.refuse(wire.CodeProtocol, "expected auth, got "+h.Type.String(), 1)
 	}
-	if !validProof(p, append([][]byte{cfg.Key}, cfg.Accepted...), clientNonce, serverNonce) {
+	if !validProof(p, append([][]byte{cfg.Key}, cfg.Accepted...), c.clientHello, c.serverHello) {
 		return c.refuse(wire.CodeAuth, "wrong proof: the client holds another mesh key", 2)
 	}
 	if !c.r.reg.authenticate(c.s, cfg.MaxAuthenticated) {
@@ -170,6 +184,10 @@ func (c *conn) serve(buf []byte) closeReason {
 				c.burstMeasured += uint64(len(p))
 			}
 			c.burstLast = now
+		case wire.ProofRequest:
+			if reason, ok := c.proof(p); !ok {
+				return reason
+			}
 		case wire.BurstEnd:
 			res := wire.BurstResult{Bytes: c.burstMeasured, Duration: c.burstLast.Sub(c.burstFirst)}
 			c.burstMeasured, c.burstFirst, c.burstLast = 0, time.Time{}, time.Time{}
@@ -182,10 +200,10 @@ func (c *conn) serve(buf []byte) closeReason {
 	}
 }
 
-// validProof reports whether the client proved one of keys.
-func validProof(p []byte, keys [][]byte, clientNonce, serverNonce []byte) bool {
+// validProof reports whether the client proved one of keys over the hello.
+func validProof(p []byte, keys [][]byte, clientHello, serverHello []byte) bool {
 	for _, k := range keys {
-		if len(k) > 0 && hmac.Equal(p, wire.ClientProof(k, clientNonce, serverNonce)) {
+		if len(k) > 0 && hmac.Equal(p, wire.ClientProof(k, clientHello, serverHello)) {
 			return true
 		}
 	}

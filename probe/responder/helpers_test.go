@@ -3,13 +3,15 @@ package responder
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/pki"
 	"github.com/linkmesh/linkmesh/probe/responder/wire"
 )
 
@@ -51,21 +53,36 @@ func dial(t testing.TB, addr string) net.Conn {
 // handshake runs the client side of the hello with key and returns the last
 // frame the responder sent (AuthOK on success).
 func handshake(c net.Conn, key []byte) (wire.Header, []byte, error) {
-	hello := make([]byte, 2*wire.NonceSize)
-	_, _ = rand.Read(hello[:wire.NonceSize])
-	if err := wire.WriteFrame(c, wire.Hello, hello); err != nil {
-		return wire.Header{}, nil, err
+	h, p, _, _, err := handshakeAs(c, key, "sql1")
+	return h, p, err
+}
+
+// handshakeAs runs the hello as probe name and also returns both hello
+// payloads (the certificate proof signs them).
+func handshakeAs(c net.Conn, key []byte, name string) (h wire.Header, p, client, server []byte, err error) {
+	client = wire.NewClientHello(name).Marshal()
+	if err := wire.WriteFrame(c, wire.Hello, client); err != nil {
+		return wire.Header{}, nil, nil, nil, err
 	}
 	buf := make([]byte, wire.MaxPayload)
-	h, p, err := wire.ReadFrame(c, buf)
+	h, p, err = wire.ReadFrame(c, buf)
 	if err != nil || h.Type != wire.HelloReply {
-		return h, p, err
+		return h, p, client, nil, err
 	}
-	sn := append([]byte(nil), p[:wire.NonceSize]...)
-	if err := wire.WriteFrame(c, wire.Auth, wire.ClientProof(key, hello[:wire.NonceSize], sn)); err != nil {
-		return wire.Header{}, nil, err
+	server = append([]byte(nil), p...)
+	if err := wire.WriteFrame(c, wire.Auth, wire.ClientProof(key, client, server)); err != nil {
+		return wire.Header{}, nil, nil, nil, err
 	}
-	return wire.ReadFrame(c, buf)
+	h, p, err = wire.ReadFrame(c, buf)
+	return h, p, client, server, err
+}
+
+// badNameHello is a hello whose name has a space.
+func badNameHello() []byte {
+	p := wire.NewClientHello("").Marshal()
+	p[wire.NonceSize] = 3
+	copy(p[wire.NonceSize+1:], "a b")
+	return p
 }
 
 // waitFor polls cond until it holds or 5 s pass.
@@ -78,4 +95,25 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// testCert issues a probe certificate for name from a new CA and returns it
+// with the CA's pool.
+func testCert(t testing.TB, name string) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	ca, caPair, err := pki.NewCA("test CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := ca.IssueProbe(name, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(pair.CertPEM, pair.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPair.CertPEM)
+	return cert, pool
 }

@@ -1,6 +1,7 @@
 // Package responder is the probe's listener that other probes measure against.
 // It speaks the responder protocol (package wire): a hello in which both sides
-// prove they hold the mesh key, then echo round trips, path-MTU test frames and
+// prove they hold the mesh key and the responder names its probe (and, when it
+// has a certificate from the mesh CA, proves that name with it), then echo round trips, path-MTU test frames and
 // a throughput burst, for the echo kind of other probes. A tcp-kind attempt
 // that connects and closes without a byte is served too: it just ends.
 //
@@ -15,6 +16,7 @@ package responder
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -33,6 +35,14 @@ type Config struct {
 	// Accepted are further keys a client may prove itself with during a key
 	// rotation.
 	Accepted [][]byte
+	// Name is this probe's name: the hello-reply carries it under the mesh
+	// key's MAC, so a client can tell which probe answered ("" says none).
+	Name string
+	// Certificate, when set, returns the probe's current certificate from
+	// the mesh CA (the tlsconf Source's, re-read when its files change; nil:
+	// none). The responder proves Name with it to every client that asks: the
+	// certificate chain and a signature over the hello.
+	Certificate func() *tls.Certificate
 	// MaxConns bounds the connections handled at once (default 64). When it
 	// is reached, the oldest connection that has not finished its hello is
 	// closed to make room; when every connection has, the new one is closed.
@@ -108,6 +118,7 @@ type Responder struct {
 	reg    registry
 	// summarizing: one Serve (the first running) logs the summaries for all.
 	summarizing atomic.Bool
+	ids         identityCache
 	stats       struct {
 		accepted, authenticated, evicted, refused, protoErrs, authFails, in, out atomic.Uint64
 	}

@@ -100,8 +100,7 @@ func TestServe(t *testing.T) {
 // received, and keeps serving.
 func TestHostileInput(t *testing.T) {
 	r, addr := startResponder(t, Config{Key: testKey, HandshakeTimeout: 300 * time.Millisecond})
-	hello := make([]byte, 2*wire.NonceSize)
-	helloFrame, _ := wire.AppendFrame(nil, wire.Hello, hello)
+	helloFrame, _ := wire.AppendFrame(nil, wire.Hello, wire.NewClientHello("sql1").Marshal())
 	tests := []struct {
 		name string
 		send []byte
@@ -117,6 +116,8 @@ func TestHostileInput(t *testing.T) {
 		{name: "huge length field", send: []byte{'L', 'M', wire.Version, byte(wire.BurstData), 0x7f, 0xff, 0xff, 0xff}},
 		{name: "echo before hello", send: mustFrame(t, wire.Echo, make([]byte, 64)), wantError: wire.CodeProtocol},
 		{name: "future version", send: []byte{'L', 'M', 9, 1, 0, 0, 0, 64, 1, 2, 3, 4}, wantError: wire.CodeVersion},
+		{name: "version 1 hello (an older probe)", send: []byte{'L', 'M', 1, 1, 0, 0, 0, 64, 1, 2, 3, 4}, wantError: wire.CodeVersion},
+		{name: "hello with an invalid name", send: mustFrame(t, wire.Hello, badNameHello()), wantError: wire.CodeProtocol},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,7 +188,7 @@ func TestHandshakeDeadlineIsAbsolute(t *testing.T) {
 	_, addr := startResponder(t, Config{Key: testKey, HandshakeTimeout: 300 * time.Millisecond})
 	c := dial(t, addr)
 	start := time.Now()
-	hello := mustFrame(t, wire.Hello, make([]byte, 64))
+	hello := mustFrame(t, wire.Hello, make([]byte, wire.HelloSize))
 	var err error
 	for i := 0; i < len(hello) && err == nil; i++ { // a byte every 50 ms
 		_, err = c.Write(hello[i : i+1])

@@ -1,39 +1,11 @@
 package wire
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"time"
 	"unicode/utf8"
 )
-
-// Domain-separation labels of the two hello proofs: the responder's proof can
-// never be replayed as a client's, or the other way round.
-const (
-	serverLabel = "linkmesh responder v1 server proof"
-	clientLabel = "linkmesh responder v1 client proof"
-)
-
-// ServerProof is the responder's proof that it holds the mesh key: an
-// HMAC-SHA256 over both nonces. The echo client checks it with hmac.Equal.
-func ServerProof(key []byte, clientNonce, serverNonce []byte) []byte {
-	return proof(key, serverLabel, clientNonce, serverNonce)
-}
-
-// ClientProof is the echo client's proof that it holds the mesh key.
-func ClientProof(key []byte, clientNonce, serverNonce []byte) []byte {
-	return proof(key, clientLabel, clientNonce, serverNonce)
-}
-
-func proof(key []byte, label string, cn, sn []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(label))
-	m.Write(cn)
-	m.Write(sn)
-	return m.Sum(nil)
-}
 
 // ErrorCode says why the responder refused.
 type ErrorCode uint8
@@ -53,6 +25,9 @@ const (
 	CodeBusy ErrorCode = 5
 	// CodeLimit: the client went past a limit (burst size, frames, lifetime).
 	CodeLimit ErrorCode = 6
+	// CodeNoCert: the client asked for a certificate proof the responder
+	// cannot give (it has no certificate, or one too large for the proof).
+	CodeNoCert ErrorCode = 7
 )
 
 var codeNames = map[ErrorCode]string{

@@ -13,7 +13,8 @@
 //
 // The magic bytes let a client tell a linkmesh responder from anything else
 // that answered on the port; the version byte is the protocol version of the
-// frame (this package speaks Version 1); each type has a minimum and maximum
+// frame (this package speaks Version 2: version 1 had no probe names in the
+// hello and no certificate proof); each type has a minimum and maximum
 // payload length, checked before a byte of the payload is read, so a length
 // field can never make a reader allocate or wait for more than the type allows.
 package wire
@@ -30,7 +31,9 @@ const (
 	// HeaderSize is the length of a frame header in bytes.
 	HeaderSize = 8
 	// Version is the protocol version of the frames this package writes.
-	Version = 1
+	// Version 2 names the probes in the hello and adds the certificate proof
+	// (proof-request, proof); version 1 proved the mesh key only.
+	Version = 2
 	magic0  = 'L'
 	magic1  = 'M'
 )
@@ -55,7 +58,7 @@ const (
 	MaxPayload = MaxBurstChunk
 	// MaxHandshakePayload is the largest payload the hello and its proof
 	// use: before authentication a reader needs no more buffer than this.
-	MaxHandshakePayload = 2 * NonceSize
+	MaxHandshakePayload = HelloSize
 )
 
 // Type is a frame's message type.
@@ -64,12 +67,14 @@ type Type uint8
 // The message types. "C→S" frames are sent by the echo client, "S→C" by the
 // responder.
 const (
-	// Hello (C→S): the client's nonce (32 bytes) and 32 reserved bytes, so the
-	// responder's answer is never larger than the question.
+	// Hello (C→S): the client's nonce and probe name, and reserved bytes so
+	// the responder's answer is never larger than the question (ClientHello).
 	Hello Type = 1
-	// HelloReply (S→C): the responder's nonce and its proof of the mesh key.
+	// HelloReply (S→C): the responder's nonce, its probe name, the size of its
+	// certificate proof and its proof of the mesh key over all of it
+	// (ServerHello).
 	HelloReply Type = 2
-	// Auth (C→S): the client's proof of the mesh key.
+	// Auth (C→S): the client's proof of the mesh key over the whole hello.
 	Auth Type = 3
 	// AuthOK (S→C): the client is authenticated; measurements may start.
 	AuthOK Type = 4
@@ -88,6 +93,13 @@ const (
 	BurstEnd Type = 10
 	// BurstReport (S→C): what the responder measured of the burst.
 	BurstReport Type = 11
+	// ProofRequest (C→S): asks for the certificate proof; its payload is
+	// padding as long as the proof size the hello-reply announced, so the
+	// proof never makes the responder send more than it received.
+	ProofRequest Type = 12
+	// Proof (S→C): the responder's certificate chain and its signature over
+	// the hello (Proof).
+	Proof Type = 13
 	// Error (S→C): a refusal (ErrorCode and a short message); the
 	// responder closes the connection after sending it.
 	Error Type = 15
@@ -95,8 +107,8 @@ const (
 
 // limits holds each type's payload length bounds, inclusive.
 var limits = [...]struct{ min, max uint32 }{
-	Hello:       {2 * NonceSize, 2 * NonceSize},
-	HelloReply:  {NonceSize + MACSize, NonceSize + MACSize},
+	Hello:       {HelloSize, HelloSize},
+	HelloReply:  {HelloSize, HelloSize},
 	Auth:        {MACSize, MACSize},
 	AuthOK:      {0, 0},
 	Echo:        {8, MaxEcho},
@@ -106,14 +118,18 @@ var limits = [...]struct{ min, max uint32 }{
 	BurstData:   {1, MaxBurstChunk},
 	BurstEnd:    {16, 16},
 	BurstReport: {16, 16},
-	Error:       {1, 1 + MaxErrorMessage},
+	// ProofRequest and Proof: after the hello only (the handshake buffer
+	// holds neither).
+	ProofRequest: {minProof, MaxProof},
+	Proof:        {minProof, MaxProof},
+	Error:        {1, 1 + MaxErrorMessage},
 }
 
 var typeNames = map[Type]string{
 	Hello: "hello", HelloReply: "hello-reply", Auth: "auth", AuthOK: "auth-ok",
 	Echo: "echo", EchoReply: "echo-reply", MTU: "mtu", MTUAck: "mtu-ack",
 	BurstData: "burst-data", BurstEnd: "burst-end", BurstReport: "burst-report",
-	Error: "error",
+	ProofRequest: "proof-request", Proof: "proof", Error: "error",
 }
 
 // String names the type for logs, e.g. "hello".

@@ -19,7 +19,7 @@ func frame(t testing.TB, typ Type, p []byte) []byte {
 }
 
 func TestReadFrame(t *testing.T) {
-	hello := frame(t, Hello, make([]byte, 64))
+	hello := frame(t, Hello, make([]byte, HelloSize))
 	huge := []byte{'L', 'M', Version, byte(BurstData), 0xff, 0xff, 0xff, 0xff}
 	tests := []struct {
 		name    string
@@ -29,7 +29,7 @@ func TestReadFrame(t *testing.T) {
 		wantLen int
 		wantErr func(error) bool
 	}{
-		{name: "hello", in: hello, buf: MaxPayload, want: Hello, wantLen: 64},
+		{name: "hello", in: hello, buf: MaxPayload, want: Hello, wantLen: HelloSize},
 		{name: "echo", in: frame(t, Echo, []byte("12345678")), buf: MaxPayload, want: Echo, wantLen: 8},
 		{name: "auth ok, empty payload", in: frame(t, AuthOK, nil), buf: 0, want: AuthOK},
 		{name: "empty stream", in: nil, buf: MaxPayload, wantErr: is(io.EOF)},
@@ -38,7 +38,11 @@ func TestReadFrame(t *testing.T) {
 		{name: "header only", in: hello[:HeaderSize], buf: MaxPayload, wantErr: is(io.ErrUnexpectedEOF)},
 		{name: "http request", in: []byte("GET / HTTP/1.1\r\n\r\n"), buf: MaxPayload, wantErr: is(ErrNotLinkmesh)},
 		{name: "tls client hello", in: []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0, 0}, buf: MaxPayload, wantErr: is(ErrNotLinkmesh)},
-		{name: "future version", in: []byte{'L', 'M', 2, 1, 0, 0, 0, 64}, buf: MaxPayload, wantErr: as[*VersionError]},
+		{name: "future version", in: []byte{'L', 'M', 3, 1, 0, 0, 0, 64}, buf: MaxPayload, wantErr: as[*VersionError]},
+		{name: "version 1 (no probe names)", in: []byte{'L', 'M', 1, 1, 0, 0, 0, 64}, buf: MaxPayload, wantErr: as[*VersionError]},
+		{name: "proof request larger than a proof", in: []byte{'L', 'M', Version, byte(ProofRequest), 0, 0, 0x20, 0}, buf: MaxPayload, wantErr: as[*LengthError]},
+		{name: "proof larger than the limit", in: []byte{'L', 'M', Version, byte(Proof), 0, 1, 0, 0}, buf: MaxPayload, wantErr: as[*LengthError]},
+		{name: "proof request in the handshake buffer", in: frame(t, ProofRequest, make([]byte, 600)), buf: MaxHandshakePayload, wantErr: as[*LengthError]},
 		{name: "unknown type", in: []byte{'L', 'M', Version, 99, 0, 0, 0, 1}, buf: MaxPayload, wantErr: as[*TypeError]},
 		{name: "huge length field", in: huge, buf: MaxPayload, wantErr: as[*LengthError]},
 		{name: "hello too short", in: []byte{'L', 'M', Version, byte(Hello), 0, 0, 0, 63}, buf: MaxPayload, wantErr: as[*LengthError]},
@@ -85,24 +89,6 @@ func TestAppendFrameRefusesWhatReadFrameRefuses(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-func TestProofs(t *testing.T) {
-	key := bytes.Repeat([]byte{1}, 32)
-	other := bytes.Repeat([]byte{2}, 32)
-	cn, sn := bytes.Repeat([]byte{3}, NonceSize), bytes.Repeat([]byte{4}, NonceSize)
-	if bytes.Equal(ServerProof(key, cn, sn), ClientProof(key, cn, sn)) {
-		t.Error("server and client proofs are equal: a proof could be reflected")
-	}
-	if bytes.Equal(ServerProof(key, cn, sn), ServerProof(other, cn, sn)) {
-		t.Error("proofs with different keys are equal")
-	}
-	if bytes.Equal(ServerProof(key, cn, sn), ServerProof(key, sn, cn)) {
-		t.Error("swapping the nonces gives the same proof")
-	}
-	if n := len(ServerProof(key, cn, sn)); n != MACSize {
-		t.Errorf("proof is %d bytes, want %d", n, MACSize)
 	}
 }
 
