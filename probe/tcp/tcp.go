@@ -192,7 +192,11 @@ func (p *Prober) resolve(ctx context.Context, address string) (netip.AddrPort, e
 	if len(ips) == 0 {
 		// A resolver that returns neither addresses nor an error still did not
 		// resolve the name.
-		return netip.AddrPort{}, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+		e := &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+		if f, ok := r.(interface{ Server() netip.AddrPort }); ok {
+			e.Server = f.Server().String() // a --dns-server: name it, as its other errors do
+		}
+		return netip.AddrPort{}, e
 	}
 	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
 }
