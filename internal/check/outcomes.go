@@ -56,7 +56,7 @@ func p1Outcome(res attempt.Result, dst netip.AddrPort, timeout time.Duration, p 
 			}}
 	case attempt.Reset:
 		o.Measured = acceptedThenCut(res)
-		o.Reason = fmt.Sprintf("something at %s completed the TCP handshake and at once cut the connection: a proxy or firewall in the path, or the endpoint refusing this host (%s)", dst, res.Detail)
+		o.Reason = fmt.Sprintf("something at %s completed the TCP handshake and at once cut the connection (%s): a proxy or firewall in the path, or the endpoint refusing this host", dst, o.Measured)
 		o.Fix = &Fix{For: ForNetwork, Summary: fmt.Sprintf("Connections from the SQL Server host (%s) to the MI at %s are accepted and then reset: the link's would be cut the same way.", p.sqlHost, dst),
 			Steps: []Step{
 				{Text: fmt.Sprintf("Find the device that answers TCP %d for %s: look in the logs of the firewalls, proxies and intrusion-prevention systems between the SQL Server host and the MI for this connection.", dst.Port(), dst.Addr())},
@@ -91,7 +91,7 @@ func epOutcome(res attempt.Result, endpoint string, port uint16, timeout time.Du
 			Steps: createEndpoint(port)}
 	case attempt.Reset:
 		o.Measured = acceptedThenCut(res)
-		o.Reason = fmt.Sprintf("something on %s accepts connections and at once cuts them: not a working mirroring endpoint, but another program, a local proxy or endpoint-protection software, or an endpoint refusing this client (%s)", endpoint, res.Detail)
+		o.Reason = fmt.Sprintf("something on %s accepts connections and at once cuts them (%s): not a working mirroring endpoint, but another program, a local proxy or endpoint-protection software, or an endpoint refusing this client", endpoint, o.Measured)
 		o.Fix = &Fix{For: ForSQLHost, Summary: fmt.Sprintf("Connections to %s on this host are accepted and then reset.", endpoint),
 			Steps: []Step{
 				{Text: "Find the program that holds the port:",
