@@ -79,7 +79,7 @@ func TestProbeAcceptThenReset(t *testing.T) {
 		{name: "rst (SO_LINGER 0)", handle: resetAtOnce, want: attempt.Reset,
 			wantDetail: []string{"accepted, then reset within", "accepted, then reset before the connect call returned"}},
 		{name: "fin", handle: closeAtOnce, want: attempt.Reset, wantDetail: []string{"accepted, then closed within"}},
-		{name: "healthy", handle: holdOpen, want: attempt.OK, wantDetail: []string{"; still open after 50."}, holds: true},
+		{name: "healthy", handle: holdOpen, want: attempt.OK, wantDetail: []string{"; still open after 100."}, holds: true},
 		{name: "banner", handle: bannerFirst, want: attempt.OK, wantDetail: []string{"the far end sent 23 bytes first (a banner)"}},
 	}
 	for _, tt := range tests {
@@ -241,8 +241,8 @@ func TestGraceFor(t *testing.T) {
 	}{
 		{name: "loopback", rtt: 50 * time.Microsecond, want: GraceAllowance + 100*time.Microsecond},
 		{name: "no rtt", rtt: 0, want: GraceAllowance},
-		{name: "wan", rtt: 40 * time.Millisecond, want: 130 * time.Millisecond},
-		{name: "intercontinental", rtt: 300 * time.Millisecond, want: 650 * time.Millisecond},
+		{name: "wan", rtt: 40 * time.Millisecond, want: 180 * time.Millisecond},
+		{name: "intercontinental", rtt: 300 * time.Millisecond, want: 700 * time.Millisecond},
 		{name: "after a SYN retransmit", rtt: 1010 * time.Millisecond, want: GraceMax},
 		{name: "deadline first", rtt: 10 * time.Millisecond, deadline: 30 * time.Millisecond, want: 30 * time.Millisecond, wantCut: true},
 		{name: "deadline passed", rtt: 10 * time.Millisecond, deadline: -time.Millisecond, want: 0, wantCut: true},
