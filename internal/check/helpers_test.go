@@ -1,19 +1,37 @@
 package check
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/linkmesh/linkmesh/internal/dnstest"
 	"github.com/linkmesh/linkmesh/probe/tcp"
 )
 
-// listen opens a listener on 127.0.0.1:0 that accepts and closes every
-// connection, like an endpoint that completes the handshake, and returns its port.
+// listen opens a listener on 127.0.0.1:0 that keeps every connection open
+// until the client closes it, like a healthy endpoint, and returns its port.
 func listen(t *testing.T) uint16 {
+	return serveConns(t, func(c *net.TCPConn) {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		io.Copy(io.Discard, c)
+	})
+}
+
+// listenThenReset opens a listener on 127.0.0.1:0 that resets every connection
+// right after accepting it (SO_LINGER 0), like a proxy or firewall that refuses
+// the client, and returns its port.
+func listenThenReset(t *testing.T) uint16 {
+	return serveConns(t, func(c *net.TCPConn) { c.SetLinger(0) })
+}
+
+// serveConns listens on 127.0.0.1:0, runs handle on every accepted connection
+// and then closes it; it returns the port.
+func serveConns(t *testing.T, handle func(*net.TCPConn)) uint16 {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,7 +44,10 @@ func listen(t *testing.T) uint16 {
 			if err != nil {
 				return
 			}
-			c.Close()
+			wg.Go(func() {
+				defer c.Close()
+				handle(c.(*net.TCPConn))
+			})
 		}
 	})
 	t.Cleanup(func() {

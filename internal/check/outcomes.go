@@ -22,6 +22,15 @@ func connected(res attempt.Result) string {
 	return s
 }
 
+// acceptedThenCut renders a reset attempt of the tcp kind for Measured:
+// "accepted, then reset" (an RST) or "accepted, then closed" (a FIN).
+func acceptedThenCut(res attempt.Result) string {
+	if strings.Contains(res.Detail, "accepted, then closed") {
+		return "accepted, then closed"
+	}
+	return "accepted, then reset"
+}
+
 // p1Outcome turns the attempt to the MI's port 5022 into the P1 row.
 func p1Outcome(res attempt.Result, dst netip.AddrPort, timeout time.Duration, p paths, hadr PortRange) Outcome {
 	o := Outcome{Result: res.Code.String()}
@@ -44,6 +53,14 @@ func p1Outcome(res attempt.Result, dst netip.AddrPort, timeout time.Duration, p 
 			Steps: []Step{
 				{Text: "Make sure --mi is the MI's VNet-local FQDN (the Host on the MI's Overview page), which resolves to an address in the MI subnet (see D1)."},
 				{Text: fmt.Sprintf("Look for a firewall rule with a reject action for TCP %d on the way (on-premises firewall, Azure Firewall, the SQL Server host's firewall).", dst.Port())},
+			}}
+	case attempt.Reset:
+		o.Measured = acceptedThenCut(res)
+		o.Reason = fmt.Sprintf("something at %s completed the TCP handshake and at once cut the connection (%s): a proxy or firewall in the path, or the endpoint refusing this host", dst, o.Measured)
+		o.Fix = &Fix{For: ForNetwork, Summary: fmt.Sprintf("Connections from the SQL Server host (%s) to the MI at %s are accepted and then reset: the link's would be cut the same way.", p.sqlHost, dst),
+			Steps: []Step{
+				{Text: fmt.Sprintf("Find the device that answers TCP %d for %s: look in the logs of the firewalls, proxies and intrusion-prevention systems between the SQL Server host and the MI for this connection.", dst.Port(), dst.Addr())},
+				{Text: fmt.Sprintf("Let TCP %s through to the MI subnet without a TCP proxy or inspection (the mirroring protocol is proprietary and encrypted; inspecting firewalls often break it).", strings.Join(linkPorts, " and "))},
 			}}
 	case attempt.Unreachable:
 		o.Measured = "unreachable (ICMP)"
@@ -72,6 +89,17 @@ func epOutcome(res attempt.Result, endpoint string, port uint16, timeout time.Du
 		o.Reason = fmt.Sprintf("SQL Server is not listening on %d: create the endpoint (or start it)", port)
 		o.Fix = &Fix{For: ForDBA, Summary: fmt.Sprintf("SQL Server has no started database mirroring endpoint on port %d; the MI cannot connect back (P3) without one.", port),
 			Steps: createEndpoint(port)}
+	case attempt.Reset:
+		o.Measured = acceptedThenCut(res)
+		o.Reason = fmt.Sprintf("something on %s accepts connections and at once cuts them (%s): not a working mirroring endpoint, but another program, a local proxy or endpoint-protection software, or an endpoint refusing this client", endpoint, o.Measured)
+		o.Fix = &Fix{For: ForSQLHost, Summary: fmt.Sprintf("Connections to %s on this host are accepted and then reset.", endpoint),
+			Steps: []Step{
+				{Text: "Find the program that holds the port:",
+					Command: fmt.Sprintf("Get-NetTCPConnection -LocalPort %d -State Listen | ForEach-Object { Get-Process -Id $_.OwningProcess }", port), Shell: ShellPowerShell},
+				{Text: "If it is SQL Server, check that its mirroring endpoint is started:",
+					Command: "SELECT name, state_desc, port FROM sys.tcp_endpoints WHERE type_desc = 'DATABASE_MIRRORING';", Shell: ShellTSQL},
+				{Text: "Check this host's endpoint-protection software for a rule that resets connections to the port."},
+			}}
 	case attempt.Timeout:
 		o.Measured = fmt.Sprintf("no answer within %s", timeout)
 		o.Reason = fmt.Sprintf("nothing answered on %s: a filter on this host drops the connection", endpoint)
@@ -100,7 +128,7 @@ type p2Input struct {
 
 // p2Outcome turns the attempts to an MI node's HADR ports into the P2 row.
 func p2Outcome(in p2Input) Outcome {
-	var open, refused, silent, other []string
+	var open, refused, silent, cut, other []string
 	worst := attempt.OK
 	for i, r := range in.results {
 		port := strconv.Itoa(int(in.ports[i]))
@@ -111,6 +139,8 @@ func p2Outcome(in p2Input) Outcome {
 			refused = append(refused, port)
 		case attempt.Timeout:
 			silent = append(silent, port)
+		case attempt.Reset:
+			cut = append(cut, port)
 		default:
 			other = append(other, port+" "+r.Code.String())
 		}
@@ -122,7 +152,7 @@ func p2Outcome(in p2Input) Outcome {
 	for _, g := range []struct {
 		name  string
 		ports []string
-	}{{"open", open}, {"refused", refused}, {"no answer", silent}, {"failed", other}} {
+	}{{"open", open}, {"refused", refused}, {"no answer", silent}, {"accepted, then reset", cut}, {"failed", other}} {
 		if len(g.ports) > 0 {
 			parts = append(parts, fmt.Sprintf("%s %s", g.name, strings.Join(g.ports, ", ")))
 		}
@@ -150,6 +180,12 @@ func p2Outcome(in p2Input) Outcome {
 		Summary: fmt.Sprintf("The SQL Server host (%s) cannot reach all of the MI nodes' HADR ports %s at %s.", in.paths.sqlHost, in.rng, in.addr),
 		Steps:   []Step{in.paths.nsgInbound("allow-mi-link-hadr-from-sql-host", ports), in.paths.hostOutbound(ports), in.paths.routes()}}
 	switch {
+	case len(cut) > 0:
+		// The handshake completed, so the SYNs passed; but what answered
+		// cut the connection at once, as it would cut the link's.
+		o.Result = attempt.Reset.String()
+		o.Reason = fmt.Sprintf("port %s accepted the connection and at once cut it: a proxy or firewall in the path, or the node refusing this host", strings.Join(cut, ", "))
+		o.Fix.Steps = append([]Step{{Text: fmt.Sprintf("Find the device that answers for %s and resets the connections: look in the logs of the firewalls, proxies and intrusion-prevention systems on the way, and let TCP %s through to the MI subnet without a TCP proxy or inspection.", in.addr, in.rng)}}, o.Fix.Steps...)
 	case reached > 0:
 		o.Reason = fmt.Sprintf("part of %s is blocked: some ports answered and others did not, so a rule covers only part of the range", in.rng)
 	case worst == attempt.Timeout:

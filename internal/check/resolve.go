@@ -135,7 +135,7 @@ func joinAddrs(addrs []netip.Addr) string {
 // NewResolver returns a resolver that sends every query to the DNS server at
 // server ("10.0.0.4" or "10.0.0.4:53"), for --dns-server: ask the DNS server
 // the MI link will use, or a lab's. Empty server: nil (the system's resolver).
-func NewResolver(server string) (*net.Resolver, error) {
+func NewResolver(server string) (*dns.FixedResolver, error) {
 	if server == "" {
 		return nil, nil
 	}

@@ -180,29 +180,15 @@ func (m *labMesh) paths(window time.Duration) ([]apiPath, error) {
 	return body.Paths, nil
 }
 
-// serveAndClose listens on port inside h and closes every connection at once,
-// like an endpoint that accepts the handshake.
+// serveAndClose listens on port inside h and holds every connection until the
+// client closes it, then closes it too, like a healthy endpoint (see holdConns).
 func serveAndClose(t *testing.T, h *netlab.Host, port int) {
 	t.Helper()
 	lis, err := h.Listen("tcp", fmt.Sprintf(":%d", port))
 	if err != nil {
 		t.Fatalf("listen on %s:%d: %v", h.Name(), port, err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() {
-		lis.Close()
-		<-done
-	})
+	t.Cleanup(holdConns(lis))
 }
 
 // startProcess starts bin inside h with its output in a log file, stops it at

@@ -48,16 +48,7 @@ func TestPortRangeInProcess(t *testing.T) {
 	if lis == nil {
 		t.Skip("no 8 consecutive free loopback ports")
 	}
-	defer lis.Close()
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	defer holdConns(lis)()
 	cfg, err := config.Parse("range.yaml", fmt.Appendf(nil, `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
 gossip: {disabled: true}

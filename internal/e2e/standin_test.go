@@ -64,16 +64,7 @@ func TestStandInThroughCoordinator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer holder.Close()
-	go func() {
-		for {
-			c, err := holder.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	defer holdConns(holder)()
 	coord := startKeyedMesh(t, fmt.Sprintf(`
 defaults: {interval: 200ms, timeout: 1s}
 paths:

@@ -30,15 +30,42 @@ type Resolver interface {
 // at server instead of the system's: the probe's --dns-server (a probe in the
 // MI's VNet asking the DNS server the MI uses), check's --dns-server, and
 // tests with a DNS server of their own.
-func ServerResolver(server netip.AddrPort) *net.Resolver {
+func ServerResolver(server netip.AddrPort) *FixedResolver {
 	addr := server.String()
-	return &net.Resolver{
+	return &FixedResolver{server: server, r: &net.Resolver{
 		PreferGo: true,
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, network, addr)
 		},
+	}}
+}
+
+// FixedResolver asks one DNS server, the one ServerResolver was given, and its
+// errors name that server. (Go's resolver takes the servers of the system's
+// configuration, /etc/resolv.conf, and names one of them in a *net.DNSError
+// even when its Dial sends the query elsewhere: "lookup x on 10.255.255.53:53"
+// where --dns-server 10.0.0.4 was asked.) It is safe for concurrent use.
+type FixedResolver struct {
+	server netip.AddrPort
+	r      *net.Resolver
+}
+
+// Server returns the address of the DNS server every query goes to.
+func (f *FixedResolver) Server() netip.AddrPort { return f.server }
+
+// LookupNetIP looks host up at the server, like (*net.Resolver).LookupNetIP.
+// A *net.DNSError it returns names the server that was asked.
+func (f *FixedResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	addrs, err := f.r.LookupNetIP(ctx, network, host)
+	if de, ok := err.(*net.DNSError); ok { //nolint:errorlint // net.Resolver returns it unwrapped
+		// A copy: the resolver may hand the same error to concurrent lookups
+		// of the same name.
+		named := *de
+		named.Server = f.server.String()
+		return addrs, &named
 	}
+	return addrs, err
 }
 
 // MaxAddresses bounds the addresses a result carries.
@@ -65,8 +92,12 @@ func (p *Prober) Probe(ctx context.Context, name string, expect []netip.Prefix) 
 	start := time.Now()
 	addrs, err := r.LookupNetIP(ctx, "ip", name)
 	took := time.Since(start)
+	asked := "this host's DNS"
+	if f, ok := r.(interface{ Server() netip.AddrPort }); ok {
+		asked = "the DNS server " + f.Server().String()
+	}
 	if err != nil {
-		return attempt.Result{Code: attempt.Classify(err), Detail: lookupFailure(name, err)}
+		return attempt.Result{Code: attempt.Classify(err), Detail: lookupFailure(name, asked, err)}
 	}
 	addrs = unique(addrs)
 	res := attempt.Result{RTT: took, RTTSource: attempt.RTTLookup, Addresses: make([]string, 0, len(addrs))}
@@ -74,7 +105,7 @@ func (p *Prober) Probe(ctx context.Context, name string, expect []netip.Prefix) 
 		res.Addresses = append(res.Addresses, a.String())
 	}
 	if len(addrs) == 0 {
-		res.Code, res.Detail = attempt.DNS, fmt.Sprintf("%s resolved to no addresses", name)
+		res.Code, res.Detail = attempt.DNS, fmt.Sprintf("%s resolved to no addresses at %s", name, asked)
 		return res
 	}
 	res.Code, res.Detail = judge(name, addrs, expect, took)
@@ -142,13 +173,15 @@ func isPublic(a netip.Addr) bool {
 
 var nonPublic = []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("198.18.0.0/15")}
 
-func lookupFailure(name string, err error) string {
+// lookupFailure describes a failed lookup; asked names who was asked ("this
+// host's DNS" or "the DNS server 10.0.0.4:53").
+func lookupFailure(name, asked string, err error) string {
 	var de *net.DNSError
 	switch {
 	case errors.As(err, &de) && de.IsNotFound:
-		return fmt.Sprintf("%s does not exist for this host's DNS (NXDOMAIN or no records): %v", name, err)
+		return fmt.Sprintf("%s does not exist for %s (NXDOMAIN or no records): %v", name, asked, err)
 	case errors.As(err, &de) && de.IsTimeout:
-		return fmt.Sprintf("no DNS server answered for %s in time: %v", name, err)
+		return fmt.Sprintf("%s did not answer for %s in time: %v", asked, name, err)
 	}
 	return fmt.Sprintf("lookup of %s failed: %v", name, err)
 }

@@ -5,8 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/linkmesh/linkmesh/internal/dnstest"
+	"github.com/linkmesh/linkmesh/probe/attempt"
+	"github.com/linkmesh/linkmesh/probe/dns"
 )
 
 // dnsMode says how fakeDNS answers.
@@ -104,5 +110,28 @@ func TestFakeDNS(t *testing.T) {
 	var dnsErr *net.DNSError
 	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
 		t.Fatalf("lookup error = %v, want a not-found *net.DNSError", err)
+	}
+}
+
+// TestResolveNamesTheServerAsked: a tcp or echo target's name resolved through
+// --dns-server (dns.ServerResolver) fails with a detail naming that server,
+// not the system's resolver.
+func TestResolveNamesTheServerAsked(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := dnstest.Serve(pc, map[string][]netip.Addr{"known.linkmesh.invalid": {netip.MustParseAddr("127.0.0.1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	p := Prober{Resolver: dns.ServerResolver(netip.MustParseAddrPort(srv.Addr()))}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	res := p.Probe(ctx, "missing.linkmesh.invalid:5022")
+	want := "lookup missing.linkmesh.invalid on " + srv.Addr() + ": no such host"
+	if res.Code != attempt.DNS || res.Detail != want {
+		t.Errorf("got %v %q, want dns %q", res.Code, res.Detail, want)
 	}
 }

@@ -1,9 +1,10 @@
 // Package tcp implements the tcp probe kind: connect to host:port, measure the
-// handshake round-trip time and close again cleanly, without sending a byte.
+// handshake round-trip time, watch a short grace for the far end resetting the
+// connection, and close again cleanly, without sending a byte.
 //
 // It works against any listener, including a production database mirroring
 // endpoint, so it behaves like the most polite client possible: one SYN (plus the
-// kernel's own retransmissions), the handshake, then a FIN.
+// kernel's own retransmissions), the handshake, a short wait, then a FIN.
 package tcp
 
 import (
@@ -24,7 +25,8 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
-// Prober connects to host:port and closes cleanly, measuring the handshake RTT.
+// Prober connects to host:port, measuring the handshake RTT, watches a short
+// grace for a reset, and closes cleanly.
 // The scheduler calls Probe once per attempt. The zero value is ready to use; a
 // Prober holds no state between attempts and is safe for concurrent use.
 type Prober struct {
@@ -44,9 +46,28 @@ type Prober struct {
 // is a Result; Probe does not panic on anything the network does. Without a
 // deadline on ctx a silently dropped SYN is retried until the OS gives up (about
 // two minutes on Linux), so the scheduler always sets one.
+//
+// After the handshake Probe holds the connection for a short grace (twice the
+// handshake RTT plus GraceAllowance, at most GraceMax, never past the deadline)
+// and reads: a far end that accepts and then at once resets or closes the
+// connection (a proxy or firewall in the path, or an endpoint refusing this
+// client) is Reset, not OK. Bytes that arrive (a banner) are not a failure. A
+// reset later than the grace is not seen here; the echo kind sees it.
 func (p *Prober) Probe(ctx context.Context, address string) attempt.Result {
 	c, res := p.Connect(ctx, address)
 	if c == nil {
+		if res.Code == attempt.Reset {
+			return connectReset(res)
+		}
+		return res
+	}
+	connected := time.Now()
+	grace, cut := graceFor(ctx, res.RTT, connected)
+	w := watchAfterAccept(ctx, c.TCPConn, connected, grace)
+	res = judgeWatch(res, w, grace, cut, ctx.Err())
+	if w.outcome == watchReset || w.outcome == watchFailed {
+		// Nothing to be polite to: the far end is gone.
+		c.Close()
 		return res
 	}
 	closeErr := closeGracefully(c.TCPConn)
@@ -171,7 +192,11 @@ func (p *Prober) resolve(ctx context.Context, address string) (netip.AddrPort, e
 	if len(ips) == 0 {
 		// A resolver that returns neither addresses nor an error still did not
 		// resolve the name.
-		return netip.AddrPort{}, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+		e := &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+		if f, ok := r.(interface{ Server() netip.AddrPort }); ok {
+			e.Server = f.Server().String() // a --dns-server: name it, as its other errors do
+		}
+		return netip.AddrPort{}, e
 	}
 	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
 }
