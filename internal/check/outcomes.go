@@ -194,7 +194,10 @@ func p2Outcome(in p2Input) Outcome {
 		o.Reason = fmt.Sprintf("no port tried answered: %s", worst.Explain())
 	}
 	if !in.nodeGiven {
-		o.Status = Warn
+		// Not a pass and not a proven failure: the ports were tried on the
+		// MI's endpoint address, not a node's. P2 is then untested, and the
+		// report can be no better than PARTIAL until a node is tested.
+		o.Status = Skip
 		o.Reason += "; these ports were tried on the MI's endpoint address, and the MI's nodes may have addresses of their own, so this is not conclusive: give --mi-node <node-fqdn> to test a node"
 	}
 	return o

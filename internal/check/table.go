@@ -114,7 +114,9 @@ func writeFixes(w io.Writer, rows []Row) {
 		case r.Fix == nil:
 		case r.Status == Fail:
 			fails = append(fails, r)
-		case r.Status == Warn:
+		case r.Status == Warn || r.Status == Skip:
+			// A skip with a fix ran but proved nothing (P2 on the MI's
+			// address): what the fix says may still be what is wrong.
 			advice = append(advice, r)
 		}
 	}
