@@ -2,6 +2,8 @@ module github.com/linkmesh/linkmesh
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/florianl/go-nfqueue/v2 v2.1.0
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1
