@@ -45,27 +45,26 @@ func (p slogPrinter) Println(v ...any) { p.s.logger.Error("metrics handler", "er
 
 // PathStatus is one path in the /api/v1/paths answer.
 type PathStatus struct {
-	Source     string    `json:"source"`
-	SourceSite string    `json:"source_site"`
-	Target     string    `json:"target"`
-	TargetSite string    `json:"target_site"`
-	Port       uint32    `json:"port"`
-	PortEnd    uint32    `json:"port_end,omitempty"`
-	Kind       string    `json:"kind"`
-	State      string    `json:"state"` // up, down or unknown
-	LastResult string    `json:"last_result"`
-	LastTime   time.Time `json:"last_time"`
-	// LastRTTMilli is the RTT the latest attempt measured; absent when it
-	// measured none (a timeout, say): never an older attempt's figure.
-	LastRTTMilli float64 `json:"last_rtt_ms,omitempty"`
-	// LastDetail is what the probe wrote about the latest attempt (often the
-	// operating system's error); LastExplanation says what its result means.
-	LastDetail      string     `json:"last_detail"`
-	LastExplanation string     `json:"last_explanation"`
-	LastSuccess     *time.Time `json:"last_success,omitempty"`
+	Source       string            `json:"source"`
+	SourceSite   string            `json:"source_site"`
+	Target       string            `json:"target"`
+	TargetSite   string            `json:"target_site"`
+	Port         uint32            `json:"port"`
+	PortEnd      uint32            `json:"port_end,omitempty"`
+	Kind         string            `json:"kind"`
+	State        string            `json:"state"` // up, down or unknown
+	LastResult   string            `json:"last_result"`
+	LastTime     time.Time         `json:"last_time"`
+	LastRTTMilli float64           `json:"last_rtt_ms,omitempty"` // the latest attempt's RTT; absent when it measured none (a timeout), never an older attempt's
+	LastDetail   string            `json:"last_detail"`
+	LastSuccess  *time.Time        `json:"last_success,omitempty"`
+	Results      map[string]uint64 `json:"results"`
+	// LastExplanation says what LastResult means (internal/explain: the
+	// sentence `linkmesh check` prints), beside LastDetail, the probe's own
+	// words about the attempt (often the operating system's error).
+	LastExplanation string `json:"last_explanation"`
 	// LastSuccessRTTMilli is the RTT of the attempt at LastSuccess.
-	LastSuccessRTTMilli float64           `json:"last_success_rtt_ms,omitempty"`
-	Results             map[string]uint64 `json:"results"`
+	LastSuccessRTTMilli float64 `json:"last_success_rtt_ms,omitempty"`
 	// MTUBytes and MTUBlackhole are the latest path-MTU check (echo; absent
 	// before the first).
 	MTUBytes     uint32 `json:"mtu_bytes,omitempty"`
@@ -83,13 +82,8 @@ type PathStatus struct {
 
 // WindowStatus is pathstate.Stats in milliseconds, for JSON.
 type WindowStatus struct {
-	Attempts int `json:"attempts"`
-	OK       int `json:"ok"`
-	// Failed and FailureRatio count the attempts that failed by the rule of
-	// the path's state (a refusal on a range with refused_ok is no failure):
-	// linkmesh_path_failure_ratio, apart from the packet loss of LossRatio.
-	Failed         int     `json:"failed"`
-	FailureRatio   float64 `json:"failure_ratio"`
+	Attempts       int     `json:"attempts"`
+	OK             int     `json:"ok"`
 	SYNRetransmits int     `json:"syn_retransmits"`
 	LossRatio      float64 `json:"loss_ratio"`
 	RTTMinMilli    float64 `json:"rtt_min_ms"`
@@ -98,6 +92,11 @@ type WindowStatus struct {
 	RTTP99Milli    float64 `json:"rtt_p99_ms"`
 	RTTMaxMilli    float64 `json:"rtt_max_ms"`
 	JitterMilli    float64 `json:"jitter_ms"`
+	// Failed and FailureRatio count the attempts that failed by the rule of
+	// the path's state (a refusal on a range with refused_ok is no failure):
+	// linkmesh_path_failure_ratio, apart from the packet loss of LossRatio.
+	Failed       int     `json:"failed"`
+	FailureRatio float64 `json:"failure_ratio"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
