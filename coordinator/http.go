@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/exporter"
+	"github.com/linkmesh/linkmesh/internal/explain"
 	"github.com/linkmesh/linkmesh/internal/seeding"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -54,10 +55,16 @@ type PathStatus struct {
 	State        string            `json:"state"` // up, down or unknown
 	LastResult   string            `json:"last_result"`
 	LastTime     time.Time         `json:"last_time"`
-	LastRTTMilli float64           `json:"last_rtt_ms"`
+	LastRTTMilli float64           `json:"last_rtt_ms,omitempty"` // the latest attempt's RTT; absent when it measured none (a timeout), never an older attempt's
 	LastDetail   string            `json:"last_detail"`
 	LastSuccess  *time.Time        `json:"last_success,omitempty"`
 	Results      map[string]uint64 `json:"results"`
+	// LastExplanation says what LastResult means (internal/explain: the
+	// sentence `linkmesh check` prints), beside LastDetail, the probe's own
+	// words about the attempt (often the operating system's error).
+	LastExplanation string `json:"last_explanation"`
+	// LastSuccessRTTMilli is the RTT of the attempt at LastSuccess.
+	LastSuccessRTTMilli float64 `json:"last_success_rtt_ms,omitempty"`
 	// MTUBytes and MTUBlackhole are the latest path-MTU check (echo; absent
 	// before the first).
 	MTUBytes     uint32 `json:"mtu_bytes,omitempty"`
@@ -85,6 +92,11 @@ type WindowStatus struct {
 	RTTP99Milli    float64 `json:"rtt_p99_ms"`
 	RTTMaxMilli    float64 `json:"rtt_max_ms"`
 	JitterMilli    float64 `json:"jitter_ms"`
+	// Failed and FailureRatio count the attempts that failed by the rule of
+	// the path's state (a refusal on a range with refused_ok is no failure):
+	// linkmesh_path_failure_ratio, apart from the packet loss of LossRatio.
+	Failed       int     `json:"failed"`
+	FailureRatio float64 `json:"failure_ratio"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -93,15 +105,16 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // attempts of the last window; the demo and /api/v1/paths use it.
 func (s *Server) Paths(window time.Duration) []PathStatus {
 	snap := s.store.Snapshot(s.StaleAfter())
-	stats := s.store.Window(snap.Taken.Add(-window))
+	since := snap.Taken.Add(-window)
+	stats, fails := s.store.Window(since), s.store.Failures(since)
 	out := make([]PathStatus, 0, len(snap.Paths))
 	for i := range snap.Paths {
 		p := &snap.Paths[i]
 		ps := PathStatus{
 			Source: p.Source, SourceSite: p.SourceSite, Target: p.Target, TargetSite: p.TargetSite,
 			Port: p.Port, PortEnd: p.PortEnd, Kind: exporter.KindName(p.Kind), LastResult: exporter.CodeName(p.Last),
-			LastTime: p.LastTime, LastRTTMilli: float64(p.LastRTT) / 1e6, LastDetail: p.LastDetail,
-			Results: map[string]uint64{},
+			LastTime: p.LastTime, LastRTTMilli: ms(p.LastRTT), LastDetail: p.LastDetail,
+			LastExplanation: explain.Result(p.Last), Results: map[string]uint64{},
 		}
 		switch {
 		case !snap.Known(p):
@@ -114,6 +127,7 @@ func (s *Server) Paths(window time.Duration) []PathStatus {
 		if !p.LastSuccess.IsZero() {
 			t := p.LastSuccess
 			ps.LastSuccess = &t
+			ps.LastSuccessRTTMilli = ms(p.LastSuccessRTT)
 		}
 		if !p.MTUTime.IsZero() {
 			hole := p.MTUBlackhole
@@ -130,6 +144,8 @@ func (s *Server) Paths(window time.Duration) []PathStatus {
 				RTTMinMilli: ms(st.RTTMin), RTTP50Milli: ms(st.RTTP50), RTTP90Milli: ms(st.RTTP90),
 				RTTP99Milli: ms(st.RTTP99), RTTMaxMilli: ms(st.RTTMax), JitterMilli: ms(st.Jitter),
 			}
+			f := fails[p.Key]
+			ps.Window.Failed, ps.Window.FailureRatio = f.Failed, f.Ratio()
 		}
 		for code, n := range p.Counts {
 			if n > 0 {

@@ -60,8 +60,8 @@ type Server struct {
 	ready   atomic.Bool
 	gossip  *gossip.Node
 
-	ingested   prometheus.Counter
-	duplicates prometheus.Counter
+	ingested   prometheus.CounterFunc
+	duplicates prometheus.CounterFunc
 	rejected   *prometheus.CounterVec
 
 	reloadFailures prometheus.Counter
@@ -107,14 +107,16 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	for _, o := range []string{outcomeComplete, outcomePartial, outcomeRefused} {
 		s.checkRounds.WithLabelValues(o)
 	}
-	s.ingested = prometheus.NewCounter(prometheus.CounterOpts{
+	// The store keeps these two (in its checkpoints too, so that with a state
+	// directory they continue across a restart or a crash).
+	s.ingested = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_results_ingested_total",
 		Help: "Results counted into path state.",
-	})
-	s.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
+	}, func() float64 { return float64(s.store.Totals().Ingested) })
+	s.duplicates = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_results_duplicate_total",
 		Help: "Results received again (replays) and not counted twice.",
-	})
+	}, func() float64 { return float64(s.store.Totals().Duplicates) })
 	s.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_requests_rejected_total",
 		Help: "Requests and results refused after admission, by reason (invalid, unknown_probe, path_limit).",

@@ -116,8 +116,6 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
 	v.s.store.RecordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
 	v.s.rounds.deliver(req.GetProbe(), st.Round)
-	v.s.ingested.Add(float64(st.Counted))
-	v.s.duplicates.Add(float64(st.Duplicates))
 	if st.Rejected > 0 {
 		v.s.gate.Refuse("path_limit", "results refused: the probe has limits.max_paths_per_probe paths already", "probe", req.GetProbe(), "results", st.Rejected)
 	}

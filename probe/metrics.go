@@ -23,6 +23,9 @@ import (
 type metrics struct {
 	reg      *prometheus.Registry
 	attempts *prometheus.CounterVec
+	// rounds counts the attempts of on-demand check rounds, which the
+	// coordinator keeps out of path state (and so out of attempts).
+	rounds *prometheus.CounterVec
 }
 
 func newMetrics(buf *report.Buffer) *metrics {
@@ -30,10 +33,14 @@ func newMetrics(buf *report.Buffer) *metrics {
 		reg: prometheus.NewRegistry(),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkmesh_probe_attempts_total",
-			Help: "Attempts this probe process made, by target and result; the coordinator's linkmesh_path_probes_total for the same path counts the same attempts once delivered.",
+			Help: "Attempts this probe process made on its planned paths, by target and result (check rounds' attempts are in linkmesh_probe_check_round_attempts_total); the coordinator's linkmesh_path_probes_total for the same path counts the same attempts once delivered.",
+		}, []string{"target", "target_site", "port", "kind", "result"}),
+		rounds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "linkmesh_probe_check_round_attempts_total",
+			Help: "Attempts this probe process made for on-demand check rounds (linkmesh check --coordinator), by target and result; no path series counts them.",
 		}, []string{"target", "target_site", "port", "kind", "result"}),
 	}
-	m.reg.MustRegister(m.attempts,
+	m.reg.MustRegister(m.attempts, m.rounds,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "linkmesh_probe_dropped_results_total",
 			Help: "Results dropped, oldest first, because the buffer was full while no coordinator took them (continues across restarts with a spool).",
@@ -80,9 +87,23 @@ type counting struct {
 }
 
 func (c counting) Record(r *linkmeshv1.Result) {
-	c.m.attempts.WithLabelValues(r.GetTarget(), r.GetTargetSite(), strconv.FormatUint(uint64(r.GetPort()), 10),
+	vec := c.m.attempts
+	if r.GetRound() != "" {
+		vec = c.m.rounds
+	}
+	vec.WithLabelValues(r.GetTarget(), r.GetTargetSite(), portLabel(r.GetPort(), r.GetPortEnd()),
 		kindName(r.GetKind()), codeName(r.GetCode())).Inc()
 	c.buf.Record(r)
+}
+
+// portLabel is the `port` label of a path, as the coordinator's: "5022", or the
+// range "11000-11999" for a port range (one path whatever port an attempt
+// tried; the result's detail names that port).
+func portLabel(port, end uint32) string {
+	if end > port {
+		return strconv.FormatUint(uint64(port), 10) + "-" + strconv.FormatUint(uint64(end), 10)
+	}
+	return strconv.FormatUint(uint64(port), 10)
 }
 
 func kindName(k linkmeshv1.Kind) string {

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// TestEchoSeries: MTU series only on paths with a check, throughput only on
-// paths with a burst; echo loss and jitter feed the path gauges; dns paths get
+// TestEchoSeries: MTU series only on paths with a check, throughput (in bytes/s,
+// the base unit, from the probe's bits/s) only on paths with a burst; echo loss and jitter feed the path gauges; dns paths get
 // neither loss nor jitter.
 func TestEchoSeries(t *testing.T) {
 	clk := &clock{now: t0}
@@ -46,13 +46,13 @@ linkmesh_path_mtu_blackhole{kind="echo",port="5023",source="sql01",source_site="
 # TYPE linkmesh_path_mtu_bytes gauge
 linkmesh_path_mtu_bytes{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 1400
 linkmesh_path_mtu_bytes{kind="echo",port="5023",source="sql01",source_site="sql",target="mi02",target_site="mi"} 1500
-# HELP linkmesh_path_throughput_bits_per_second Throughput of the latest bounded burst on the path (echo paths with bursts only).
-# TYPE linkmesh_path_throughput_bits_per_second gauge
-linkmesh_path_throughput_bits_per_second{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 1.95e+07
+# HELP linkmesh_path_throughput_bytes_per_second Throughput (TCP payload bytes per second) of the latest bounded burst on the path (echo paths with bursts only).
+# TYPE linkmesh_path_throughput_bytes_per_second gauge
+linkmesh_path_throughput_bytes_per_second{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 2.4375e+06
 `
 	c := New(s, func() time.Duration { return staleAfter }, self)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
-		"linkmesh_path_mtu_bytes", "linkmesh_path_mtu_blackhole", "linkmesh_path_throughput_bits_per_second",
+		"linkmesh_path_mtu_bytes", "linkmesh_path_mtu_blackhole", "linkmesh_path_throughput_bytes_per_second",
 		"linkmesh_path_loss_ratio", "linkmesh_path_jitter_seconds"); err != nil {
 		t.Error(err)
 	}

@@ -16,10 +16,11 @@ import (
 type Source interface {
 	Snapshot(staleAfter time.Duration) pathstate.Snapshot
 	Window(since time.Time) map[pathstate.Key]pathstate.Stats
+	Failures(since time.Time) map[pathstate.Key]pathstate.Failures
 }
 
-// Window is the span loss and jitter are computed over (at most the last 256
-// attempts of a path).
+// Window is the span loss, jitter and the failure ratio are computed over (at
+// most the last 256 attempts of a path).
 const Window = 5 * time.Minute
 
 var pathLabels = []string{"source", "source_site", "target", "target_site", "port", "kind"}
@@ -33,6 +34,8 @@ type Collector struct {
 
 	pathUp          *prometheus.Desc
 	pathProbes      *prometheus.Desc
+	pathFailures    *prometheus.Desc
+	pathFailRatio   *prometheus.Desc
 	pathRTT         *prometheus.Desc
 	pathLastSuccess *prometheus.Desc
 	pathSYNRetrans  *prometheus.Desc
@@ -68,6 +71,12 @@ func New(src Source, staleAfter func() time.Duration, self string) *Collector {
 		pathProbes: prometheus.NewDesc("linkmesh_path_probes_total",
 			"Attempts on the path by result (ok, refused, timeout, unreachable, dns, reset, mismatch, error).",
 			append(append([]string{}, pathLabels...), "result"), nil),
+		pathFailures: prometheus.NewDesc("linkmesh_path_failures_total",
+			"Attempts on the path that failed: every result but ok, and but refused on a port range with refused_ok (the rule of linkmesh_path_up).",
+			pathLabels, nil),
+		pathFailRatio: prometheus.NewDesc("linkmesh_path_failure_ratio",
+			"Share of the path's attempts in the last 5 minutes (at most the latest 256) that failed, by the rule of linkmesh_path_up: attempt failures, not packet loss.",
+			pathLabels, nil),
 		pathRTT: prometheus.NewDesc("linkmesh_path_rtt_seconds",
 			"Round-trip time of successful attempts (kernel handshake RTT for tcp where available).",
 			pathLabels, nil),
@@ -89,8 +98,8 @@ func New(src Source, staleAfter func() time.Duration, self string) *Collector {
 		pathBlackhole: prometheus.NewDesc("linkmesh_path_mtu_blackhole",
 			"1 when the latest path-MTU check found full-size packets dropped while smaller ones crossed (a path-MTU black hole: replication stalls), else 0 (echo paths with MTU checks only).",
 			pathLabels, nil),
-		pathThroughput: prometheus.NewDesc("linkmesh_path_throughput_bits_per_second",
-			"Throughput of the latest bounded burst on the path (echo paths with bursts only).",
+		pathThroughput: prometheus.NewDesc("linkmesh_path_throughput_bytes_per_second",
+			"Throughput (TCP payload bytes per second) of the latest bounded burst on the path (echo paths with bursts only).",
 			pathLabels, nil),
 		probeUp: prometheus.NewDesc("linkmesh_probe_up",
 			"1 if the probe reported within the stale-after window, keeps its plan stream open and gossip does not say it is dead or gone; else 0.",
@@ -118,7 +127,7 @@ func New(src Source, staleAfter func() time.Duration, self string) *Collector {
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pathUp, c.pathProbes, c.pathRTT, c.pathLastSuccess, c.pathSYNRetrans, c.pathLoss, c.pathJitter,
+	for _, d := range []*prometheus.Desc{c.pathUp, c.pathProbes, c.pathFailures, c.pathFailRatio, c.pathRTT, c.pathLastSuccess, c.pathSYNRetrans, c.pathLoss, c.pathJitter,
 		c.pathMTU, c.pathBlackhole, c.pathThroughput,
 		c.probeUp, c.probeLastReport, c.probeInfo, c.probeDropped, c.probeGaps, c.probeGossip, c.memberRTT} {
 		ch <- d
@@ -140,11 +149,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.probeDropped, prometheus.CounterValue, float64(p.DroppedTotal), name, site)
 		ch <- prometheus.MustNewConstMetric(c.probeGaps, prometheus.CounterValue, float64(p.Gaps), name, site)
 	}
-	stats := c.src.Window(snap.Taken.Add(-Window))
+	since := snap.Taken.Add(-Window)
+	stats, fails := c.src.Window(since), c.src.Failures(since)
 	for i := range snap.Paths {
 		p := &snap.Paths[i]
 		st, ok := stats[p.Key]
 		c.collectPath(ch, p, snap.Known(p), st, ok)
+		if f, ok := fails[p.Key]; ok {
+			ch <- prometheus.MustNewConstMetric(c.pathFailRatio, prometheus.GaugeValue, f.Ratio(), pathValues(p)...)
+		}
 	}
 }
 
@@ -167,13 +180,14 @@ func (c *Collector) collectGossip(ch chan<- prometheus.Metric, p *pathstate.Prob
 }
 
 func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, known bool, st pathstate.Stats, haveStats bool) {
-	lv := []string{p.Source, p.SourceSite, p.Target, p.TargetSite, p.PortLabel(), KindName(p.Kind)}
+	lv := pathValues(p)
 	if known && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED {
 		ch <- prometheus.MustNewConstMetric(c.pathUp, prometheus.GaugeValue, boolValue(p.Up()), lv...)
 	}
 	for code := linkmeshv1.Code_CODE_OK; int(code) < pathstate.NumCodes; code++ {
 		ch <- prometheus.MustNewConstMetric(c.pathProbes, prometheus.CounterValue, float64(p.Counts[code]), append(lv, CodeName(code))...)
 	}
+	ch <- prometheus.MustNewConstMetric(c.pathFailures, prometheus.CounterValue, float64(p.Failures), lv...)
 	buckets := make(map[float64]uint64, len(pathstate.Buckets))
 	var cum uint64
 	for i, ub := range pathstate.Buckets {
@@ -198,8 +212,13 @@ func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, 
 		ch <- prometheus.MustNewConstMetric(c.pathBlackhole, prometheus.GaugeValue, boolValue(p.MTUBlackhole), lv...)
 	}
 	if !p.ThroughputTime.IsZero() {
-		ch <- prometheus.MustNewConstMetric(c.pathThroughput, prometheus.GaugeValue, p.Throughput, lv...)
+		ch <- prometheus.MustNewConstMetric(c.pathThroughput, prometheus.GaugeValue, p.Throughput/8, lv...) // the state keeps bits/s
 	}
+}
+
+// pathValues are the path label values, in the order of pathLabels.
+func pathValues(p *pathstate.Path) []string {
+	return []string{p.Source, p.SourceSite, p.Target, p.TargetSite, p.PortLabel(), KindName(p.Kind)}
 }
 
 // CodeName is the `result` label value of a code: "ok", "refused", ...

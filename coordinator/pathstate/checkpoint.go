@@ -19,6 +19,9 @@ type Checkpoint struct {
 	Taken   time.Time         `json:"taken"`
 	Probes  []ProbeCheckpoint `json:"probes"`
 	Paths   []PathCheckpoint  `json:"paths"`
+	// Totals continue across restarts (checkpoints written before they were
+	// kept restore them as 0).
+	Totals Totals `json:"totals"`
 }
 
 // ProbeCheckpoint is one probe in a Checkpoint.
@@ -47,7 +50,9 @@ type PathCheckpoint struct {
 	LastTime    time.Time       `json:"last_time"`
 	LastSuccess time.Time       `json:"last_success"`
 	LastRTT     time.Duration   `json:"last_rtt"`
-	LastDetail  string          `json:"last_detail,omitempty"`
+	// LastSuccessRTT: see Path (older checkpoints lack it).
+	LastSuccessRTT time.Duration `json:"last_success_rtt,omitempty"`
+	LastDetail     string        `json:"last_detail,omitempty"`
 	// RefusedIsReach and LastEpoch: see Path.
 	RefusedIsReach bool   `json:"refused_is_reach,omitempty"`
 	LastEpoch      uint64 `json:"last_epoch,omitempty"`
@@ -65,6 +70,7 @@ type PathCheckpoint struct {
 type committed struct {
 	paths  map[Key]Counters
 	probes map[string]ProbeCheckpoint
+	totals Totals
 }
 
 // EnableCheckpoints makes the store answer acks and export counters from
@@ -85,7 +91,7 @@ func (s *Store) Checkpoint(force bool) (c *Checkpoint, changed bool) {
 		return nil, false
 	}
 	s.checkpointed = s.version
-	c = &Checkpoint{Version: CheckpointVersion, Taken: s.now(), Probes: make([]ProbeCheckpoint, 0, len(s.probes)), Paths: make([]PathCheckpoint, 0, len(s.paths))}
+	c = &Checkpoint{Version: CheckpointVersion, Taken: s.now(), Probes: make([]ProbeCheckpoint, 0, len(s.probes)), Paths: make([]PathCheckpoint, 0, len(s.paths)), Totals: s.totals}
 	for name, p := range s.probes {
 		i := p.Info
 		c.Probes = append(c.Probes, ProbeCheckpoint{
@@ -98,7 +104,7 @@ func (s *Store) Checkpoint(force bool) (c *Checkpoint, changed bool) {
 	for _, p := range s.paths {
 		c.Paths = append(c.Paths, PathCheckpoint{
 			Key: p.Key, Counters: p.Counters, Last: p.Last, LastTime: p.LastTime,
-			LastSuccess: p.LastSuccess, LastRTT: p.LastRTT, LastDetail: p.LastDetail,
+			LastSuccess: p.LastSuccess, LastRTT: p.LastRTT, LastSuccessRTT: p.LastSuccessRTT, LastDetail: p.LastDetail,
 			RefusedIsReach: p.RefusedIsReach, LastEpoch: p.LastEpoch,
 			MTU: p.MTU, MTUBlackhole: p.MTUBlackhole, MTUTime: p.MTUTime,
 			Throughput: p.Throughput, ThroughputTime: p.ThroughputTime,
@@ -110,7 +116,7 @@ func (s *Store) Checkpoint(force bool) (c *Checkpoint, changed bool) {
 // Commit records that c is durable: acks may now cover its cursors, and the
 // exported counters become its counters.
 func (s *Store) Commit(c *Checkpoint) {
-	cm := committed{paths: make(map[Key]Counters, len(c.Paths)), probes: make(map[string]ProbeCheckpoint, len(c.Probes))}
+	cm := committed{paths: make(map[Key]Counters, len(c.Paths)), probes: make(map[string]ProbeCheckpoint, len(c.Probes)), totals: c.Totals}
 	for _, p := range c.Paths {
 		cm.paths[p.Key] = p.Counters
 	}
@@ -154,12 +160,13 @@ func (s *Store) Restore(c *Checkpoint) error {
 		}
 		s.paths[pc.Key] = &Path{
 			Key: pc.Key, Counters: pc.Counters, Last: pc.Last, LastTime: pc.LastTime,
-			LastSuccess: pc.LastSuccess, LastRTT: pc.LastRTT, LastDetail: pc.LastDetail,
+			LastSuccess: pc.LastSuccess, LastRTT: pc.LastRTT, LastSuccessRTT: pc.LastSuccessRTT, LastDetail: pc.LastDetail,
 			RefusedIsReach: pc.RefusedIsReach, LastEpoch: pc.LastEpoch, recent: &window{},
 			MTU: pc.MTU, MTUBlackhole: pc.MTUBlackhole, MTUTime: pc.MTUTime,
 			Throughput: pc.Throughput, ThroughputTime: pc.ThroughputTime,
 		}
 	}
+	s.totals = c.Totals
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.Commit(c)

@@ -86,6 +86,8 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 			p.Rejected++
 		}
 	}
+	s.totals.Ingested += uint64(st.Counted)
+	s.totals.Duplicates += uint64(st.Duplicates)
 	c := s.cursorLocked(p)
 	st.AckedSeq, st.ReceivedSeq = c.Acked, c.Received
 	return st, nil
@@ -118,6 +120,9 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) bool {
 		code = linkmeshv1.Code_CODE_ERROR // Validate refuses these; never index out of range
 	}
 	path.Counts[code]++
+	if Failed(code, r.GetRefusedIsReach()) {
+		path.Failures++
+	}
 	path.SYNRetransmits += uint64(r.GetSynRetransmits())
 	t := r.GetTime().AsTime()
 	if code == linkmeshv1.Code_CODE_OK && r.GetRtt() != nil {
@@ -133,9 +138,7 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) bool {
 		path.Last = code
 		path.LastTime = t
 		path.LastDetail = r.GetDetail()
-		if r.GetRtt() != nil {
-			path.LastRTT = r.GetRtt().AsDuration()
-		}
+		path.LastRTT = r.GetRtt().AsDuration() // 0 when the attempt measured none
 	}
 	s.countFiguresLocked(path, r, t)
 	smp := sample{t: t, code: code, syn: r.GetSynRetransmits(), loss: r.GetLossRatio()}
@@ -148,6 +151,7 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) bool {
 	path.recent.add(smp)
 	if code == linkmeshv1.Code_CODE_OK && t.After(path.LastSuccess) {
 		path.LastSuccess = t
+		path.LastSuccessRTT = r.GetRtt().AsDuration()
 	}
 	return true
 }

@@ -47,7 +47,15 @@ func (k Key) PortLabel() string {
 
 // Up reports whether the latest attempt shows the path working.
 func (p *Path) Up() bool {
-	return p.Last == linkmeshv1.Code_CODE_OK || (p.RefusedIsReach && p.Last == linkmeshv1.Code_CODE_REFUSED)
+	return !Failed(p.Last, p.RefusedIsReach)
+}
+
+// Failed reports whether an attempt that ended in code counts against its path:
+// every result but ok, and but refused on a path that counts a refusal as the
+// host reached (refusedIsReach, port ranges with refused_ok). Up,
+// linkmesh_path_failures_total and linkmesh_path_failure_ratio all use it.
+func Failed(code linkmeshv1.Code, refusedIsReach bool) bool {
+	return code != linkmeshv1.Code_CODE_OK && !(refusedIsReach && code == linkmeshv1.Code_CODE_REFUSED)
 }
 
 // Counters are a path's cumulative figures: exported as Prometheus counters and
@@ -63,6 +71,9 @@ type Counters struct {
 	RTTCount uint64
 	// SYNRetransmits sums the SYNs the kernel had to send again.
 	SYNRetransmits uint64
+	// Failures counts the attempts that count against the path (see Failed).
+	// Checkpoints written before it existed restore it as 0.
+	Failures uint64
 }
 
 // Path is the state of one path.
@@ -75,8 +86,11 @@ type Path struct {
 	LastTime time.Time
 	// LastSuccess is when the latest ok attempt started (zero if none).
 	LastSuccess time.Time
-	// LastRTT is the RTT of the latest attempt that measured one.
+	// LastRTT is the RTT the latest attempt measured: 0 when it measured none
+	// (a timeout, say), never an older attempt's figure.
 	LastRTT time.Duration
+	// LastSuccessRTT is the RTT of the attempt at LastSuccess (0: none measured).
+	LastSuccessRTT time.Duration
 	// LastDetail is the latest attempt's description.
 	LastDetail string
 	// RefusedIsReach: a refused attempt counts as the path working (port ranges).
@@ -166,6 +180,30 @@ type Store struct {
 	// Checkpoint, committed the counters of the last committed one.
 	version, checkpointed uint64
 	committed             committed
+	// totals counts what Ingest did with results, over the store's life
+	// (continued from the checkpoint it was restored from).
+	totals Totals
+}
+
+// Totals are the store's own cumulative figures, exported as the coordinator's
+// linkmesh_coordinator_results_*_total counters.
+type Totals struct {
+	// Ingested counts results counted into path state.
+	Ingested uint64 `json:"ingested"`
+	// Duplicates counts results received again (replays) and not counted twice.
+	Duplicates uint64 `json:"duplicates"`
+}
+
+// Totals returns the store's totals: with checkpoints enabled, those of the last
+// committed checkpoint, so they never go backwards across a coordinator crash
+// (the probes replay what the checkpoint lacks, and it is counted again).
+func (s *Store) Totals() Totals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.checkpoints {
+		return s.committed.totals
+	}
+	return s.totals
 }
 
 // Limits bound what probes can make the store hold. Zero means no limit.

@@ -59,10 +59,14 @@ func lastLine(s string) string {
 //  3. Repairing it sends the resolved notification.
 //  4. Killing the mi probe sends LinkmeshProbeDown and never LinkmeshPathDown,
 //     though sql1's path to mi1's responder now fails.
+//  5. Meanwhile (from before 2 until before 4) mi → sql 5022 flaps: dropped 3 s
+//     of every 5 s, so about 60 % of its attempts fail but never 10 s in a
+//     row. It reaches the webhook as LinkmeshPathDegraded, never as
+//     LinkmeshPathDown.
 //
-// The rules are the shipped file with each for: divided by forScale (the lab's
-// stale_after and intervals are 1/12 of the defaults too); the expressions are
-// the shipped ones.
+// The rules are the shipped file with each for: and each range window divided
+// by forScale (the lab's stale_after and intervals are 1/12 of the defaults
+// too); the expressions are otherwise the shipped ones.
 func TestLabAlerting(t *testing.T) {
 	promBinaries(t) // skip (or fail under CI) before building anything
 	lab := netlab.New(t)
@@ -89,6 +93,11 @@ func TestLabAlerting(t *testing.T) {
 	ps.waitQuery(t, 10*time.Second, `count(ALERTS{alertname=~"Linkmesh.*"}) or vector(0)`, func(r []promSeries) bool {
 		return len(r) == 1 && r[0].Value[1] == "0"
 	})
+
+	// 5. mi → sql on 5022 flaps from now until before 4.
+	flapAt := time.Now()
+	stopFlap := flapPath(t, lab, netlab.Fault{Kind: netlab.Drop, From: "mi", To: "sql", Port: labEndpoint}, 3*time.Second, 2*time.Second, 4*time.Minute)
+	defer stopFlap()
 
 	// 2. Break sql → mi on 5022.
 	broken := []string{"alertname", "LinkmeshPathDown", "source", "sql1", "target", "mi1", "port", fmt.Sprint(labEndpoint)}
@@ -144,6 +153,30 @@ func TestLabAlerting(t *testing.T) {
 	// repaired), as Grafana would ask for it.
 	checkDashboard(t, m, ps, meshStart)
 
+	// 5. The flapping path pages as degraded, never as down.
+	flapping := []string{"alertname", "LinkmeshPathDegraded", "source", "mi1", "target", "sql1", "port", fmt.Sprint(labEndpoint)}
+	degraded := ps.hook.wait(t, 150*time.Second, flapAt, "firing", flapping...)
+	stopFlap()
+	if got, want := degraded.Labels["severity"], "critical"; got != want {
+		t.Errorf("LinkmeshPathDegraded severity %q, want %q", got, want)
+	}
+	for k, want := range map[string]string{
+		"summary":     "mi → sql is degraded:",
+		"description": `mostly with result "timeout"`,
+	} {
+		if got := degraded.Annotations[k]; !strings.Contains(got, want) {
+			t.Errorf("LinkmeshPathDegraded annotation %s = %q, want it to contain %q", k, got, want)
+		}
+	}
+	if n := ps.hook.matching(flapAt, "firing", "alertname", "LinkmeshPathDown", "source", "mi1"); len(n) > 0 {
+		t.Errorf("the flapping path paged as down: %v", n[0].Labels)
+	}
+	for _, n := range ps.hook.matching(meshStart, "firing", "alertname", "LinkmeshPathDegraded") {
+		if n.Labels["source"] != "mi1" || n.Labels["port"] != fmt.Sprint(labEndpoint) {
+			t.Errorf("LinkmeshPathDegraded for a path that did not flap: %v", n.Labels)
+		}
+	}
+
 	// 4. Kill the mi probe: a dead probe, not a broken path.
 	killAt := time.Now()
 	if err := m.probes["mi"].Process.Signal(syscall.SIGKILL); err != nil {
@@ -188,6 +221,7 @@ func TestLabAlerting(t *testing.T) {
 		fmt.Sprintf("| break → LinkmeshPathDown at the webhook (for: %v) | %.1f s |", fors["LinkmeshPathDown"], breakToNotify.Seconds()),
 		fmt.Sprintf("| repair → resolved at the webhook | %.1f s |", repairToResolved.Seconds()),
 		fmt.Sprintf("| kill -9 mi probe → LinkmeshProbeDown at the webhook (for: %v), no LinkmeshPathDown | %.1f s |", fors["LinkmeshProbeDown"], probeDown.At.Sub(killAt).Seconds()),
+		fmt.Sprintf("| mi→sql 5022 flaps (dropped 3 s of every 5 s) → LinkmeshPathDegraded at the webhook (window 25 s, for: %v), no LinkmeshPathDown | %.1f s |", fors["LinkmeshPathDegraded"], degraded.At.Sub(flapAt).Seconds()),
 	)
 }
 

@@ -30,10 +30,10 @@ paths:
     echo: {mtu_every: 0s, burst: 4MiB, burst_every: 8s, burst_time: 3s}
 `)
 	unlimited, _ := m.wait(t, 30*time.Second, "a first burst without a limit", func(s series) bool {
-		v, ok := kindValue(s, "linkmesh_path_throughput_bits_per_second", "sql1", "mi1", labResponder, "echo")
+		v, ok := throughputBits(s)
 		return ok && v > 0
 	})
-	free, _ := kindValue(unlimited, "linkmesh_path_throughput_bits_per_second", "sql1", "mi1", labResponder, "echo")
+	free, _ := throughputBits(unlimited)
 	inj, err := lab.Inject(netlab.Fault{Kind: netlab.Rate, From: "sql", To: "mi", Rate: rate})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ paths:
 	defer inj.Remove()
 	var got []float64
 	m.wait(t, 60*time.Second, "three bursts through the 20 Mbit/s limit", func(s series) bool {
-		v, ok := kindValue(s, "linkmesh_path_throughput_bits_per_second", "sql1", "mi1", labResponder, "echo")
+		v, ok := throughputBits(s)
 		if ok && v < rate*2 && (len(got) == 0 || v != got[len(got)-1]) {
 			got = append(got, v)
 		}
@@ -55,4 +55,11 @@ paths:
 			t.Errorf("burst %d: %.2f Mbit/s is %+.1f %% off the %0.f Mbit/s limit; allowed ±15 %%", i+1, v/1e6, errPct, rate/1e6)
 		}
 	}
+}
+
+// throughputBits is sql1 → mi1's latest burst in bits/s (the metric is in
+// bytes/s, the base unit).
+func throughputBits(s series) (float64, bool) {
+	v, ok := kindValue(s, "linkmesh_path_throughput_bytes_per_second", "sql1", "mi1", labResponder, "echo")
+	return 8 * v, ok
 }

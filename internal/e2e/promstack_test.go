@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -67,10 +68,14 @@ func promBinaries(t *testing.T) (prometheus, alertmanager string) {
 // for: must outlast stale_after + scrape + evaluation).
 const forScale = 12
 
-// labRules returns the shipped rules file with every for: divided by forScale
-// (rounded up to a second) and group intervals removed (the global 1 s
-// applies). Expressions, labels and annotations are untouched; it also returns
-// the scaled for: of each alert.
+// labRules returns the shipped rules file with every for: and every range
+// window of the rule expressions ([5m] → [25s]) divided by forScale (rounded up
+// to a second), and group intervals removed (the global 1 s applies). The
+// windows scale with the rest: an alert such as LinkmeshPathDegraded weighs
+// failures over a window against its for:, and a lab outage of a few seconds
+// must stay as short against both as a production outage is. Everything else
+// in the expressions, and labels and annotations, is untouched; it also
+// returns the scaled for: of each alert.
 func labRules(t *testing.T) ([]byte, map[string]time.Duration) {
 	t.Helper()
 	data, err := deploy.Files.ReadFile(deploy.RulesFile)
@@ -86,6 +91,9 @@ func labRules(t *testing.T) ([]byte, map[string]time.Duration) {
 	for _, g := range groups.Content {
 		removeKey(g, "interval")
 		for _, r := range mapValue(g, "rules").Content {
+			if e := mapValue(r, "expr"); e != nil {
+				e.Value = scaleWindows(t, e.Value)
+			}
 			f := mapValue(r, "for")
 			if f == nil {
 				continue
@@ -104,6 +112,21 @@ func labRules(t *testing.T) ([]byte, map[string]time.Duration) {
 		t.Fatal(err)
 	}
 	return out, fors
+}
+
+// rangeWindow is a range selector's window in PromQL, e.g. [5m].
+var rangeWindow = regexp.MustCompile(`\[([0-9]+[smhdwy])\]`)
+
+// scaleWindows divides every range window of expr by forScale.
+func scaleWindows(t *testing.T, expr string) string {
+	return rangeWindow.ReplaceAllStringFunc(expr, func(w string) string {
+		d, err := model.ParseDuration(w[1 : len(w)-1])
+		if err != nil {
+			t.Fatalf("window %s: %v", w, err)
+		}
+		scaled := time.Duration(math.Ceil(time.Duration(d).Seconds()/forScale)) * time.Second
+		return "[" + model.Duration(scaled).String() + "]"
+	})
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {

@@ -6,6 +6,9 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/linkmesh/linkmesh/internal/explain"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
 
 // Classify maps an error returned while resolving, dialing, reading or writing to
@@ -58,25 +61,7 @@ func duringConnect(err error) bool {
 
 // Explain returns a short human explanation of what c means for a network path, for
 // reports and the status page. It says what most likely happened, not how to fix it.
+// The text lives in internal/explain, which the coordinator's API reads too.
 func (c Code) Explain() string {
-	switch c {
-	case OK:
-		return "the connection succeeded: the path is open and something answers"
-	case Refused:
-		return "the host answered with a reset: the path works, but nothing listens on the port, or a firewall answered with a reset"
-	case Timeout:
-		return "no answer before the deadline: a firewall, NSG or route drops the packets, or the host is down"
-	case Unreachable:
-		return "the destination was reported unreachable or prohibited: a route is missing, or a firewall (possibly on this host) rejects the traffic"
-	case DNS:
-		return "the name did not resolve: check the DNS server, the private DNS zone or the hosts file"
-	case Reset:
-		return "the connection was established and then reset: a firewall or proxy cut it, or the service dropped the client"
-	case Mismatch:
-		return "something answered that is not the expected responder: another service or a middlebox holds the port"
-	case Error:
-		return "the attempt failed in an unexpected way; see the detail"
-	default:
-		return "unknown result code"
-	}
+	return explain.Result(linkmeshv1.Code(c))
 }

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/linkmesh/linkmesh/internal/explain"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
 
 // fakeNetError is a net.Error whose Timeout answer the test chooses.
@@ -102,5 +106,9 @@ func TestExplain(t *testing.T) {
 			t.Errorf("%v and %v share the explanation %q", prev, c, e)
 		}
 		seen[e] = c
+		// Explain reads internal/explain by the API's code of the same number.
+		if p := linkmeshv1.Code(c); p.String() != "CODE_"+strings.ToUpper(c.String()) || e != explain.Result(p) {
+			t.Errorf("%v: the API's code %d is %v (explained %q); want CODE_%s and the same text", c, int(c), p, explain.Result(p), strings.ToUpper(c.String()))
+		}
 	}
 }
