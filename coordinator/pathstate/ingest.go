@@ -138,7 +138,8 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) bool {
 		}
 	}
 	s.countFiguresLocked(path, r, t)
-	smp := sample{t: t, code: code, syn: r.GetSynRetransmits(), loss: r.GetLossRatio()}
+	smp := sample{t: t, code: code, syn: r.GetSynRetransmits(), loss: r.GetLossRatio(),
+		exchanges: r.GetExchanges(), exchangesLost: r.GetExchangesLost()}
 	if r.GetRtt() != nil {
 		smp.rtt = r.GetRtt().AsDuration()
 	}

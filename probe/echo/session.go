@@ -29,6 +29,9 @@ type session struct {
 	dead     bool        // a test packet is stuck in the connection: abort, do not reuse
 	buf      [2048]byte  // every reply fits: the largest is an echo reply (1 KiB)
 	wbuf     []byte
+
+	// handshakeLost: the TCP handshake lost a packet (evidence of a lossy path).
+	handshakeLost bool
 }
 
 // stepError is a failed protocol step, already classified: Code and a detail
@@ -120,6 +123,9 @@ func (s *session) expect(want wire.Type, during string) ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &stepError{code: attempt.Reset, err: err, detail: "the responder closed the connection while waiting for the answer to " + during}
 		}
+		if isTimeout(err) {
+			return nil, noAnswer(during, true, s.readEvidence(), err)
+		}
 		return nil, transport("waiting for the answer to "+during, err)
 	}
 	if err != nil {
@@ -131,8 +137,8 @@ func (s *session) expect(want wire.Type, during string) ([]byte, error) {
 			return nil, &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
 				"the connection was accepted, then closed without an answer to %s: not a linkmesh responder (a firewall, proxy or NAT answering in its place, or another service on the port)", during)}
 		case isTimeout(err):
-			return nil, &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
-				"the connection was accepted, but no answer to %s came back before the deadline: a firewall or proxy answered the TCP handshake, or something drops data after it", during)}
+			// Loss, or a middlebox: the kernel's view of the connection decides.
+			return nil, noAnswer(during, false, s.readEvidence(), err)
 		}
 		if attempt.Classify(err) == attempt.Reset {
 			return nil, &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
