@@ -86,6 +86,21 @@ func noAnswer(during string, authed bool, ev evidence, err error) *stepError {
 			"a firewall or proxy answered the TCP handshake in the responder's place, or something drops data after it", during)}
 }
 
+// closedAfterLoss classifies a far end that closed or reset the connection
+// (how) before answering during, when the connection lost packets: a
+// responder gives up on a hello that takes longer than its handshake timeout
+// (5 s), so on a lossy path this is loss, not a middlebox. It is reset (the
+// connection was accepted, then cut), with a detail naming the loss. Without
+// evidence of loss it returns nil: the caller's mismatch stands.
+func closedAfterLoss(during, how string, ev evidence, err error) *stepError {
+	if !ev.known || ev.resent == 0 {
+		return nil
+	}
+	return &stepError{code: attempt.Reset, err: err, detail: fmt.Sprintf(
+		"the connection was accepted, then %s before an answer to %s came, on a connection that lost packets (%s): "+
+			"a responder gives up on a hello that takes over 5 s, so packets are being lost on the path", how, during, retransmissions(ev.resent))}
+}
+
 func retransmissions(n uint32) string {
 	if n == 1 {
 		return "1 retransmission"

@@ -100,6 +100,21 @@ func TestRoundLossCount(t *testing.T) {
 	}
 }
 
+// TestClosedAfterLoss: a far end that closes before answering is a
+// middlebox (the caller's mismatch) unless the connection lost packets.
+func TestClosedAfterLoss(t *testing.T) {
+	if se := closedAfterLoss("the hello", "closed", evidence{known: true}, nil); se != nil {
+		t.Errorf("no loss: got %v %q, want nil (mismatch stands)", se.code, se.detail)
+	}
+	if se := closedAfterLoss("the hello", "closed", evidence{}, nil); se != nil {
+		t.Errorf("unknown platform: got %v %q, want nil", se.code, se.detail)
+	}
+	se := closedAfterLoss("the hello", "reset", evidence{known: true, resent: 4}, nil)
+	if se == nil || se.code != attempt.Reset || !strings.Contains(se.detail, "4 retransmissions") || !strings.Contains(se.detail, "then reset") {
+		t.Errorf("with loss: got %+v, want reset naming 4 retransmissions", se)
+	}
+}
+
 func TestLostOnTimeout(t *testing.T) {
 	base := attempt.Result{Exchanges: 4, ExchangesLost: 1}
 	got := lostOnTimeout(base, &stepError{code: attempt.Timeout, detail: "no answer"})

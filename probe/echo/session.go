@@ -134,6 +134,9 @@ func (s *session) expect(want wire.Type, during string) ([]byte, error) {
 			if n > 0 {
 				return nil, notLinkmesh(raw[:n], during)
 			}
+			if se := closedAfterLoss(during, "closed", s.readEvidence(), err); se != nil {
+				return nil, se
+			}
 			return nil, &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
 				"the connection was accepted, then closed without an answer to %s: not a linkmesh responder (a firewall, proxy or NAT answering in its place, or another service on the port)", during)}
 		case isTimeout(err):
@@ -141,6 +144,9 @@ func (s *session) expect(want wire.Type, during string) ([]byte, error) {
 			return nil, noAnswer(during, false, s.readEvidence(), err)
 		}
 		if attempt.Classify(err) == attempt.Reset {
+			if se := closedAfterLoss(during, "reset", s.readEvidence(), err); se != nil {
+				return nil, se
+			}
 			return nil, &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
 				"the connection was accepted, then reset when %s was sent: not a linkmesh responder (a firewall or proxy answering in its place, or another service on the port)", during)}
 		}
