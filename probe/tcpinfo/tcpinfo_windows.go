@@ -103,7 +103,9 @@ func get(conn *net.TCPConn) (Info, error) {
 	if got >= uint32(unsafe.Offsetof(info.SynRetrans))+1 {
 		out.SYNRetransmits = uint32(info.SynRetrans)
 	}
-	out.Retransmits = windowsRetransmits(info)
+	// SYNs included, as on Linux (data bytes never count a SYN; a timeout
+	// episode may, which only makes the count larger, never hides a resend).
+	out.Retransmits = windowsRetransmits(info) + out.SYNRetransmits
 	if mtuErr == nil && mtu > 0 {
 		out.PathMTU = mtu
 	}
