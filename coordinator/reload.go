@@ -59,6 +59,9 @@ func (s *Server) reloadFile(path, why string) {
 		return
 	}
 	s.logger.Info("config reloaded", "trigger", why, "rules", len(cfg.Paths))
+	for _, w := range cfg.Warnings() {
+		s.logger.Warn("config: " + w)
+	}
 }
 
 // Reload replaces the path policy and the other settings that can change while

@@ -42,6 +42,8 @@ type Config struct {
 	// dir is the config file's directory, against which relative paths resolve
 	// ("" for a config that is not a file).
 	dir string
+	// warnings are set by validation (see Warnings).
+	warnings []string
 }
 
 // TLS names PEM files (made with `linkmesh certs`). A relative path is relative

@@ -116,6 +116,7 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 		}
 		seen[key] = i
 	}
+	c.warnings = c.ruleWarnings(doc)
 	return errors.Join(errs...)
 }
 

@@ -34,7 +34,7 @@ func TestEchoSeries(t *testing.T) {
 # HELP linkmesh_path_jitter_seconds Mean absolute difference between consecutive RTTs over the last 5 minutes (echo: between the round trips of each attempt).
 # TYPE linkmesh_path_jitter_seconds gauge
 linkmesh_path_jitter_seconds{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 0.003
-# HELP linkmesh_path_loss_ratio Estimated packet loss over the last 5 minutes: resent SYNs per SYN sent (tcp) or resent segments of the round trips (echo), counting attempts that got no answer as lost.
+# HELP linkmesh_path_loss_ratio Estimated per-packet loss over the last 5 minutes (at most 256 attempts): 1 - sqrt(exchanges that lost no packet / packet exchanges), an exchange being the handshake's first SYN and its SYN-ACK (tcp, echo) or an echo round trip; assumes the same loss both ways. A failed attempt counts only its own exchanges; attempt failures are in linkmesh_path_probes_total.
 # TYPE linkmesh_path_loss_ratio gauge
 linkmesh_path_loss_ratio{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 0.05
 linkmesh_path_loss_ratio{kind="echo",port="5023",source="sql01",source_site="sql",target="mi02",target_site="mi"} 0

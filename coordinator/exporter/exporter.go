@@ -87,7 +87,7 @@ func New(src Source, staleAfter func() time.Duration, self string) *Collector {
 			"SYNs the kernel had to send again before the handshake completed: each one is a lost packet on the path.",
 			pathLabels, nil),
 		pathLoss: prometheus.NewDesc("linkmesh_path_loss_ratio",
-			"Estimated packet loss over the last 5 minutes: resent SYNs per SYN sent (tcp) or resent segments of the round trips (echo), counting attempts that got no answer as lost.",
+			"Estimated per-packet loss over the last 5 minutes (at most 256 attempts): 1 - sqrt(exchanges that lost no packet / packet exchanges), an exchange being the handshake's first SYN and its SYN-ACK (tcp, echo) or an echo round trip; assumes the same loss both ways. A failed attempt counts only its own exchanges; attempt failures are in linkmesh_path_probes_total.",
 			pathLabels, nil),
 		pathJitter: prometheus.NewDesc("linkmesh_path_jitter_seconds",
 			"Mean absolute difference between consecutive RTTs over the last 5 minutes (echo: between the round trips of each attempt).",

@@ -141,7 +141,8 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result) bool {
 		path.LastRTT = r.GetRtt().AsDuration() // 0 when the attempt measured none
 	}
 	s.countFiguresLocked(path, r, t)
-	smp := sample{t: t, code: code, syn: r.GetSynRetransmits(), loss: r.GetLossRatio()}
+	smp := sample{t: t, code: code, syn: r.GetSynRetransmits(), loss: r.GetLossRatio(),
+		exchanges: r.GetExchanges(), exchangesLost: r.GetExchangesLost()}
 	if r.GetRtt() != nil {
 		smp.rtt = r.GetRtt().AsDuration()
 	}

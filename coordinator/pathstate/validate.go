@@ -27,6 +27,9 @@ const (
 	// MaxMemberRTTs bounds the gossip round trips one report may carry.
 	MaxMemberRTTs = 256
 	maxStandIns   = 16
+	// maxExchanges bounds Result.exchanges: an echo attempt makes at most
+	// about a hundred (its round trips and the handshake).
+	maxExchanges = 1000
 )
 
 // labelValueRe bounds names that become Prometheus label values.
@@ -180,6 +183,12 @@ func validateResult(r *linkmeshv1.Result) error {
 	}
 	if lr := r.GetLossRatio(); lr < 0 || lr > 1 || lr != lr {
 		return fmt.Errorf("loss_ratio: must be within [0, 1]")
+	}
+	if n := r.GetExchanges(); n > maxExchanges {
+		return fmt.Errorf("exchanges: %d, at most %d", n, maxExchanges)
+	}
+	if r.GetExchangesLost() > r.GetExchanges() {
+		return fmt.Errorf("exchanges_lost: %d, more than exchanges (%d)", r.GetExchangesLost(), r.GetExchanges())
 	}
 	if tp := r.GetThroughputBitsPerSecond(); tp < 0 || tp != tp || tp > 1e12 {
 		return fmt.Errorf("throughput_bits_per_second: out of range")

@@ -1,6 +1,7 @@
 package pathstate
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -16,8 +17,10 @@ type sample struct {
 	code   linkmeshv1.Code
 	rtt    time.Duration // 0 when not measured
 	syn    uint32
-	loss   float64       // echo: share of segments resent in the attempt
+	loss   float64       // echo: the attempt's own loss estimate (kept for older probes)
 	jitter time.Duration // echo: jitter of the attempt's round trips
+
+	exchanges, exchangesLost uint32 // packet exchanges and those that lost a packet
 }
 
 // window is a ring of a path's most recent attempts, newest last.
@@ -55,10 +58,11 @@ type Stats struct {
 	// Jitter is the mean absolute difference between consecutive RTTs (RFC 3550
 	// style, without smoothing).
 	Jitter time.Duration
-	// LossRatio estimates the packet loss on the path: for handshakes, resent
-	// SYNs per SYN sent (each resend is a SYN or SYN-ACK lost), plus attempts that
-	// got no answer at all.
+	// LossRatio estimates the per-packet loss on the path (see lossRatio).
 	LossRatio float64
+	// Exchanges and ExchangesLost sum the window's packet exchanges and those
+	// that lost a packet (Result.exchanges, Result.exchanges_lost).
+	Exchanges, ExchangesLost int
 }
 
 // Window returns the statistics of every path's attempts that started at or
@@ -96,6 +100,8 @@ func (w *window) stats(since time.Time, rtts []time.Duration, kind linkmeshv1.Ki
 		}
 		st.Attempts++
 		st.SYNRetransmits += int(s.syn)
+		st.Exchanges += int(s.exchanges)
+		st.ExchangesLost += int(min(s.exchangesLost, s.exchanges))
 		switch s.code {
 		case linkmeshv1.Code_CODE_OK:
 			st.OK++
@@ -148,7 +154,25 @@ func (w *window) stats(since time.Time, rtts []time.Duration, kind linkmeshv1.Ki
 			st.Jitter = echoJitter / time.Duration(echoJitters)
 		}
 	}
+	if st.Exchanges > 0 {
+		st.LossRatio = lossRatio(st.Exchanges, st.ExchangesLost)
+	}
 	return st, true
+}
+
+// lossRatio estimates per-packet loss from packet exchanges (a packet and its
+// answer: a SYN and its SYN-ACK, an echo request and its reply) of which lost
+// lost a packet. Each exchange is a trial that succeeds when both packets
+// cross, with probability (1-p)² when each packet is lost with probability p
+// independently and the same both ways, so p = 1 - √(succeeded/exchanges).
+// Probes report the exchanges (Result.exchanges); results of older probes,
+// which do not, leave the window's figure to the former estimate above.
+func lossRatio(exchanges, lost int) float64 {
+	if exchanges <= 0 {
+		return 0
+	}
+	ok := exchanges - min(max(lost, 0), exchanges)
+	return 1 - math.Sqrt(float64(ok)/float64(exchanges))
 }
 
 // quantile returns the q-quantile of sorted values (nearest rank).

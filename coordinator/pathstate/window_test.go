@@ -48,9 +48,9 @@ func windowStats(t *testing.T, since time.Time, attempts ...attemptAt) (Stats, b
 	return Stats{}, false
 }
 
-// TestWindowLossRatio: the loss ratio is SYNs lost per SYN sent, where an attempt
-// sends one SYN plus its resends and a timed-out attempt lost all of its SYNs
-// (window.go's own comment and the metric's help text).
+// TestWindowLossRatio: for results without exchanges (older probes) the loss
+// ratio is still SYNs lost per SYN sent, where an attempt sends one SYN plus
+// its resends and a timed-out attempt lost all of its SYNs.
 func TestWindowLossRatio(t *testing.T) {
 	const (
 		ok      = linkmeshv1.Code_CODE_OK
@@ -80,6 +80,65 @@ func TestWindowLossRatio(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWindowLossFromExchanges: with exchanges reported, the loss ratio is the
+// per-packet estimate 1 - √(succeeded/exchanges) over the window's sums,
+// whatever the attempts' codes, and it ignores the attempts' own loss_ratio.
+func TestWindowLossFromExchanges(t *testing.T) {
+	type ex struct {
+		code      linkmeshv1.Code
+		n, lost   uint32
+		lossRatio float64
+	}
+	const (
+		ok      = linkmeshv1.Code_CODE_OK
+		timeout = linkmeshv1.Code_CODE_TIMEOUT
+	)
+	tests := []struct {
+		name string
+		kind linkmeshv1.Kind
+		in   []ex
+		want float64
+	}{
+		{"tcp, no exchange lost", linkmeshv1.Kind_KIND_TCP, []ex{{ok, 1, 0, 0}, {ok, 1, 0, 0}}, 0},
+		// 49 of 100 first SYN exchanges got through: (1-p)² = 0.49, p = 0.3.
+		{"tcp, 51 of 100 lost", linkmeshv1.Kind_KIND_TCP, append(repeatEx(ex{ok, 1, 0, 0}, 49), repeatEx(ex{timeout, 1, 1, 0}, 51)...), 0.3},
+		// A failed echo attempt contributes its exchanges, not 100 % loss.
+		{"echo, 19 of 100 lost", linkmeshv1.Kind_KIND_ECHO, []ex{{ok, 50, 9, 0.9}, {timeout, 50, 10, 0}}, 0.1},
+		{"everything lost", linkmeshv1.Kind_KIND_ECHO, []ex{{timeout, 1, 1, 0}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(newClock().Now)
+			s.Register(probeInfo("sql01", "sql", 1))
+			var batch []*linkmeshv1.Result
+			for i, e := range tt.in {
+				r := res(uint64(i + 1))
+				r.Time = timestamppb.New(t0.Add(time.Duration(i) * time.Second))
+				r.Kind, r.Code, r.Exchanges, r.ExchangesLost, r.LossRatio = tt.kind, e.code, e.n, e.lost, e.lossRatio
+				batch = append(batch, r)
+			}
+			if _, err := s.Ingest("sql01", 1, 0, batch); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range s.Window(t0.Add(-time.Minute)) {
+				if math.Abs(st.LossRatio-tt.want) > 1e-9 {
+					t.Errorf("LossRatio: got %v, want %v (exchanges %d, lost %d)", st.LossRatio, tt.want, st.Exchanges, st.ExchangesLost)
+				}
+				return
+			}
+			t.Fatal("Window: path missing")
+		})
+	}
+}
+
+func repeatEx[T any](v T, n int) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
 
 func TestWindowSinceAndJitter(t *testing.T) {

@@ -58,6 +58,9 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if checkOnly {
 		return printConfigSummary(stdout, file, cfg)
 	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn("config: " + w)
+	}
 	secure := cfg.TLS.CA != ""
 	switch {
 	case secure && insecureFlag:
@@ -99,6 +102,11 @@ func printConfigSummary(w io.Writer, file string, cfg *config.Config) error {
 	}
 	for _, r := range cfg.Paths {
 		if _, err := io.WriteString(w, "  rule "+r.Name+" ("+r.Kind+", every "+r.Interval.String()+", timeout "+r.Timeout.String()+")\n"); err != nil {
+			return err
+		}
+	}
+	for _, warning := range cfg.Warnings() {
+		if _, err := io.WriteString(w, "  warning: "+warning+"\n"); err != nil {
 			return err
 		}
 	}

@@ -124,6 +124,15 @@ type Result struct {
 	// reports (the error text for failures).
 	Detail string
 
+	// Exchanges counts the packet exchanges of the attempt whose outcome tells
+	// about loss on the path, and ExchangesLost those of them that lost a packet
+	// on the way out or back: the SYN exchange of the handshake (tcp and echo)
+	// and each echo round trip (see probe/tcp.Exchanges and docs/metrics.md,
+	// linkmesh_path_loss_ratio). The coordinator estimates per-packet loss from
+	// their sums. Both zero when the attempt says nothing about loss (a dns
+	// attempt, an unreachable host, a malformed target).
+	Exchanges, ExchangesLost uint32
+
 	// The echo kind's figures; zero when not measured.
 
 	// LossRatio is the share of the round trips' segments the kernels had to

@@ -36,7 +36,7 @@ func (d describe) String() string {
 	fmt.Fprintf(&b, "%s; %d round trips: median %s (min %s, max %s), jitter %s",
 		cmp.Or(d.who, "responder proved the mesh key"), r.n, ms(r.median), ms(r.min), ms(r.max), ms(r.jitter))
 	if d.lossKnown {
-		fmt.Fprintf(&b, ", %.0f %% resent", 100*d.loss)
+		fmt.Fprintf(&b, ", packet loss ≈ %.0f %%", 100*d.loss)
 	}
 	if m := d.mtu; m != nil {
 		b.WriteString("; ")

@@ -23,7 +23,6 @@ import (
 	"github.com/linkmesh/linkmesh/probe/attempt"
 	"github.com/linkmesh/linkmesh/probe/pmtu"
 	"github.com/linkmesh/linkmesh/probe/tcp"
-	"github.com/linkmesh/linkmesh/probe/tcpinfo"
 )
 
 // Limits on what one attempt does.
@@ -92,25 +91,37 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 	handshake := res // the tcp-level view: SYN retransmits, handshake RTT
 	s := newSession(ctx, c.TCPConn)
 	defer func() { s.close() }()
+	s.handshakeLost = handshake.ExchangesLost > 0
 
 	if err := s.hello(p.keys(), p.expectation(address, o.Expect)); err != nil {
 		return failed(handshake, "hello", err)
 	}
-	before, infoErr := tcpinfo.Get(c.TCPConn)
+	// Loss: the handshake's exchange, then each round trip (roundLoss.count);
+	// the hello's are never counted, lost or not, since the responder's
+	// resends in it are not told apart from its SYN-ACK's. One round trip
+	// more than asked: reply i carries the responder's count of resent
+	// segments before it, so round i's loss is known after round i+1. The
+	// last one is left out of the figures.
+	loss := newRoundLoss(c.TCPConn)
 	rtts := make([]time.Duration, 0, o.Rounds)
-	var firstServer, lastServer uint32
-	for i := range o.Rounds {
+	for i := range o.Rounds + 1 {
 		rtt, serverRetrans, err := s.round(uint32(i + 1))
 		if err != nil {
-			return failed(handshake, "round trips", err)
+			n, lost := loss.count(o.Rounds)
+			partial := handshake
+			partial.Exchanges += n
+			partial.ExchangesLost += lost
+			if i < o.Rounds { // the extra round trip counts only to close the others
+				partial = lostOnTimeout(partial, err)
+			}
+			return failed(partial, "round trips", err)
 		}
-		if i == 0 {
-			firstServer = serverRetrans
+		loss.add(c.TCPConn, rtt, serverRetrans)
+		if i < o.Rounds {
+			rtts = append(rtts, rtt)
 		}
-		lastServer = serverRetrans
-		rtts = append(rtts, rtt)
 	}
-	after, infoErr2 := tcpinfo.Get(c.TCPConn)
+	n, lost := loss.count(o.Rounds)
 	f := figures(rtts)
 	out := attempt.Result{
 		Code:           attempt.OK,
@@ -118,17 +129,18 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 		RTTSource:      attempt.RTTApplication,
 		SYNRetransmits: handshake.SYNRetransmits,
 		Jitter:         f.jitter,
+		Exchanges:      handshake.Exchanges + n,
+		ExchangesLost:  handshake.ExchangesLost + lost,
 	}
-	if infoErr == nil && infoErr2 == nil {
-		lost := float64(after.Retransmits-before.Retransmits) + float64(lastServer-firstServer)
-		out.LossRatio = min(lost/float64(2*o.Rounds), 1)
+	if n > 0 {
+		out.LossRatio = tcp.PacketLoss(n, lost)
 	}
-	d := describe{rounds: f, loss: out.LossRatio, lossKnown: infoErr == nil && infoErr2 == nil}
+	d := describe{rounds: f, loss: out.LossRatio, lossKnown: n > 0}
 
 	if o.MTU {
 		m := p.checkMTU(ctx, s, dialer, c.Remote.String(), f.median)
 		if m.err != nil {
-			return failed(handshake, "path-MTU check", m.err)
+			return failed(out, "path-MTU check", m.err) // out: the handshake's and round trips' figures
 		}
 		out.MTU, out.MTUBlackhole = m.mtu, m.blackhole
 		d.mtu = &m
@@ -211,9 +223,10 @@ func (p *Prober) dialer(mtu bool) *tcp.Prober {
 }
 
 // failed turns a step's error into the attempt's result, keeping what the
-// handshake measured.
+// handshake measured (and the exchanges counted so far).
 func failed(handshake attempt.Result, step string, err error) attempt.Result {
-	res := attempt.Result{Code: attempt.Error, SYNRetransmits: handshake.SYNRetransmits, Detail: step + ": " + err.Error()}
+	res := attempt.Result{Code: attempt.Error, SYNRetransmits: handshake.SYNRetransmits, Detail: step + ": " + err.Error(),
+		Exchanges: handshake.Exchanges, ExchangesLost: handshake.ExchangesLost}
 	var se *stepError
 	if errors.As(err, &se) {
 		res.Code, res.Detail = se.code, se.detail
@@ -261,3 +274,15 @@ func figures(rtts []time.Duration) roundFigures {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+
+// lostOnTimeout counts the exchange a step was waiting for as lost when the
+// step timed out: its packet or the answer did not arrive. Other failures
+// (a wrong answer, a reset) say nothing about loss.
+func lostOnTimeout(r attempt.Result, err error) attempt.Result {
+	var se *stepError
+	if errors.As(err, &se) && se.code == attempt.Timeout {
+		r.Exchanges++
+		r.ExchangesLost++
+	}
+	return r
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +139,13 @@ func TestProbe(t *testing.T) {
 			}
 			if (tt.opts.BurstBytes > 0 && tt.timeout == 0) != (res.Throughput > 0) {
 				t.Errorf("throughput %v with burst %d", res.Throughput, tt.opts.BurstBytes)
+			}
+			// Loopback loses nothing: the handshake's exchange and one per
+			// round trip asked for, none lost.
+			if runtime.GOOS == "linux" || runtime.GOOS == "windows" {
+				if want := uint32(1 + tt.opts.Rounds); res.Exchanges != want || res.ExchangesLost != 0 {
+					t.Errorf("exchanges %d, lost %d; want %d, 0", res.Exchanges, res.ExchangesLost, want)
+				}
 			}
 		})
 	}

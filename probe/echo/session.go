@@ -30,6 +30,9 @@ type session struct {
 
 	who string      // what the hello proved of the far end, for the detail
 	exp expectation // what the hello checked, for the MTU check's connections
+
+	// handshakeLost: the TCP handshake lost a packet (evidence of a lossy path).
+	handshakeLost bool
 }
 
 // stepError is a failed protocol step, already classified: Code and a detail
@@ -152,6 +155,9 @@ func (s *session) expect(want wire.Type, during string) ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &stepError{code: attempt.Reset, err: err, detail: "the responder closed the connection while waiting for the answer to " + during}
 		}
+		if isTimeout(err) {
+			return nil, noAnswer(during, true, s.readEvidence(), err)
+		}
 		return nil, transport("waiting for the answer to "+during, err)
 	}
 	if err != nil {
@@ -160,13 +166,19 @@ func (s *session) expect(want wire.Type, during string) ([]byte, error) {
 			if n > 0 {
 				return nil, notLinkmesh(raw[:n], during)
 			}
+			if se := closedAfterLoss(during, "closed", s.readEvidence(), err); se != nil {
+				return nil, se
+			}
 			return nil, &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
 				"the connection was accepted, then closed without an answer to %s: not a linkmesh responder (a firewall, proxy or NAT answering in its place, or another service on the port)", during)}
 		case isTimeout(err):
-			return nil, &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
-				"the connection was accepted, but no answer to %s came back before the deadline: a firewall or proxy answered the TCP handshake, or something drops data after it", during)}
+			// Loss, or a middlebox: the kernel's view of the connection decides.
+			return nil, noAnswer(during, false, s.readEvidence(), err)
 		}
 		if attempt.Classify(err) == attempt.Reset {
+			if se := closedAfterLoss(during, "reset", s.readEvidence(), err); se != nil {
+				return nil, se
+			}
 			return nil, &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
 				"the connection was accepted, then reset when %s was sent: not a linkmesh responder (a firewall or proxy answering in its place, or another service on the port)", during)}
 		}

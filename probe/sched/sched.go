@@ -269,6 +269,8 @@ func ToProto(t *linkmeshv1.Target, start time.Time, r attempt.Result) *linkmeshv
 		MtuBlackhole:            r.MTUBlackhole && r.MTU > 0,
 		ThroughputBitsPerSecond: max(r.Throughput, 0),
 		Round:                   t.GetRound(),
+		Exchanges:               r.Exchanges,
+		ExchangesLost:           min(r.ExchangesLost, r.Exchanges),
 	}
 	if r.RTTSource != attempt.RTTNone {
 		out.Rtt = durationpb.New(r.RTT)

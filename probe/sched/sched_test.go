@@ -552,7 +552,8 @@ func TestToProto(t *testing.T) {
 	}
 
 	t.Run("fields", func(t *testing.T) {
-		got := ToProto(tg, start, attempt.Result{Code: attempt.OK, RTT: time.Millisecond, RTTSource: attempt.RTTKernel, SYNRetransmits: 2, Detail: "connected"})
+		got := ToProto(tg, start, attempt.Result{Code: attempt.OK, RTT: time.Millisecond, RTTSource: attempt.RTTKernel, SYNRetransmits: 2, Detail: "connected",
+			Exchanges: 1, ExchangesLost: 1})
 		want := &linkmeshv1.Result{
 			Time:           timestamppb.New(start),
 			TargetId:       "sql->mi/tcp/mi01:5023/tcp",
@@ -566,9 +567,18 @@ func TestToProto(t *testing.T) {
 			RttSource:      linkmeshv1.RTTSource_RTT_SOURCE_KERNEL,
 			SynRetransmits: 2,
 			Detail:         "connected",
+			Exchanges:      1,
+			ExchangesLost:  1,
 		}
 		if !proto.Equal(got, want) {
 			t.Errorf("got  %v\nwant %v", got, want)
+		}
+	})
+
+	t.Run("exchanges lost never above exchanges", func(t *testing.T) {
+		got := ToProto(tg, start, attempt.Result{Code: attempt.Timeout, Exchanges: 3, ExchangesLost: 5})
+		if got.GetExchanges() != 3 || got.GetExchangesLost() != 3 {
+			t.Errorf("exchanges %d, lost %d; want 3, 3", got.GetExchanges(), got.GetExchangesLost())
 		}
 	})
 

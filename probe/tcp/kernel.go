@@ -19,5 +19,5 @@ func handshakeInfo(conn *net.TCPConn) (kernelInfo, error) {
 	if err != nil {
 		return kernelInfo{}, err
 	}
-	return kernelInfo{rtt: info.RTT, synRetransmits: info.SYNRetransmits}, nil
+	return kernelInfo{rtt: info.RTT, synRetransmits: info.SYNRetransmits, known: true}, nil
 }

@@ -17,6 +17,8 @@ type kernelInfo struct {
 	rtt time.Duration
 	// synRetransmits counts SYNs sent again before the SYN-ACK arrived.
 	synRetransmits uint32
+	// known: the platform reported these figures (zero values are real).
+	known bool
 }
 
 // chooseRTT picks the figure Result.RTT reports and says where it came from.

@@ -134,6 +134,7 @@ func (p *Prober) Connect(ctx context.Context, address string) (*Connection, atte
 	connectTime := end.Sub(connectStart)
 	if err != nil {
 		res := failure(err)
+		countHandshake(&res, connectTime, kernelInfo{})
 		if res.Code == attempt.Refused {
 			// The reset came back from the far end (or a firewall in front of
 			// it): the connect time is a round trip too.
@@ -149,6 +150,7 @@ func (p *Prober) Connect(ctx context.Context, address string) (*Connection, atte
 
 	info, infoErr := handshakeInfo(conn)
 	res := attempt.Result{Code: attempt.OK, SYNRetransmits: info.synRetransmits}
+	countHandshake(&res, connectTime, info)
 	res.RTT, res.RTTSource = chooseRTT(connectTime, info)
 	res.Detail = okDetail(raddr, address, connectTime, info, res.RTTSource)
 	if infoErr != nil {

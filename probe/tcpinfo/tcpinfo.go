@@ -21,8 +21,10 @@ type Info struct {
 	MSS int
 	// Timestamps: the TCP timestamps option is in use, 12 bytes per segment.
 	Timestamps bool
-	// Retransmits counts segments sent again since the connection opened
-	// (Windows: estimated as retransmitted bytes / MSS, rounded up).
+	// Retransmits counts segments sent again since the connection opened,
+	// SYNs included (Windows: retransmitted bytes / MSS rounded up, or the
+	// fast-retransmit and timeout episodes when they are more, so that every
+	// retransmission of a small segment raises it).
 	Retransmits uint32
 	// PathMTU is the largest IP packet the kernel believes the path carries,
 	// from the route and any ICMP "fragmentation needed" it received.
@@ -34,6 +36,11 @@ type Info struct {
 	// (Linux: tcpi_total_retrans, which on a connection that has sent no data
 	// can only count SYNs; Windows: SynRetrans).
 	SYNRetransmits uint32
+	// Unacked is what this end has sent that the far end's kernel has not
+	// acknowledged yet: segments on Linux (tcpi_unacked), bytes on Windows
+	// (BytesInFlight). Only its zeroness means the same everywhere: 0 is
+	// "everything sent has been acknowledged".
+	Unacked uint32
 }
 
 // ErrUnsupported: this platform does not expose connection details.

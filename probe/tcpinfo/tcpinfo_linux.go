@@ -39,5 +39,6 @@ func get(conn *net.TCPConn) (Info, error) {
 		// the kernel clears it when the SYN-ACK acknowledges the SYN.
 		RTT:            time.Duration(ti.Rtt) * time.Microsecond,
 		SYNRetransmits: ti.Total_retrans,
+		Unacked:        ti.Unacked,
 	}, nil
 }

@@ -32,8 +32,8 @@ func TestGetLoopback(t *testing.T) {
 	}
 	if runtime.GOOS == "linux" {
 		// Loopback: MTU 65536, timestamps on by default, nothing lost.
-		if info.PathMTU < 1500 || !info.Timestamps || info.Retransmits != 0 {
-			t.Errorf("got %+v, want path MTU ≥ 1500, timestamps, no retransmits", info)
+		if info.PathMTU < 1500 || !info.Timestamps || info.Retransmits != 0 || info.Unacked != 0 {
+			t.Errorf("got %+v, want path MTU ≥ 1500, timestamps, no retransmits, nothing unacknowledged", info)
 		}
 		if got := Overhead(c.(*net.TCPConn), info.Timestamps); got != 52 {
 			t.Errorf("overhead %d, want 52 (IPv4 20 + TCP 20 + timestamps 12)", got)

@@ -54,6 +54,10 @@ const (
 	_ = uint(68 - unsafe.Offsetof(tcpInfoV0{}.BytesRetrans))
 	_ = uint(unsafe.Offsetof(tcpInfoV0{}.RttUs) - 20)
 	_ = uint(20 - unsafe.Offsetof(tcpInfoV0{}.RttUs))
+	_ = uint(unsafe.Offsetof(tcpInfoV0{}.TimeoutEpisodes) - 80)
+	_ = uint(80 - unsafe.Offsetof(tcpInfoV0{}.TimeoutEpisodes))
+	_ = uint(unsafe.Offsetof(tcpInfoV0{}.BytesInFlight) - 28)
+	_ = uint(28 - unsafe.Offsetof(tcpInfoV0{}.BytesInFlight))
 	_ = uint(unsafe.Offsetof(tcpInfoV0{}.SynRetrans) - 84)
 	_ = uint(84 - unsafe.Offsetof(tcpInfoV0{}.SynRetrans))
 )
@@ -95,15 +99,27 @@ func get(conn *net.TCPConn) (Info, error) {
 		return Info{}, fmt.Errorf("wsaioctl sio_tcp_info: short answer, %d bytes", got)
 	}
 	out := Info{MSS: int(info.Mss), Timestamps: info.TimestampsEnabled != 0,
-		RTT: time.Duration(info.RttUs) * time.Microsecond}
+		RTT: time.Duration(info.RttUs) * time.Microsecond, Unacked: info.BytesInFlight}
 	if got >= uint32(unsafe.Offsetof(info.SynRetrans))+1 {
 		out.SYNRetransmits = uint32(info.SynRetrans)
 	}
-	if info.Mss > 0 {
-		out.Retransmits = (info.BytesRetrans + info.Mss - 1) / info.Mss
-	}
+	// SYNs included, as on Linux (data bytes never count a SYN; a timeout
+	// episode may, which only makes the count larger, never hides a resend).
+	out.Retransmits = windowsRetransmits(info) + out.SYNRetransmits
 	if mtuErr == nil && mtu > 0 {
 		out.PathMTU = mtu
 	}
 	return out, nil
+}
+
+// windowsRetransmits turns TCP_INFO_v0's byte count into segments. Bytes / MSS
+// rounded up undercounts small segments (two resent 70-byte echoes are 140
+// bytes: "1"), so the count of fast retransmits plus timeout episodes (each
+// resent at least one segment) is taken when it is larger; either only grows.
+func windowsRetransmits(info tcpInfoV0) uint32 {
+	var n uint32
+	if info.Mss > 0 {
+		n = (info.BytesRetrans + info.Mss - 1) / info.Mss
+	}
+	return max(n, info.FastRetrans+info.TimeoutEpisodes)
 }

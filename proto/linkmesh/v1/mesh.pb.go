@@ -1148,7 +1148,10 @@ type Result struct {
 	SynRetransmits uint32               `protobuf:"varint,12,opt,name=syn_retransmits,json=synRetransmits,proto3" json:"syn_retransmits,omitempty"`
 	// Short human-readable description (the error for failures).
 	Detail string `protobuf:"bytes,13,opt,name=detail,proto3" json:"detail,omitempty"`
-	// Echo kind: ratio of rounds lost, jitter, path MTU, throughput.
+	// Echo kind: this attempt's own estimate of per-packet loss, from its
+	// exchanges (1 - sqrt((exchanges - exchanges_lost) / exchanges) over the
+	// round trips), then jitter, path MTU, throughput. The coordinator's loss
+	// figure sums exchanges and exchanges_lost over its window instead.
 	LossRatio               float64              `protobuf:"fixed64,14,opt,name=loss_ratio,json=lossRatio,proto3" json:"loss_ratio,omitempty"`
 	Jitter                  *durationpb.Duration `protobuf:"bytes,15,opt,name=jitter,proto3" json:"jitter,omitempty"`
 	MtuBytes                uint32               `protobuf:"varint,16,opt,name=mtu_bytes,json=mtuBytes,proto3" json:"mtu_bytes,omitempty"`
@@ -1166,7 +1169,18 @@ type Result struct {
 	// "fragmentation needed" coming back (a path-MTU black hole).
 	MtuBlackhole bool `protobuf:"varint,22,opt,name=mtu_blackhole,json=mtuBlackhole,proto3" json:"mtu_blackhole,omitempty"`
 	// The check round of the target (Target.round); empty for the standing plan.
-	Round         string `protobuf:"bytes,23,opt,name=round,proto3" json:"round,omitempty"`
+	Round string `protobuf:"bytes,23,opt,name=round,proto3" json:"round,omitempty"`
+	// Packet exchanges of the attempt whose outcome tells about loss on the
+	// path, each a packet and its answer: the handshake's first SYN and its
+	// SYN-ACK (tcp and echo; not for a connect that failed unreachable), and
+	// each echo round trip (request and reply). 0 when the attempt says nothing
+	// about loss (dns, unreachable, an older probe).
+	Exchanges uint32 `protobuf:"varint,24,opt,name=exchanges,proto3" json:"exchanges,omitempty"`
+	// Those of the exchanges that lost a packet on the way out or back (a SYN
+	// or data segment resent, or no answer before the deadline); at most
+	// exchanges. The coordinator estimates per-packet loss from the sums as
+	// 1 - sqrt((exchanges - exchanges_lost) / exchanges).
+	ExchangesLost uint32 `protobuf:"varint,25,opt,name=exchanges_lost,json=exchangesLost,proto3" json:"exchanges_lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1360,6 +1374,20 @@ func (x *Result) GetRound() string {
 		return x.Round
 	}
 	return ""
+}
+
+func (x *Result) GetExchanges() uint32 {
+	if x != nil {
+		return x.Exchanges
+	}
+	return 0
+}
+
+func (x *Result) GetExchangesLost() uint32 {
+	if x != nil {
+		return x.ExchangesLost
+	}
+	return 0
 }
 
 // ReportRequest carries a batch of results from one probe.
@@ -2063,7 +2091,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\x0eburst_max_time\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fburstMaxTime\"/\n" +
 	"\n" +
 	"DNSOptions\x12!\n" +
-	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\xa6\x06\n" +
+	"\fexpect_cidrs\x18\x01 \x03(\tR\vexpectCidrs\"\xeb\x06\n" +
 	"\x06Result\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
@@ -2092,7 +2120,9 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"probedPort\x12(\n" +
 	"\x10refused_is_reach\x18\x15 \x01(\bR\x0erefusedIsReach\x12#\n" +
 	"\rmtu_blackhole\x18\x16 \x01(\bR\fmtuBlackhole\x12\x14\n" +
-	"\x05round\x18\x17 \x01(\tR\x05round\"\x81\x02\n" +
+	"\x05round\x18\x17 \x01(\tR\x05round\x12\x1c\n" +
+	"\texchanges\x18\x18 \x01(\rR\texchanges\x12%\n" +
+	"\x0eexchanges_lost\x18\x19 \x01(\rR\rexchangesLost\"\x81\x02\n" +
 	"\rReportRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
