@@ -114,7 +114,7 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 		return nil, status.Errorf(codes.Internal, "report: %v", err)
 	}
 	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
-	v.s.store.RecordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
+	v.s.recordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
 	v.s.rounds.deliver(req.GetProbe(), st.Round)
 	v.s.ingested.Add(float64(st.Counted))
 	v.s.duplicates.Add(float64(st.Duplicates))
