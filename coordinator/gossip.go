@@ -99,16 +99,20 @@ func (s *Server) recordMemberRTTs(probe string, rtts []*linkmeshv1.MemberRTT) {
 // Gossip is input, not truth: a member whose name or description fails the
 // rules Register applies is dropped, and one that describes itself as a probe
 // but never registered is no probe (see Store.SetMembers); both are counted
-// once and logged in one line per pass.
+// once, and logged in one line at most once a minute.
 func (s *Server) followGossip(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	refused := map[string]string{} // node name → reason, as of the last pass
+	// The log says what was refused at most once a minute (a mesh-key holder
+	// may add members faster).
+	var logged time.Time
+	var pending int
+	var example error
 	for {
 		changed := s.gossip.Changed()
 		var members []pathstate.Member
 		now := map[string]string{}
-		var example error
 		for _, m := range s.gossip.Members() {
 			if m.Meta.Role != gossip.RoleProbe {
 				continue
@@ -137,20 +141,23 @@ func (s *Server) followGossip(ctx context.Context) error {
 		}
 		for _, name := range s.store.SetMembers(members) {
 			now[name] = pathstate.RejectUnregistered
+			if refused[name] != pathstate.RejectUnregistered && example == nil {
+				example = fmt.Errorf("gossip member %q describes itself as a probe but never registered over gRPC", name)
+			}
 		}
-		fresh := 0
 		for name, reason := range now {
 			if refused[name] != reason {
 				s.gossipStats.members.WithLabelValues(reason).Inc()
-				fresh++
+				pending++
 			}
 		}
-		if fresh > 0 {
-			attrs := []any{"members", fresh}
+		if pending > 0 && time.Since(logged) >= time.Minute {
+			attrs := []any{"members", pending}
 			if example != nil {
 				attrs = append(attrs, "example", truncate(example.Error(), 200))
 			}
 			s.logger.Warn("gossip members not taken in: invalid, or describing a probe that never registered (see linkmesh_coordinator_gossip_members_rejected_total)", attrs...)
+			logged, pending, example = time.Now(), 0, nil
 		}
 		refused = now
 		select {
