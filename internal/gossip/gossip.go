@@ -218,7 +218,7 @@ func (n *Node) shutdown() {
 	if n.stopped.Swap(true) {
 		return
 	}
-	defer n.logs.flush(time.Now().Add(logInterval)) // what was held back, before the last lines
+	defer n.logs.flush(time.Now().Add(logInterval)) // last: write what the limiter still holds back
 	n.mu.Lock()
 	meta := n.cfg.Meta.clone()
 	n.mu.Unlock()
