@@ -63,6 +63,8 @@ type Server struct {
 	ingested   prometheus.CounterFunc
 	duplicates prometheus.CounterFunc
 	rejected   *prometheus.CounterVec
+	// gossipStats counts gossip input not taken in (gossip.go).
+	gossipStats gossipStats
 
 	reloadFailures prometheus.Counter
 
@@ -125,6 +127,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		Name: "linkmesh_coordinator_config_reload_failures_total",
 		Help: "Config reloads refused (the file did not validate); the running config stayed.",
 	})
+	s.gossipStats = newGossipStats(s.reg)
 	srvMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	s.reg.MustRegister(
 		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }, gossip.NodeName(gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name})),

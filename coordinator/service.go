@@ -114,7 +114,7 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 		return nil, status.Errorf(codes.Internal, "report: %v", err)
 	}
 	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
-	v.s.store.RecordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
+	v.s.recordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
 	v.s.rounds.deliver(req.GetProbe(), st.Round)
 	if st.Rejected > 0 {
 		v.s.gate.Refuse("path_limit", "results refused: the probe has limits.max_paths_per_probe paths already", "probe", req.GetProbe(), "results", st.Rejected)

@@ -134,6 +134,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"invalid-snapshot-interval.yaml", []string{"invalid-snapshot-interval.yaml:6:", "state.snapshot_interval", "100ms to 1m"}},
 		{"invalid-range-reversed.yaml", []string{"invalid-range-reversed.yaml:5:", "paths[0].to.ports", "reversed", "lower port first"}},
 		{"invalid-range-outside.yaml", []string{"invalid-range-outside.yaml:3:", "outside 1-65535"}},
+		{"invalid-coordinator-name.yaml", []string{"invalid-coordinator-name.yaml:3:", `name: "coord one"`, "letters, digits"}},
 		{"invalid-range-and-port.yaml", []string{"invalid-range-and-port.yaml:3:", "either port or ports"}},
 		{"invalid-range-sample.yaml", []string{"invalid-range-sample.yaml:4:", "paths[0].to.sample", "do not fit in the interval"}},
 		{"invalid-unknown-selector.yaml", []string{"invalid-unknown-selector.yaml:2:", `unknown field "role"`}},

@@ -6,12 +6,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/internal/yamlconf"
 )
 
@@ -24,12 +24,18 @@ const (
 	maxInterval = time.Hour
 )
 
-// labelValueRe bounds what may become a Prometheus label value.
-var labelValueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+// validName bounds names, sites and labels that become Prometheus label
+// values: the rule Register applies to probes (one rule set).
+var validName = pathstate.ValidName
 
 func (c *Config) validate(doc *yamlconf.Doc) error {
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
+	if !validName(c.Name) {
+		// The same rule as a probe's name: the name is a label value, and gossip
+		// and the probes' reports carry it as "coordinator:NAME".
+		add(doc.Errorf([]any{"name"}, "%q: use 1-63 letters, digits, '.', '_', '-' (the rule for probe names; the default is the host name)", c.Name))
+	}
 	for _, f := range []struct {
 		key, addr string
 	}{{"grpc", c.Listen.GRPC}, {"http", c.Listen.HTTP}} {
@@ -227,7 +233,7 @@ func (r *Rule) validate(doc *yamlconf.Doc, i int, d Defaults) []error {
 	}
 	if to.Address == "" {
 		errs = append(errs, checkLabels(doc, at("to"), to.Site, to.Labels)...)
-	} else if !labelValueRe.MatchString(to.Site) {
+	} else if !validName(to.Site) {
 		errs = append(errs, doc.Errorf(at("to", "site"), "%q is not a valid site name (letters, digits, '.', '_', '-'; at most 63)", to.Site))
 	}
 	errs = append(errs, r.validateKindOptions(doc, at)...)
@@ -239,11 +245,11 @@ func (r *Rule) validate(doc *yamlconf.Doc, i int, d Defaults) []error {
 
 func checkLabels(doc *yamlconf.Doc, at []any, site string, labels map[string]string) []error {
 	var errs []error
-	if site != "" && !labelValueRe.MatchString(site) {
+	if site != "" && !validName(site) {
 		errs = append(errs, doc.Errorf(append(at, "site"), "%q is not a valid site name (letters, digits, '.', '_', '-'; at most 63)", site))
 	}
 	for k, v := range labels {
-		if !labelValueRe.MatchString(k) || !labelValueRe.MatchString(v) {
+		if !validName(k) || !validName(v) {
 			errs = append(errs, doc.Errorf(append(at, "labels", k), "label %s=%s: keys and values use letters, digits, '.', '_', '-' (at most 63)", k, v))
 		}
 	}

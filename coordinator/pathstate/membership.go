@@ -1,13 +1,13 @@
 package pathstate
 
 import (
+	"fmt"
 	"maps"
 	"net"
 	"slices"
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // GossipState is a probe's liveness in the gossip cluster, as this coordinator
@@ -35,30 +35,71 @@ type Member struct {
 	RTTAt time.Time
 }
 
-// SetMembers replaces the gossip view of the probes. Probes known only through
-// gossip (not registered over gRPC) are added with their gossip description;
-// a registered probe keeps its own description. Plans are recomputed when the
-// membership changed.
-func (s *Store) SetMembers(members []Member) {
+// Why gossip input was not taken in: the reason label of the coordinator's
+// gossip counters (docs/metrics.md).
+const (
+	// RejectName: a member or round-trip entry whose name fails Register's rules.
+	RejectName = "name"
+	// RejectMetadata: a member whose gossiped description (site, labels,
+	// version, responder address) fails Register's rules.
+	RejectMetadata = "metadata"
+	// RejectUnregistered: a member that describes itself as a probe in gossip
+	// but never registered over gRPC; gossip alone makes no probe.
+	RejectUnregistered = "unregistered"
+	// RejectRTT: a round-trip entry with a missing, negative or absurd figure
+	// or time.
+	RejectRTT = "rtt"
+	// RejectTooMany: round-trip entries beyond MaxMemberRTTs in one report.
+	RejectTooMany = "too_many"
+)
+
+// ValidateMember checks a gossip member that says it is a probe with the
+// rules Register applies (ValidateProbe, ValidName). Today's probes gossip no
+// description, only their name: then the name alone is checked. It returns
+// the reason (RejectName or RejectMetadata) with the error.
+func ValidateMember(info *linkmeshv1.ProbeInfo) (reason string, err error) {
+	if !ValidName(info.GetName()) {
+		return RejectName, fmt.Errorf("gossip member %q: not a valid probe name (1-63 letters, digits, '.', '_', '-')", info.GetName())
+	}
+	if !Described(info) {
+		return "", nil
+	}
+	if err := ValidateProbe(info); err != nil {
+		return RejectMetadata, fmt.Errorf("gossip member %q: %w", info.GetName(), err)
+	}
+	return "", nil
+}
+
+// Described reports whether a gossip member carries a probe description
+// (site, labels, version or responder address) beyond its name.
+func Described(info *linkmeshv1.ProbeInfo) bool {
+	return info.GetSite() != "" || len(info.GetLabels()) > 0 || info.GetVersion() != "" || info.GetResponderAddress() != ""
+}
+
+// SetMembers replaces the gossip view of the probes. Gossip is input, not
+// truth: it only updates the gossip state, and the coordinator's round trips,
+// of probes that registered over gRPC (or were restored from a checkpoint),
+// and never their description. A member gossip alone knows is not stored: it
+// is no measurement target, has no plan and does not count against
+// Limits.MaxProbes. The members must be validated (ValidateMember) first.
+// SetMembers returns the names of the members that describe themselves as
+// probes but are not registered. Plans are recomputed when a registered
+// probe's gossip state changed.
+func (s *Store) SetMembers(members []Member) (unregistered []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	changed := false
 	seen := map[string]bool{}
 	for _, m := range members {
 		name := m.Info.GetName()
-		seen[name] = true
 		p, ok := s.probes[name]
-		if !ok && m.Info.GetSite() == "" {
-			continue // known only as a gossip name: it appears once it registers
-		}
 		if !ok {
-			p = &Probe{Info: proto.Clone(m.Info).(*linkmeshv1.ProbeInfo)}
-			s.probes[name] = p
-			changed = true
-		} else if p.Registered.IsZero() && !sameInfo(p.Info, m.Info) {
-			p.Info = proto.Clone(m.Info).(*linkmeshv1.ProbeInfo)
-			changed = true
+			if Described(m.Info) {
+				unregistered = append(unregistered, name)
+			}
+			continue // known only to gossip: it appears once it registers
 		}
+		seen[name] = true
 		if p.Gossip != m.State {
 			changed = true
 		}
@@ -69,21 +110,46 @@ func (s *Store) SetMembers(members []Member) {
 		if seen[name] || p.Gossip == GossipUnknown {
 			continue
 		}
-		// Forgotten by gossip (dead or gone for long): drop the probe unless it
-		// is registered over gRPC.
-		if p.Registered.IsZero() {
-			delete(s.probes, name)
-		} else {
-			p.Gossip = GossipUnknown
-		}
+		// Forgotten by gossip (dead or gone for long).
+		p.Gossip = GossipUnknown
 		changed = true
 	}
 	if changed {
 		s.notifyLocked()
 	}
+	return unregistered
 }
 
-// RecordMemberRTTs stores a probe's own gossip ping round trips.
+// FilterMemberRTTs keeps a report's gossip round trips that are valid (a
+// member name gossip may use, a figure between 0 and an hour, a time) up to
+// MaxMemberRTTs, and counts the others by reason (RejectName, RejectRTT,
+// RejectTooMany): a bad entry is dropped, never the report.
+func FilterMemberRTTs(rtts []*linkmeshv1.MemberRTT) (kept []*linkmeshv1.MemberRTT, dropped map[string]int) {
+	for _, r := range rtts {
+		reason := ""
+		switch d := r.GetRtt(); {
+		case !memberRe.MatchString(r.GetMember()):
+			reason = RejectName
+		case d == nil || d.CheckValid() != nil || d.AsDuration() < 0 || d.AsDuration() > maxRTT,
+			r.GetTime() == nil || r.GetTime().CheckValid() != nil:
+			reason = RejectRTT
+		case len(kept) >= MaxMemberRTTs:
+			reason = RejectTooMany
+		}
+		if reason != "" {
+			if dropped == nil {
+				dropped = map[string]int{}
+			}
+			dropped[reason]++
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, dropped
+}
+
+// RecordMemberRTTs stores a probe's own gossip ping round trips; pass them
+// through FilterMemberRTTs first.
 func (s *Store) RecordMemberRTTs(probe string, rtts []*linkmeshv1.MemberRTT) {
 	if len(rtts) == 0 {
 		return

@@ -331,13 +331,14 @@ func (s *Store) StreamClosed(name string) {
 }
 
 // Probes returns the description of every probe plans should include, sorted by
-// name: all known probes except those that left the mesh on purpose.
+// name: all registered probes except those that left the mesh on purpose
+// (never one known only to gossip, e.g. from an old checkpoint).
 func (s *Store) Probes() []*linkmeshv1.ProbeInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]*linkmeshv1.ProbeInfo, 0, len(s.probes))
 	for _, p := range s.probes {
-		if p.Gossip == GossipLeft {
+		if p.Gossip == GossipLeft || p.Registered.IsZero() {
 			continue
 		}
 		out = append(out, p.Info)

@@ -106,17 +106,8 @@ func ValidateReport(r *linkmeshv1.ReportRequest) error {
 	if n := len(r.GetResults()); n > MaxBatch {
 		return fmt.Errorf("results: %d in one batch, at most %d", n, MaxBatch)
 	}
-	if n := len(r.GetMemberRtts()); n > MaxMemberRTTs {
-		return fmt.Errorf("member_rtts: %d, at most %d", n, MaxMemberRTTs)
-	}
-	for i, m := range r.GetMemberRtts() {
-		if !memberRe.MatchString(m.GetMember()) {
-			return fmt.Errorf("member_rtts[%d].member %q: not a member name", i, m.GetMember())
-		}
-		if d := m.GetRtt(); d != nil && (d.CheckValid() != nil || d.AsDuration() < 0 || d.AsDuration() > maxRTT) {
-			return fmt.Errorf("member_rtts[%d].rtt: must be between 0 and %v", i, maxRTT)
-		}
-	}
+	// member_rtts are not checked here: FilterMemberRTTs drops bad entries,
+	// never the report.
 	for i, res := range r.GetResults() {
 		if err := validateResult(res); err != nil {
 			return fmt.Errorf("results[%d] (seq %d): %w", i, res.GetSeq(), err)

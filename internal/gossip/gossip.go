@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +58,7 @@ type Node struct {
 	logger *slog.Logger
 	cfg    Config
 	ml     *memberlist.Memberlist
+	logs   *logWriter
 	self   string
 	// stopped is set once gossip is shut down (memberlist panics on Leave after
 	// Shutdown).
@@ -142,7 +142,8 @@ func Start(cfg Config) (*Node, error) {
 	mc.Events = eventDelegate{n}
 	mc.Ping = pingDelegate{n}
 	mc.Conflict = conflictDelegate{n}
-	mc.Logger = log.New(&logWriter{logger: cfg.Logger}, "", 0)
+	n.logs = newLogWriter(cfg.Logger, logInterval)
+	mc.Logger = log.New(n.logs, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.Bind, err)
@@ -194,6 +195,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		case <-poll.C:
 			n.forget()
+			n.logs.flush(time.Now())
 		case <-rejoin.C:
 			if err := n.rejoin(); err != nil {
 				if err.Error() != lastJoinErr {
@@ -216,6 +218,7 @@ func (n *Node) shutdown() {
 	if n.stopped.Swap(true) {
 		return
 	}
+	defer n.logs.flush(time.Now().Add(logInterval)) // last: write what the limiter still holds back
 	n.mu.Lock()
 	meta := n.cfg.Meta.clone()
 	n.mu.Unlock()
@@ -292,27 +295,4 @@ func (n *Node) forget() {
 // NumAlive returns how many members (this one included) are alive.
 func (n *Node) NumAlive() int {
 	return n.ml.NumMembers()
-}
-
-// logWriter turns memberlist's "[LEVEL] memberlist: msg" lines into slog records.
-type logWriter struct{ logger *slog.Logger }
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	msg := string(p)
-	lvl := slog.LevelInfo
-	for prefix, l := range map[string]slog.Level{"[DEBUG] ": slog.LevelDebug, "[INFO] ": slog.LevelInfo, "[WARN] ": slog.LevelWarn, "[ERR] ": slog.LevelError, "[ERROR] ": slog.LevelError} {
-		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
-			lvl, msg = l, msg[len(prefix):]
-			break
-		}
-	}
-	if len(msg) > 0 && msg[len(msg)-1] == '\n' {
-		msg = msg[:len(msg)-1]
-	}
-	if strings.Contains(msg, "use of closed network connection") {
-		// memberlist's gossip goroutine racing its own Shutdown: not a problem.
-		lvl = slog.LevelDebug
-	}
-	w.logger.Log(context.Background(), lvl, msg)
-	return len(p), nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
+	"strconv"
 	"strings"
 )
 
@@ -91,7 +93,25 @@ func decodeMeta(nodeName string, b []byte) (Meta, error) {
 		m.Role = RoleCoordinator
 		m.Name = strings.TrimPrefix(nodeName, "coordinator:")
 	}
+	// Addresses others would dial must be host:port (the coordinator checks
+	// the rest of a probe's description with Register's rules).
+	for _, a := range []struct{ field, addr string }{{"responder", m.Responder}, {"grpc", m.GRPC}} {
+		if a.addr != "" && !validHostPort(a.addr) {
+			return Meta{}, fmt.Errorf("member metadata: %s %q is not host:port", a.field, a.addr)
+		}
+	}
 	return m, nil
+}
+
+// validHostPort reports whether addr is host:port with a port of 1-65535 (the
+// host may be empty: the member's own address).
+func validHostPort(addr string) bool {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	port, err := strconv.Atoi(p)
+	return err == nil && port >= 1 && port <= 65535
 }
 
 func (m Meta) clone() Meta {
