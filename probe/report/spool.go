@@ -46,7 +46,7 @@ const (
 	// fenceStep is how far ahead of the sequence the fence is kept: meta.json is
 	// written once per fenceStep results, and after damage at the end of the
 	// spool at most fenceStep-1 unused numbers are skipped.
-	fenceStep   = 1024
+	fenceStep   = 256
 	metaVersion = 2
 )
 
