@@ -51,9 +51,11 @@ const (
 )
 
 // segFile is what the spool needs of its active segment (an *os.File; tests
-// wrap it to fail writes).
+// wrap it to fail writes). The spool writes at offsets it keeps rather than
+// with O_APPEND: on Windows a file opened for appending cannot be truncated,
+// and a torn record must be cut off.
 type segFile interface {
-	io.Writer
+	io.WriterAt
 	Sync() error
 	Truncate(size int64) error
 	Close() error
@@ -143,8 +145,10 @@ func openSpool(dir string) (*spool, spoolOpened, error) {
 		for _, d := range rd.damage {
 			if d.before == 0 {
 				if i+1 < len(s.segs) { // the next segment says where the numbers went on
-					d.before = s.segs[i+1].first
-					d.records = max(d.before-d.after-1, 0)
+					d.before, d.records = s.segs[i+1].first, 0
+					if d.before > d.after+1 {
+						d.records = d.before - d.after - 1
+					}
 				} else {
 					tailDamaged = true
 				}
@@ -257,7 +261,7 @@ func compareU64(a, b uint64) int {
 // reopen makes the segment at path (read, and rewritten if it was damaged, so
 // it ends with a whole record) the active segment; it holds count records.
 func (s *spool) reopen(path string, count int) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -272,7 +276,7 @@ func (s *spool) reopen(path string, count int) error {
 			f.Close()
 			return fmt.Errorf("spool: %w", err)
 		}
-		if _, err := f.Write(segHeader); err != nil {
+		if _, err := f.WriteAt(segHeader, 0); err != nil {
 			f.Close()
 			return fmt.Errorf("spool: %w", err)
 		}
@@ -291,11 +295,11 @@ func (s *spool) rotate(next uint64) error {
 		s.active = nil
 	}
 	p := filepath.Join(s.dir, fmt.Sprintf("seg-%020d.log", next))
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_APPEND|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	if _, err := f.Write(segHeader); err != nil {
+	if _, err := f.WriteAt(segHeader, 0); err != nil {
 		f.Close()
 		os.Remove(p)
 		return fmt.Errorf("spool: %w", err)
@@ -338,7 +342,7 @@ func (s *spool) append(r *linkmeshv1.Result) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.active.Write(rec); err != nil {
+	if _, err := s.active.WriteAt(rec, s.size); err != nil {
 		if terr := s.active.Truncate(s.size); terr != nil {
 			s.torn = true
 		}

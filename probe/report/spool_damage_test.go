@@ -254,11 +254,11 @@ type failingFile struct {
 	failTruncates bool
 }
 
-func (f *failingFile) Write(p []byte) (int, error) {
+func (f *failingFile) WriteAt(p []byte, off int64) (int, error) {
 	if !f.failing {
-		return f.segFile.Write(p)
+		return f.segFile.WriteAt(p, off)
 	}
-	n, _ := f.segFile.Write(p[:len(p)/2])
+	n, _ := f.segFile.WriteAt(p[:len(p)/2], off)
 	return n, fmt.Errorf("write seg: %w", syscall.ENOSPC)
 }
 
