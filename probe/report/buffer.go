@@ -187,6 +187,23 @@ func logOpened(logger *slog.Logger, dir string, op spoolOpened) uint64 {
 	return records
 }
 
+// SkipPast makes the next sequence number at least counted+1 and returns how
+// many numbers that skipped (0 when the buffer is already past it). A Client
+// calls it with a coordinator's cursor for this epoch after Register: a cursor
+// beyond the numbers this probe has used means the spool lost its end without
+// noticing (a power cut before the fsync, a spool copied back from a backup),
+// and numbering on below it would have every next result skipped as a replay.
+func (b *Buffer) SkipPast(counted uint64) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if counted < b.nextSeq {
+		return 0
+	}
+	skipped := counted + 1 - b.nextSeq
+	b.nextSeq = counted + 1
+	return skipped
+}
+
 // SpoolDamaged returns how many records were found damaged (lost) when the
 // spool was opened.
 func (b *Buffer) SpoolDamaged() uint64 {
