@@ -57,6 +57,10 @@ func newMetrics(buf *report.Buffer) *metrics {
 			Name: "linkmesh_probe_spool_errors_total",
 			Help: "Failed writes to the disk spool (results stay in memory meanwhile).",
 		}, func() float64 { return float64(buf.SpoolErrors()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "linkmesh_probe_spool_damaged_records_total",
+			Help: "Records found damaged (checksum, torn write) and lost when the spool was opened; the log says which segment and sequence numbers.",
+		}, func() float64 { return float64(buf.SpoolDamaged()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

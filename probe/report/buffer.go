@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -26,10 +27,12 @@ type Buffer struct {
 	acked    map[string]uint64
 	added    chan struct{} // closed and replaced on every Record
 
-	spool       *spool // nil without a spool directory
-	logger      *slog.Logger
-	spoolErrors uint64
-	lastErr     string
+	spool        *spool // nil without a spool directory
+	logger       *slog.Logger
+	spoolErrors  uint64
+	spoolDamaged uint64 // records found damaged when the spool was opened
+	writeFailing bool   // the last spool write failed
+	delFailing   bool   // the last deletion of released segments failed
 }
 
 // NewBuffer returns a buffer that holds at most capacity results in memory.
@@ -42,15 +45,23 @@ func NewBuffer(capacity int) *Buffer {
 
 // OpenBuffer returns a buffer that also keeps its results in the spool directory
 // dir, restoring what a previous run left there: the unacked results, the epoch
-// and the next sequence number, and the drop count. Spool write errors are logged
-// (once per change) and counted; the buffer goes on in memory.
+// and the next sequence number, and the drop count. Damage found in the spool
+// is logged once, counted (SpoolDamaged), and skipped: intact records after it
+// are kept, and numbering goes on where no coordinator can have counted the
+// numbers already (see spool.go). Spool write errors are logged once per change
+// of state (failing, writable again) and counted; the buffer goes on in memory.
 func OpenBuffer(capacity int, dir string, logger *slog.Logger) (*Buffer, error) {
 	b := NewBuffer(capacity)
-	sp, restored, next, err := openSpool(dir)
+	sp, op, err := openSpool(dir)
 	if err != nil {
 		return nil, err
 	}
-	b.spool, b.logger, b.nextSeq, b.dropped = sp, logger, next, sp.meta.Dropped
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b.spool, b.logger, b.nextSeq, b.dropped = sp, logger, op.next, sp.meta.Dropped
+	b.spoolDamaged = logOpened(logger, dir, op)
+	restored := op.results
 	if n := len(restored) - b.capacity; n > 0 {
 		// The buffer held at most the newest capacity results: anything older on
 		// disk was dropped (and counted) or acked already.
@@ -97,7 +108,7 @@ func (b *Buffer) Record(r *linkmeshv1.Result) {
 	b.items = append(b.items, r)
 	if b.spool != nil {
 		b.spool.meta.Dropped = b.dropped
-		b.spoolErr(b.spool.append(r))
+		b.writeErr(b.spool.append(r))
 		b.releaseLocked()
 	}
 	close(b.added)
@@ -110,22 +121,95 @@ func (b *Buffer) releaseLocked() {
 	if len(b.items) > 0 {
 		through = b.items[0].GetSeq() - 1
 	}
-	b.spoolErr(b.spool.release(through))
+	err := b.spool.release(through)
+	switch {
+	case err != nil:
+		b.spoolErrors++
+		if !b.delFailing {
+			b.logger.Error("cannot delete delivered spool segments; the spool directory grows until it works again", "error", err.Error())
+		}
+	case b.delFailing:
+		b.logger.Info("spool segments deleted again")
+	}
+	b.delFailing = err != nil
 }
 
-func (b *Buffer) spoolErr(err error) {
-	if err == nil {
-		if b.lastErr != "" && b.logger != nil {
-			b.logger.Info("spool writable again")
+// writeErr logs the first failure of a run of failed writes and the first
+// success after it, and counts every failure.
+func (b *Buffer) writeErr(err error) {
+	switch {
+	case err != nil:
+		b.spoolErrors++
+		if !b.writeFailing {
+			b.logger.Error("spool write failed; results are kept in memory only until it works again (logged once until then)", "error", err.Error())
 		}
-		b.lastErr = ""
-		return
+	case b.writeFailing:
+		b.logger.Info("spool writable again", "failed_writes", b.spoolErrors)
 	}
-	b.spoolErrors++
-	if msg := err.Error(); msg != b.lastErr && b.logger != nil {
-		b.logger.Error("spool write failed; results are kept in memory only until it works again", "error", fmt.Sprint(err))
-		b.lastErr = msg
+	b.writeFailing = err != nil
+}
+
+// logOpened logs what opening the spool found, once, and returns the number of
+// damaged records.
+func logOpened(logger *slog.Logger, dir string, op spoolOpened) uint64 {
+	if op.converted > 0 {
+		logger.Info("spool segments of the previous format read and rewritten in format 2", "dir", dir, "segments", op.converted)
 	}
+	if len(op.damage) == 0 {
+		return 0
+	}
+	var records, bytes uint64
+	var where []string
+	for i, d := range op.damage {
+		records += d.records
+		bytes += uint64(d.bytes)
+		if i < 8 {
+			where = append(where, d.String())
+		}
+	}
+	if len(op.damage) > 8 {
+		where = append(where, fmt.Sprintf("and %d more", len(op.damage)-8))
+	}
+	attrs := []any{"dir", dir, "records", records, "bytes", bytes, "where", strings.Join(where, "; "),
+		"intact_results", len(op.results), "next_seq", op.next}
+	var then string
+	switch {
+	case op.oldEpoch != 0:
+		then = "the damage reached the end of a previous-format spool, so the intact results go on in a new epoch (a coordinator that counted some of them before counts those again)"
+		attrs = append(attrs, "old_epoch", op.oldEpoch)
+	case op.skipped > 0:
+		then = "the damage reached the end of the spool, so numbering skips to above every number the epoch may have used; the coordinator counts the numbers it never received as missing"
+		attrs = append(attrs, "skipped_seqs", op.skipped)
+	default:
+		then = "intact records after the damage are kept; the coordinator counts the lost numbers it never received as missing"
+	}
+	logger.Error("spool damaged: results lost; "+then, attrs...)
+	return records
+}
+
+// SkipPast makes the next sequence number at least counted+1 and returns how
+// many numbers that skipped (0 when the buffer is already past it). A Client
+// calls it with a coordinator's cursor for this epoch after Register: a cursor
+// beyond the numbers this probe has used means the spool lost its end without
+// noticing (a power cut before the fsync, a spool copied back from a backup),
+// and numbering on below it would have every next result skipped as a replay.
+func (b *Buffer) SkipPast(counted uint64) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if counted < b.nextSeq {
+		return 0
+	}
+	skipped := counted + 1 - b.nextSeq
+	b.nextSeq = counted + 1
+	return skipped
+}
+
+// SpoolDamaged returns how many records were found damaged (lost) when the
+// spool was opened.
+func (b *Buffer) SpoolDamaged() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.spoolDamaged
 }
 
 // SpoolErrors counts failed spool writes.

@@ -153,6 +153,10 @@ func (c *Client) session(ctx context.Context, api linkmeshv1.MeshServiceClient, 
 	if err != nil {
 		return fmt.Errorf("register: %w", err)
 	}
+	if skipped := c.Buffer.SkipPast(resp.GetReceivedSeq()); skipped > 0 {
+		c.Logger.Error("the coordinator has counted sequence numbers this probe had not used yet: its spool lost its end unnoticed (a power cut, a restored copy?); numbering skips past them so later results are counted, and results this run numbered at or below them are lost to this coordinator",
+			"coordinator_seq", resp.GetReceivedSeq(), "skipped", skipped, "epoch", c.Info.GetEpoch())
+	}
 	c.Buffer.Join(c.Address, resp.GetAckedSeq())
 	if c.OnRegistered != nil {
 		c.OnRegistered(resp.GetCoordinator())

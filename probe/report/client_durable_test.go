@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,4 +111,63 @@ func TestClientKeepsUntilDurable(t *testing.T) {
 	if len(fake.counted) != 1000 {
 		t.Errorf("%d distinct seqs sent, want 1000", len(fake.counted))
 	}
+}
+
+// TestClientSkipsPastCoordinatorCursor: a coordinator that has counted numbers
+// the probe has not used yet in this epoch (its spool lost its end unnoticed)
+// makes the probe number on above them, so its next results are counted rather
+// than skipped as replays.
+func TestClientSkipsPastCoordinatorCursor(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &durableCoordinator{counted: map[uint64]int{}, received: 50, durable: 50}
+	srv := grpc.NewServer()
+	linkmeshv1.RegisterMeshServiceServer(srv, fake)
+	go srv.Serve(lis)
+	defer srv.Stop()
+
+	buf := NewBuffer(100)
+	for range 10 {
+		buf.Record(result("mi1"))
+	}
+	buf.Join(lis.Addr().String(), 0)
+	var logs logSink
+	var mu sync.Mutex
+	c := &Client{
+		Address: lis.Addr().String(), Creds: insecure.NewCredentials(),
+		Info: &linkmeshv1.ProbeInfo{Name: "sql01", Epoch: 1}, Buffer: buf,
+		Plans: make(chan *linkmeshv1.Plan), Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, 10*time.Second, "the probe past the coordinator's cursor", func() bool { return buf.LastSeq() >= 50 })
+	buf.Record(result("mi1"))
+	waitFor(t, 10*time.Second, "the next result counted", func() bool {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		return fake.counted[51] == 1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if n := logs.count("had not used yet"); n != 1 || !strings.Contains(logs.String(), "skipped=40") {
+		t.Errorf("want one line saying 40 numbers were skipped, got %d:\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

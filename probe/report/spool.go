@@ -1,13 +1,11 @@
 package report
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // The spool keeps a Buffer's results on disk so a probe restart (kill -9
@@ -26,39 +23,63 @@ import (
 //
 // Layout of the directory:
 //
-//	meta.json            {"epoch": E, "dropped": D}: written on creation and, when
-//	                     the drop count changed, at most once a second
+//	meta.json            {"version": 2, "epoch": E, "dropped": D, "fence": F}:
+//	                     written on creation, before a sequence number above F
+//	                     is used (F moves fenceStep ahead), and when the drop
+//	                     count changed, at most once a second
 //	seg-<first seq>.log  append-only segments of records; the newest one is active
 //
-// A record is a little-endian uint32 length, a CRC-32C of the payload, and the
-// payload: the Result in protobuf wire form. Reading stops at the first short
-// or corrupt record of a segment (a write cut short by a crash) and the active
-// segment is truncated there. Records are written at once (a kill -9 loses
-// nothing written) and fsynced at most once a second (a power cut loses at most
-// the last second).
+// Records are checksummed one by one (see spoolread.go). At start every
+// segment is read; a damaged stretch is logged once, counted, and skipped: the
+// intact records after it are kept, and the segment is rewritten clean. The
+// sequence numbers go on above the highest intact one; when the damage reaches
+// the end of the newest segment (the last numbers used are unknown) they go on
+// above the fence instead, so no number a coordinator may have counted is used
+// again. A write error cuts the half-written record off at once. Records are
+// written at once (a kill -9 loses nothing written) and fsynced at most once a
+// second.
 const (
 	segRecords   = 4096
 	syncEvery    = time.Second
 	maxRecordLen = 1 << 20
 	metaFile     = "meta.json"
+	// fenceStep is how far ahead of the sequence the fence is kept: meta.json is
+	// written once per fenceStep results, and after damage at the end of the
+	// spool at most fenceStep-1 unused numbers are skipped.
+	fenceStep   = 256
+	metaVersion = 2
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// segFile is what the spool needs of its active segment (an *os.File; tests
+// wrap it to fail writes). The spool writes at offsets it keeps rather than
+// with O_APPEND: on Windows a file opened for appending cannot be truncated,
+// and a torn record must be cut off.
+type segFile interface {
+	io.WriterAt
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
 
 type spool struct {
 	dir      string
 	meta     spoolMeta
-	metaDisk uint64 // dropped count last written to meta.json
+	metaDisk spoolMeta // as last written to meta.json
 	segs     []segment
-	active   *os.File
-	count    int // records in the active segment
+	active   segFile
+	size     int64 // bytes of whole records (and header) in the active segment
+	torn     bool  // a failed write may have left bytes past size
+	count    int   // records in the active segment
 	lastSync time.Time
 	dirty    bool
 }
 
 type spoolMeta struct {
+	Version int    `json:"version,omitempty"` // absent: the first release's format
 	Epoch   uint64 `json:"epoch"`
 	Dropped uint64 `json:"dropped"`
+	// Fence is at or above every sequence number the epoch has used.
+	Fence uint64 `json:"fence,omitempty"`
 }
 
 type segment struct {
@@ -67,71 +88,164 @@ type segment struct {
 	path  string
 }
 
-// openSpool opens (or creates) a spool and returns the results it holds, in
-// order, and the next sequence number.
-func openSpool(dir string) (*spool, []*linkmeshv1.Result, uint64, error) {
+// spoolOpened tells the buffer what opening the spool found.
+type spoolOpened struct {
+	results   []*linkmeshv1.Result
+	next      uint64
+	damage    []damage
+	converted int    // segments of the first release's format rewritten
+	skipped   uint64 // sequence numbers skipped up to the fence after damage at the end
+	oldEpoch  uint64 // the epoch left behind for a new one (0: none)
+}
+
+// openSpool opens (or creates) a spool and returns what it holds.
+func openSpool(dir string) (*spool, spoolOpened, error) {
+	var op spoolOpened
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, 0, fmt.Errorf("spool: %w", err)
+		return nil, op, fmt.Errorf("spool: %w", err)
 	}
 	s := &spool{dir: dir}
 	data, err := os.ReadFile(filepath.Join(dir, metaFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		s.meta.Epoch = binary.BigEndian.Uint64(b[:]) | 1
+		s.meta = spoolMeta{Version: metaVersion, Epoch: newSpoolEpoch()}
 		if err := s.writeMeta(); err != nil {
-			return nil, nil, 0, err
+			return nil, op, err
 		}
 	case err != nil:
-		return nil, nil, 0, fmt.Errorf("spool: %w", err)
+		return nil, op, fmt.Errorf("spool: %w", err)
 	default:
 		if err := json.Unmarshal(data, &s.meta); err != nil || s.meta.Epoch == 0 {
-			return nil, nil, 0, fmt.Errorf("spool %s: %s is damaged; move the directory away to start a new epoch", dir, metaFile)
+			return nil, op, fmt.Errorf("spool %s: %s is damaged; move the directory away to start a new epoch", dir, metaFile)
+		}
+		s.metaDisk = s.meta
+	}
+	if err := s.findSegments(); err != nil {
+		return nil, op, err
+	}
+	op.next = 1
+	tailDamaged := false
+	lastCount := 0 // records in the newest segment
+	for i := range s.segs {
+		seg := &s.segs[i]
+		rd, err := readSegmentFile(seg.path, seg.first)
+		if err != nil {
+			return nil, op, err
+		}
+		lastCount = 0
+		for _, r := range rd.results {
+			if r.GetSeq() >= op.next { // never go backwards, whatever is on disk
+				lastCount++
+				op.results = append(op.results, r)
+				op.next = r.GetSeq() + 1
+				seg.last = r.GetSeq()
+			}
+		}
+		op.next = max(op.next, seg.first)
+		for _, d := range rd.damage {
+			if d.before == 0 {
+				if i+1 < len(s.segs) { // the next segment says where the numbers went on
+					d.before, d.records = s.segs[i+1].first, 0
+					if d.before > d.after+1 {
+						d.records = d.before - d.after - 1
+					}
+				} else {
+					tailDamaged = true
+				}
+			}
+			op.damage = append(op.damage, d)
+		}
+		if rd.v1 || len(rd.damage) > 0 {
+			if err := rewriteSegment(seg.path, rd.results); err != nil {
+				return nil, op, err
+			}
+			if rd.v1 {
+				op.converted++
+			}
 		}
 	}
-	s.metaDisk = s.meta.Dropped
-	entries, err := os.ReadDir(dir)
+	switch {
+	case tailDamaged && s.meta.Version < metaVersion:
+		// The first release kept no fence: nothing says which numbers the lost
+		// end used, so the intact results go on in a new epoch.
+		if err := s.newEpoch(&op); err != nil {
+			return nil, op, err
+		}
+		return s, op, nil
+	case tailDamaged:
+		if s.meta.Fence >= op.next {
+			op.skipped = s.meta.Fence + 1 - op.next
+			op.next = s.meta.Fence + 1
+		}
+	}
+	if s.meta.Version < metaVersion || s.meta.Fence < op.next-1 {
+		s.meta.Version, s.meta.Fence = metaVersion, max(s.meta.Fence, op.next-1)
+		if err := s.writeMeta(); err != nil {
+			return nil, op, err
+		}
+	}
+	if n := len(s.segs); n > 0 {
+		if err := s.reopen(s.segs[n-1].path, lastCount); err != nil {
+			return nil, op, err
+		}
+	} else {
+		if err := s.rotate(op.next); err != nil {
+			return nil, op, err
+		}
+	}
+	return s, op, nil
+}
+
+// findSegments lists the segment files in order.
+func (s *spool) findSegments() error {
+	entries, err := os.ReadDir(s.dir)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("spool: %w", err)
+		return fmt.Errorf("spool: %w", err)
 	}
 	for _, e := range entries {
 		n, ok := strings.CutPrefix(e.Name(), "seg-")
 		n, ok2 := strings.CutSuffix(n, ".log")
 		first, err := strconv.ParseUint(n, 10, 64)
 		if ok && ok2 && err == nil && first > 0 {
-			s.segs = append(s.segs, segment{first: first, last: first - 1, path: filepath.Join(dir, e.Name())})
+			s.segs = append(s.segs, segment{first: first, last: first - 1, path: filepath.Join(s.dir, e.Name())})
 		}
 	}
 	slices.SortFunc(s.segs, func(a, b segment) int { return compareU64(a.first, b.first) })
-	var results []*linkmeshv1.Result
-	next := uint64(1)
-	for i := range s.segs {
-		seg := &s.segs[i]
-		rs, good, err := readSegment(seg.path)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		for _, r := range rs {
-			if r.GetSeq() >= next { // never go backwards, whatever is on disk
-				results = append(results, r)
-				next = r.GetSeq() + 1
-				seg.last = r.GetSeq()
-			}
-		}
-		next = max(next, seg.first)
-		if i == len(s.segs)-1 {
-			if err := s.reopen(seg, good, len(rs)); err != nil {
-				return nil, nil, 0, err
-			}
+	return nil
+}
+
+// newEpoch starts a new epoch holding op's intact results, numbered from 1.
+func (s *spool) newEpoch(op *spoolOpened) error {
+	for _, seg := range s.segs {
+		if err := os.Remove(seg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("spool: %w", err)
 		}
 	}
-	if s.active == nil {
-		if err := s.rotate(next); err != nil {
-			return nil, nil, 0, err
+	s.segs = nil
+	op.oldEpoch = s.meta.Epoch
+	s.meta = spoolMeta{Version: metaVersion, Epoch: newSpoolEpoch()}
+	for i, r := range op.results {
+		r.Seq = uint64(i + 1)
+	}
+	op.next = uint64(len(op.results)) + 1
+	if err := s.writeMeta(); err != nil {
+		return err
+	}
+	if err := s.rotate(1); err != nil {
+		return err
+	}
+	for _, r := range op.results {
+		if err := s.append(r); err != nil {
+			return err
 		}
 	}
-	return s, results, next, nil
+	return nil
+}
+
+func newSpoolEpoch() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) | 1
 }
 
 func compareU64(a, b uint64) int {
@@ -144,56 +258,30 @@ func compareU64(a, b uint64) int {
 	return 0
 }
 
-// readSegment returns a segment's intact records and the length they span.
-func readSegment(path string) ([]*linkmeshv1.Result, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, fmt.Errorf("spool: %w", err)
-	}
-	defer f.Close()
-	r := bufio.NewReader(f)
-	var out []*linkmeshv1.Result
-	var good int64
-	var hdr [8]byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return out, good, nil
-		}
-		n := binary.LittleEndian.Uint32(hdr[:4])
-		if n == 0 || n > maxRecordLen {
-			return out, good, nil
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return out, good, nil
-		}
-		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
-			return out, good, nil
-		}
-		res := &linkmeshv1.Result{}
-		if err := proto.Unmarshal(payload, res); err != nil || res.GetSeq() == 0 {
-			return out, good, nil
-		}
-		out = append(out, res)
-		good += int64(8 + n)
-	}
-}
-
-// reopen makes seg the active segment, cutting off a torn tail.
-func (s *spool) reopen(seg *segment, good int64, count int) error {
-	f, err := os.OpenFile(seg.path, os.O_RDWR, 0o600)
+// reopen makes the segment at path (read, and rewritten if it was damaged, so
+// it ends with a whole record) the active segment; it holds count records.
+func (s *spool) reopen(path string, count int) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return fmt.Errorf("spool: truncate %s: %w", seg.path, err)
-	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("spool: %w", err)
 	}
-	s.active, s.count = f, count
+	s.active, s.size, s.count = f, fi.Size(), count
+	if s.size < int64(len(segHeader)) { // created, header never written
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return fmt.Errorf("spool: %w", err)
+		}
+		if _, err := f.WriteAt(segHeader, 0); err != nil {
+			f.Close()
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.size = int64(len(segHeader))
+	}
 	return nil
 }
 
@@ -207,37 +295,64 @@ func (s *spool) rotate(next uint64) error {
 		s.active = nil
 	}
 	p := filepath.Join(s.dir, fmt.Sprintf("seg-%020d.log", next))
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	s.active, s.count = f, 0
+	if _, err := f.WriteAt(segHeader, 0); err != nil {
+		f.Close()
+		os.Remove(p)
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.active, s.count, s.size, s.torn = f, 0, int64(len(segHeader)), false
 	s.segs = append(s.segs, segment{first: next, last: next - 1, path: p})
 	return nil
 }
 
-// append writes r to the active segment.
+// append writes r to the active segment. A failed write is cut off at once, so
+// the segment never keeps half a record.
 func (s *spool) append(r *linkmeshv1.Result) error {
+	if s.active == nil {
+		if err := s.rotate(r.GetSeq()); err != nil {
+			return err
+		}
+	}
+	if s.torn {
+		if err := s.active.Truncate(s.size); err != nil {
+			return fmt.Errorf("spool: cut off a torn record: %w", err)
+		}
+		s.torn = false
+	}
 	if s.count >= segRecords {
 		if err := s.rotate(r.GetSeq()); err != nil {
 			return err
 		}
 	}
-	payload, err := proto.Marshal(r)
+	var fenceErr error
+	if r.GetSeq() > s.meta.Fence {
+		// The fence goes to disk before the number is used: after damage at the
+		// end of the spool, numbering goes on above it.
+		old := s.meta.Fence
+		s.meta.Fence = r.GetSeq() + fenceStep - 1
+		if fenceErr = s.writeMeta(); fenceErr != nil {
+			s.meta.Fence = old
+		}
+	}
+	rec, err := encodeRecord(r)
 	if err != nil {
-		return fmt.Errorf("spool: encode: %w", err)
+		return err
 	}
-	buf := make([]byte, 8+len(payload))
-	binary.LittleEndian.PutUint32(buf[:4], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(buf[4:8], crc32.Checksum(payload, castagnoli))
-	copy(buf[8:], payload)
-	if _, err := s.active.Write(buf); err != nil {
-		return fmt.Errorf("spool: write: %w", err)
+	if _, err := s.active.WriteAt(rec, s.size); err != nil {
+		if terr := s.active.Truncate(s.size); terr != nil {
+			s.torn = true
+		}
+		return errors.Join(fenceErr, fmt.Errorf("spool: write: %w", err))
 	}
+	s.size += int64(len(rec))
 	s.count++
 	s.segs[len(s.segs)-1].last = r.GetSeq()
 	s.dirty = true
-	return s.maybeSync(false)
+	return errors.Join(fenceErr, s.maybeSync(false))
 }
 
 // maybeSync fsyncs the active segment (and rewrites meta.json when the drop count
@@ -254,7 +369,7 @@ func (s *spool) maybeSync(force bool) error {
 			return fmt.Errorf("spool: sync: %w", err)
 		}
 	}
-	if s.meta.Dropped != s.metaDisk {
+	if s.meta != s.metaDisk {
 		return s.writeMeta()
 	}
 	return nil
@@ -262,14 +377,10 @@ func (s *spool) maybeSync(force bool) error {
 
 func (s *spool) writeMeta() error {
 	data, _ := json.Marshal(s.meta)
-	tmp := filepath.Join(s.dir, metaFile+".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("spool: %w", err)
+	if err := writeFileSync(filepath.Join(s.dir, metaFile), data); err != nil {
+		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, metaFile)); err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	s.metaDisk = s.meta.Dropped
+	s.metaDisk = s.meta
 	return nil
 }
 
@@ -293,6 +404,9 @@ func (s *spool) release(through uint64) error {
 
 // close syncs and closes the spool.
 func (s *spool) close() error {
+	if s.active == nil {
+		return nil
+	}
 	err := s.maybeSync(true)
 	if cerr := s.active.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("spool: %w", cerr)

@@ -70,35 +70,6 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	}
 }
 
-// TestSpoolTornTail: a record cut short by a crash is dropped and the segment
-// truncated there; the records before it survive.
-func TestSpoolTornTail(t *testing.T) {
-	dir := t.TempDir()
-	b := open(t, 100, dir)
-	for range 5 {
-		b.Record(result("mi1"))
-	}
-	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
-	if len(segs) != 1 {
-		t.Fatalf("segments: %v", segs)
-	}
-	fi, _ := os.Stat(segs[0])
-	if err := os.Truncate(segs[0], fi.Size()-3); err != nil {
-		t.Fatal(err)
-	}
-	b2 := open(t, 100, dir)
-	if got := spooledSeqs(b2.Since(0, 100)); len(got) != 4 || got[3] != 4 {
-		t.Errorf("after a torn 5th record: got %v, want [1 2 3 4]", got)
-	}
-	b2.Record(result("mi1"))
-	b2.Close()
-	b3 := open(t, 100, dir)
-	if got := spooledSeqs(b3.Since(0, 100)); len(got) != 5 || got[4] != 5 {
-		t.Errorf("after the truncation and one more record: got %v, want [1 2 3 4 5]", got)
-	}
-	b3.Close()
-}
-
 // TestSpoolReleasesAndCountsDrops: acked segments are deleted; when the bound is
 // hit the oldest are dropped, counted, and the count survives a restart.
 func TestSpoolReleasesAndCountsDrops(t *testing.T) {
