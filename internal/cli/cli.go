@@ -103,6 +103,13 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, usageErrorf("--log-format %q: use text or json", l.format)
 }
 
+// webConfigFlag is the flag that names the HTTP port's web config, spelled
+// as node_exporter's.
+const (
+	webConfigFlag  = "web.config.file"
+	webConfigUsage = "web config file (the format of prometheus/exporter-toolkit, as node_exporter's --web.config.file): TLS and basic auth for the HTTP port; see docs/security.md"
+)
+
 // listFlag is a repeatable flag that also splits on commas.
 type listFlag []string
 
