@@ -321,7 +321,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	if a.metricsLis != nil {
-		g.Go(func() error { return a.metrics.serve(gctx, a.metricsLis, a.cfg.WebConfigFile, a.logger.With("component", "metrics")) })
+		g.Go(func() error {
+			return a.metrics.serve(gctx, a.metricsLis, a.cfg.WebConfigFile, a.logger.With("component", "metrics"))
+		})
 	}
 	if a.lis != nil {
 		g.Go(func() error { return a.responder.Serve(gctx, a.lis) })
