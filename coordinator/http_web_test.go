@@ -262,3 +262,19 @@ func grepLines(text, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestReloadRefusesWebConfigChange: the web config's path is read at start
+// (TLS on or off is decided then); a reload that changes it is refused, so a
+// coordinator never looks protected in its config file while serving
+// without it.
+func TestReloadRefusesWebConfigChange(t *testing.T) {
+	wc := webtest.Write(t, false)
+	s := runServer(t, baseConfig, nil)
+	cfg, err := config.Parse("test.yaml", []byte(baseConfig+"web: {config_file: "+strconv.Quote(wc.File)+"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(cfg); err == nil || !strings.Contains(err.Error(), "web.config_file") {
+		t.Errorf("Reload with a new web.config_file: %v, want a refusal naming web.config_file", err)
+	}
+}

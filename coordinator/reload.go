@@ -65,8 +65,8 @@ func (s *Server) reloadFile(path, why string) {
 }
 
 // Reload replaces the path policy and the other settings that can change while
-// running. Listen addresses, gossip and the mesh key need a restart: a change to
-// them is refused. A policy that would expand beyond limits.max_paths over the
+// running. Listen addresses, gossip, the mesh key and the web config's path
+// need a restart: a change to them is refused. A policy that would expand beyond limits.max_paths over the
 // current probes is refused.
 func (s *Server) Reload(cfg *config.Config) error {
 	old := s.cfg.Load()
