@@ -24,10 +24,14 @@ type checkpointer struct {
 	lastSave prometheus.Gauge
 	duration prometheus.Histogram
 
-	mu      sync.Mutex // one save at a time
-	failed  bool       // the last save failed: the next one is forced
-	lastErr string
-	closed  bool
+	mu     sync.Mutex // one save at a time
+	failed bool       // the last save failed: the next one is forced
+	// While saves fail, the log has said so once (at the first failure);
+	// these tell the recovery line how long and how often it failed.
+	failingSince time.Time
+	failures     int
+	lastErr      error
+	closed       bool
 }
 
 // openCheckpointer locks the state directory, restores its checkpoint into
@@ -106,17 +110,23 @@ func (c *checkpointer) save() {
 	c.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.saves.WithLabelValues("error").Inc()
-		c.failed = true
-		if msg := err.Error(); msg != c.lastErr {
-			c.logger.Error("cannot write the checkpoint; acks stop advancing, so probes keep their results until it works again", "error", err)
-			c.lastErr = msg
+		if !c.failed {
+			// Logged once per change of state: a save is tried every
+			// interval, and its error names a new temporary file each time.
+			c.failingSince, c.failures = start, 0
+			c.logger.Error("cannot write the checkpoint; acks stop advancing, so probes keep their results until it works again (logged once; linkmesh_coordinator_checkpoints_total{result=\"error\"} counts the attempts)", "error", err)
+		} else {
+			c.logger.Debug("checkpoint still failing", "error", err)
 		}
+		c.failed, c.lastErr = true, err
+		c.failures++
 		return
 	}
 	if c.failed {
-		c.logger.Info("checkpoint written again; acks advance")
+		c.logger.Info("checkpoint written again; acks advance", "failed_attempts", c.failures,
+			"failing_for", time.Since(c.failingSince).Round(time.Millisecond).String(), "last_error", c.lastErr)
 	}
-	c.failed, c.lastErr = false, ""
+	c.failed, c.lastErr, c.failures = false, nil, 0
 	c.saves.WithLabelValues("ok").Inc()
 	c.lastSave.SetToCurrentTime()
 	c.store.Commit(cp)

@@ -65,13 +65,13 @@ func (s *Server) reloadFile(path, why string) {
 }
 
 // Reload replaces the path policy and the other settings that can change while
-// running. Listen addresses, gossip and the mesh key need a restart: a change to
-// them is refused. A policy that would expand beyond limits.max_paths over the
+// running. Listen addresses, gossip, the mesh key and the web config's path
+// need a restart: a change to them is refused. A policy that would expand beyond limits.max_paths over the
 // current probes is refused.
 func (s *Server) Reload(cfg *config.Config) error {
 	old := s.cfg.Load()
-	if cfg.Listen != old.Listen || !reflect.DeepEqual(cfg.Gossip, old.Gossip) || cfg.MeshKeyFile != old.MeshKeyFile || cfg.Name != old.Name {
-		return fmt.Errorf("name, listen, gossip and mesh_key_file take effect only at a restart; restart the coordinator to change them")
+	if cfg.Listen != old.Listen || !reflect.DeepEqual(cfg.Gossip, old.Gossip) || cfg.MeshKeyFile != old.MeshKeyFile || cfg.Name != old.Name || cfg.Web != old.Web {
+		return fmt.Errorf("name, listen, gossip, mesh_key_file and web.config_file take effect only at a restart; restart the coordinator to change them")
 	}
 	if n := policy.Count(cfg.Paths, s.store.Probes()); n > cfg.Limits.MaxPaths {
 		return fmt.Errorf("the policy expands to %d paths over the current probes, above limits.max_paths (%d); narrow the rules or raise the limit", n, cfg.Limits.MaxPaths)

@@ -25,6 +25,7 @@ import (
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -74,6 +75,14 @@ type Server struct {
 
 	gate  *admit.Gate
 	state *checkpointer // nil without a state directory
+
+	// webConfigFile is the exporter-toolkit web config of the HTTP port ("": plain HTTP, no auth).
+	webConfigFile string
+	// apiSlots holds one token per /api/v1/paths request being answered.
+	apiSlots   chan struct{}
+	apiRefused prometheus.Counter
+	// pathsHook, when set (tests), runs inside handlePaths while it holds its slot.
+	pathsHook func()
 }
 
 // Options are the coordinator's settings that do not come from its config file.
@@ -84,6 +93,8 @@ type Options struct {
 	Insecure bool
 	// MeshKey overrides the config's mesh_key_file (the demo generates one).
 	MeshKey []byte
+	// WebConfigFile overrides the config's web.config_file (--web.config.file).
+	WebConfigFile string
 }
 
 // New opens the coordinator's listeners (so a port in use fails here, before
@@ -184,13 +195,15 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	s.grpc = grpc.NewServer(gopts...)
 	linkmeshv1.RegisterMeshServiceServer(s.grpc, &service{s: s})
 	srvMetrics.InitializeMetrics(s.grpc)
-	s.http = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	webFile := opts.WebConfigFile
+	if webFile == "" {
+		webFile = cfg.Web.ConfigFile
 	}
+	if err := web.Validate(webFile); err != nil {
+		s.closeState()
+		return nil, fmt.Errorf("web config file %s: %w", webFile, err)
+	}
+	s.initHTTP(logger, webFile)
 
 	var err error
 	if s.grpcLis, err = net.Listen("tcp", cfg.Listen.GRPC); err != nil {
@@ -261,12 +274,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	g.Go(func() error {
-		if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve HTTP: %w", err)
-		}
-		return nil
-	})
+	g.Go(s.serveHTTP)
 	if s.state != nil {
 		g.Go(func() error { return s.state.run(ctx) })
 	}

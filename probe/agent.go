@@ -53,6 +53,9 @@ type Config struct {
 	SpoolDir string
 	// Metrics is the listen address of the probe's own /metrics ("" disables it).
 	Metrics string
+	// WebConfigFile secures Metrics with TLS and basic auth: a web config
+	// file in the format of prometheus/exporter-toolkit ("": plain HTTP).
+	WebConfigFile string
 	// ReplayRate bounds the results per second sent to each coordinator
 	// (0: report.DefaultReplayRate).
 	ReplayRate float64
@@ -143,6 +146,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
 			return fmt.Errorf("--metrics %q: not host:port (e.g. :9023)", c.Metrics)
 		}
+	}
+	if err := validateWebConfig(c.WebConfigFile, c.Metrics); err != nil {
+		return err
 	}
 	if c.ReplayRate < 0 {
 		return fmt.Errorf("--replay-rate %v: must be positive", c.ReplayRate)
@@ -315,7 +321,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	if a.metricsLis != nil {
-		g.Go(func() error { return a.metrics.serve(gctx, a.metricsLis, a.logger.With("component", "metrics")) })
+		g.Go(func() error {
+			return a.metrics.serve(gctx, a.metricsLis, a.cfg.WebConfigFile, a.logger.With("component", "metrics"))
+		})
 	}
 	if a.lis != nil {
 		g.Go(func() error { return a.responder.Serve(gctx, a.lis) })

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // metrics are the probe's own series, served on --metrics. They let an operator
@@ -117,10 +118,32 @@ func codeName(c linkmeshv1.Code) string {
 	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
 }
 
-// serve serves /metrics on lis until ctx is done.
-func (m *metrics) serve(ctx context.Context, lis net.Listener, logger *slog.Logger) error {
+// maxScrapesInFlight bounds concurrent scrapes of the probe's /metrics; over
+// it the answer is 503 at once (counted in
+// promhttp_metric_handler_requests_total{code="503"}).
+const maxScrapesInFlight = 4
+
+// validateWebConfig checks the --web.config.file (TLS, basic auth) of the
+// probe's /metrics: it must parse, and its certificates and hashes load.
+func validateWebConfig(file, metricsAddr string) error {
+	if file == "" {
+		return nil
+	}
+	if metricsAddr == "" {
+		return fmt.Errorf("--web.config.file %s secures --metrics, which is off; give --metrics too", file)
+	}
+	if err := web.Validate(file); err != nil {
+		return fmt.Errorf("--web.config.file %s: %w", file, err)
+	}
+	return nil
+}
+
+// serve serves /metrics on lis until ctx is done, with TLS and basic auth as
+// webConfigFile says ("": plain HTTP; exporter-toolkit re-reads the file on
+// every request and TLS handshake).
+func (m *metrics) serve(ctx context.Context, lis net.Listener, webConfigFile string, logger *slog.Logger) error {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 4, Timeout: 10 * time.Second}))
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: maxScrapesInFlight, Timeout: 10 * time.Second})))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -129,7 +152,7 @@ func (m *metrics) serve(ctx context.Context, lis net.Listener, logger *slog.Logg
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(lis) }()
+	go func() { done <- web.Serve(lis, srv, &web.FlagConfig{WebConfigFile: &webConfigFile}, logger) }()
 	select {
 	case err := <-done:
 		return fmt.Errorf("metrics: %w", err)

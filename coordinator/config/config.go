@@ -38,6 +38,8 @@ type Config struct {
 	// Limits guard the coordinator's size, and bound what probes (and anyone
 	// else connecting) may cost.
 	Limits Limits `yaml:"limits"`
+	// Web secures the HTTP port (/metrics, /api/v1/paths).
+	Web Web `yaml:"web"`
 
 	// dir is the config file's directory, against which relative paths resolve
 	// ("" for a config that is not a file).
@@ -55,6 +57,17 @@ type TLS struct {
 	Cert string `yaml:"cert"`
 	// Key is the coordinator's private key.
 	Key string `yaml:"key"`
+}
+
+// Web secures the HTTP port with TLS and basic auth.
+type Web struct {
+	// ConfigFile is a web config file in the format of
+	// prometheus/exporter-toolkit (tls_server_config, basic_auth_users), as
+	// node_exporter's --web.config.file; the coordinator's --web.config.file
+	// overrides it. A relative path is relative to this config file's
+	// directory. Its contents are read again on every request and TLS
+	// handshake; the path takes effect at a restart.
+	ConfigFile string `yaml:"config_file"`
 }
 
 // State configures the state directory.

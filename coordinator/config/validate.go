@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/internal/yamlconf"
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // Kinds lists the probe kinds a rule may name, in the order docs list them.
@@ -91,6 +92,12 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 	}
 	if c.State.Dir != "" {
 		c.State.Dir = c.resolve(c.State.Dir)
+	}
+	if c.Web.ConfigFile != "" {
+		c.Web.ConfigFile = c.resolve(c.Web.ConfigFile)
+		if err := web.Validate(c.Web.ConfigFile); err != nil {
+			add(doc.Errorf([]any{"web", "config_file"}, "%s: %v (the format of prometheus/exporter-toolkit; a relative path is relative to the config file's directory)", c.Web.ConfigFile, err))
+		}
 	}
 	for _, l := range []struct {
 		key      string

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // Exit codes shared by every subcommand.
@@ -68,17 +70,58 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// logFlags adds --log-level and --log-format to fs.
+// logFlags adds --log-level, --log-format and --log-file (with its rotation) to fs.
 type logFlags struct {
 	level  string
 	format string
 	file   string
+	// Rotation of --log-file (lumberjack): size in megabytes, rotated files
+	// kept, and their age in days (0: kept whatever their age).
+	maxSizeMB  int
+	maxBackups int
+	maxAgeDays int
 }
+
+// Defaults of the --log-file rotation: at most 6 files of 100 MB (600 MB).
+const (
+	defaultLogMaxSizeMB  = 100
+	defaultLogMaxBackups = 5
+	defaultLogMaxAgeDays = 30
+)
 
 func (l *logFlags) register(fs *flag.FlagSet, level string) {
 	fs.StringVar(&l.level, "log-level", level, "log level: debug, info, warn or error")
 	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
-	fs.StringVar(&l.file, "log-file", "", "append logs to this file instead of standard error (for a Windows service)")
+	fs.StringVar(&l.file, "log-file", "", "append logs to this file instead of standard error (for a Windows service); it is rotated by size (--log-file-max-size), the rotated files named FILE-TIMESTAMP")
+	fs.IntVar(&l.maxSizeMB, "log-file-max-size", defaultLogMaxSizeMB, "rotate --log-file when it reaches this many megabytes")
+	fs.IntVar(&l.maxBackups, "log-file-max-backups", defaultLogMaxBackups, "rotated log files kept (0: all, bounded by --log-file-max-age)")
+	fs.IntVar(&l.maxAgeDays, "log-file-max-age", defaultLogMaxAgeDays, "days a rotated log file is kept (0: no limit, bounded by --log-file-max-backups)")
+}
+
+// openLogFile checks that the log file can be opened for appending (so a bad
+// path is a usage error now, not lost log lines later) and returns its
+// rotating writer. lumberjack runs one goroutine for the removal of old files
+// once it first rotates; like the file, it lives as long as the process.
+func (l *logFlags) openLogFile() (io.Writer, error) {
+	switch {
+	case l.maxSizeMB < 1:
+		return nil, usageErrorf("--log-file-max-size %d: give at least 1 (megabytes)", l.maxSizeMB)
+	case l.maxBackups < 0:
+		return nil, usageErrorf("--log-file-max-backups %d: give 0 or more", l.maxBackups)
+	case l.maxAgeDays < 0:
+		return nil, usageErrorf("--log-file-max-age %d: give 0 or more days", l.maxAgeDays)
+	}
+	f, err := os.OpenFile(l.file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, usageErrorf("--log-file: %v", err)
+	}
+	f.Close() // lumberjack reopens it, and keeps its mode for the files it rotates to
+	return &lumberjack.Logger{
+		Filename:   l.file,
+		MaxSize:    l.maxSizeMB,
+		MaxBackups: l.maxBackups,
+		MaxAge:     l.maxAgeDays,
+	}, nil
 }
 
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -88,9 +131,9 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	if l.file != "" {
-		f, err := os.OpenFile(l.file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+		f, err := l.openLogFile()
 		if err != nil {
-			return nil, usageErrorf("--log-file: %v", err)
+			return nil, err
 		}
 		w = f // held open for the life of the process
 	}
@@ -102,6 +145,13 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	}
 	return nil, usageErrorf("--log-format %q: use text or json", l.format)
 }
+
+// webConfigFlag is the flag that names the HTTP port's web config, spelled
+// as node_exporter's.
+const (
+	webConfigFlag  = "web.config.file"
+	webConfigUsage = "web config file (the format of prometheus/exporter-toolkit, as node_exporter's --web.config.file): TLS and basic auth for the HTTP port; see docs/security.md"
+)
 
 // listFlag is a repeatable flag that also splits on commas.
 type listFlag []string

@@ -8,6 +8,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -15,7 +16,7 @@ import (
 func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("coordinator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var file, stateDir string
+	var file, stateDir, webConfig string
 	var insecureFlag, checkOnly bool
 	var tf tlsFlags
 	var lf logFlags
@@ -23,6 +24,7 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	tf.register(fs, "the coordinator's certificate (linkmesh certs server)")
 	fs.StringVar(&stateDir, "state-dir", "", "directory for the checkpoint of path state and probe cursors (overrides state.dir; empty: nothing survives a restart)")
 	fs.BoolVar(&insecureFlag, "insecure", false, "serve plain gRPC without TLS: anyone who reaches the port can report as any probe (never across untrusted networks)")
+	fs.StringVar(&webConfig, webConfigFlag, "", webConfigUsage+" (overrides web.config_file in the config)")
 	fs.BoolVar(&checkOnly, "check-config", false, "validate the config, print a summary and exit")
 	lf.register(fs, "info")
 	fs.Usage = func() {
@@ -55,8 +57,13 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		cfg.TLS = config.TLS{CA: tf.ca, Cert: tf.cert, Key: tf.key}
 	}
+	if webConfig != "" {
+		if err := web.Validate(webConfig); err != nil {
+			return usageErrorf("--%s %s: %w", webConfigFlag, webConfig, err)
+		}
+	}
 	if checkOnly {
-		return printConfigSummary(stdout, file, cfg)
+		return printConfigSummary(stdout, file, cfg, webConfig)
 	}
 	for _, w := range cfg.Warnings() {
 		logger.Warn("config: " + w)
@@ -74,7 +81,7 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if cfg.State.Dir == "" {
 		logger.Info("no state directory: a restart resets the counters (Prometheus handles the reset) and results counted but not yet scraped are gone; set state.dir or --state-dir to keep them")
 	}
-	s, err := coordinator.New(cfg, coordinator.Options{Insecure: insecureFlag}, logger)
+	s, err := coordinator.New(cfg, coordinator.Options{Insecure: insecureFlag, WebConfigFile: webConfig}, logger)
 	if err != nil {
 		return err
 	}
@@ -84,7 +91,7 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return g.Wait()
 }
 
-func printConfigSummary(w io.Writer, file string, cfg *config.Config) error {
+func printConfigSummary(w io.Writer, file string, cfg *config.Config, webConfig string) error {
 	_, err := io.WriteString(w, file+": ok\n")
 	if err != nil {
 		return err
@@ -97,7 +104,14 @@ func printConfigSummary(w io.Writer, file string, cfg *config.Config) error {
 	if cfg.State.Dir != "" {
 		state = cfg.State.Dir + " (checkpoint every " + cfg.State.SnapshotInterval.String() + ")"
 	}
-	if _, err := io.WriteString(w, "  tls: "+tls+"\n  state: "+state+"\n"); err != nil {
+	if webConfig == "" {
+		webConfig = cfg.Web.ConfigFile
+	}
+	httpAuth := "none: /metrics and /api/v1/paths in plain HTTP without authentication"
+	if webConfig != "" {
+		httpAuth = webConfig
+	}
+	if _, err := io.WriteString(w, "  tls: "+tls+"\n  web config: "+httpAuth+"\n  state: "+state+"\n"); err != nil {
 		return err
 	}
 	for _, r := range cfg.Paths {
