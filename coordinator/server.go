@@ -84,6 +84,9 @@ type Options struct {
 	Insecure bool
 	// MeshKey overrides the config's mesh_key_file (the demo generates one).
 	MeshKey []byte
+	// StandInLease overrides StandInLease, the time a probe holds a stand-in
+	// after its last renewal (tests shorten it).
+	StandInLease time.Duration
 }
 
 // New opens the coordinator's listeners (so a port in use fails here, before
@@ -100,6 +103,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	cfg.Limits = cfg.Limits.OrDefault()
 	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
 	s.plans = newPlanner(s.store, s.cfg.Load, logger)
+	s.plans.standInLease = opts.StandInLease
 	s.rounds = newRounds(logger.With("component", "check"))
 	s.checkTimes = defaultCheckTimes
 	s.checkRounds = prometheus.NewCounterVec(prometheus.CounterOpts{
