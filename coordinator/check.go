@@ -79,7 +79,7 @@ func (s *Server) runCheck(ctx context.Context, req *linkmeshv1.RunCheckRequest, 
 	if spec.standIn {
 		say("asking %s for a stand-in on %d…", probe, spec.port)
 		budget := s.checkTimes.standIn + time.Duration(spec.attempts)*(spec.timeout+checkBurstTime+checkInterval) + s.checkTimes.slack + s.checkTimes.release
-		if err := s.RequestStandIn(probe, spec.port, min(budget, MaxStandIn)); err != nil {
+		if err := s.RequestStandIn(ctx, probe, spec.port, min(budget, MaxStandIn)); err != nil {
 			s.checkRounds.WithLabelValues(outcomeRefused).Inc()
 			return status.Errorf(codes.FailedPrecondition, "stand_in: %v", err)
 		}

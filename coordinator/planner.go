@@ -30,7 +30,7 @@ type planner struct {
 	builtCfg    *config.Config
 	dirty       bool // stand-in requests or round targets changed since the plans were built
 	plans       map[string]*linkmeshv1.Plan
-	standIns    map[string][]standInRequest     // by probe
+	standIns    map[string][]*standInRequest    // by probe
 	rounds      map[string][]*linkmeshv1.Target // targets of check rounds, by probe
 	cfgChanged  chan struct{}
 	done        chan struct{}
@@ -38,6 +38,8 @@ type planner struct {
 	generations uint64
 	// leftOut is how many targets the last expansion left out (max_paths).
 	leftOut atomic.Int64
+	// standInLease is the stand-ins' lease (0: StandInLease).
+	standInLease time.Duration
 }
 
 func newPlanner(store *pathstate.Store, cfg func() *config.Config, logger *slog.Logger) *planner {
@@ -46,7 +48,7 @@ func newPlanner(store *pathstate.Store, cfg func() *config.Config, logger *slog.
 		cfg:        cfg,
 		logger:     logger,
 		plans:      map[string]*linkmeshv1.Plan{},
-		standIns:   map[string][]standInRequest{},
+		standIns:   map[string][]*standInRequest{},
 		rounds:     map[string][]*linkmeshv1.Target{},
 		cfgChanged: make(chan struct{}),
 		done:       make(chan struct{}),

@@ -57,7 +57,7 @@ func TestPlannerRoundTargets(t *testing.T) {
 		return &linkmeshv1.Target{Id: "check/" + id + "/x", Kind: linkmeshv1.Kind_KIND_TCP, Host: to, Port: 5022, Name: "sql1", Site: "sql", Round: id, Attempts: 3}
 	}
 	p.addRound(map[string][]*linkmeshv1.Target{"sql1": {round("chk-1", "a"), round("chk-1", "b")}, "gone": {round("chk-1", "c")}})
-	if err := s.RequestStandIn("gone", 5022, time.Minute); err != nil {
+	if err := s.RequestStandIn(t.Context(), "gone", 5022, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	check("round added", map[string]want{"sql1": {3, 0, true}, "mi1": {0, 0, false}, "gone": {1, 1, true}})

@@ -95,6 +95,9 @@ type Options struct {
 	MeshKey []byte
 	// WebConfigFile overrides the config's web.config_file (--web.config.file).
 	WebConfigFile string
+	// StandInLease overrides StandInLease, the time a probe holds a stand-in
+	// after its last renewal (tests shorten it).
+	StandInLease time.Duration
 }
 
 // New opens the coordinator's listeners (so a port in use fails here, before
@@ -111,6 +114,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	cfg.Limits = cfg.Limits.OrDefault()
 	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
 	s.plans = newPlanner(s.store, s.cfg.Load, logger)
+	s.plans.standInLease = opts.StandInLease
 	s.rounds = newRounds(logger.With("component", "check"))
 	s.checkTimes = defaultCheckTimes
 	s.checkRounds = prometheus.NewCounterVec(prometheus.CounterOpts{

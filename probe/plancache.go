@@ -4,13 +4,28 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/protobuf/proto"
 )
 
 // The plan cache keeps the latest plan on disk, so a probe that restarts while no
-// coordinator answers goes on measuring what it measured before.
+// coordinator answers goes on measuring what it measured before. Only the
+// standing plan: the targets of check rounds and the stand-ins are requests of
+// the moment, never written and never read back (a restarted probe must not
+// replay a round's attempts and bursts, nor bind 5022 again).
+
+// standingPlan returns a copy of plan without the targets of check rounds
+// (Target.round set, or bounded Target.attempts) and without stand-ins.
+func standingPlan(plan *linkmeshv1.Plan) *linkmeshv1.Plan {
+	out := proto.CloneOf(plan)
+	out.StandIns = nil
+	out.Targets = slices.DeleteFunc(out.Targets, func(t *linkmeshv1.Target) bool {
+		return t.GetRound() != "" || t.GetAttempts() > 0
+	})
+	return out
+}
 
 // loadPlan reads a cached plan; a missing file is not an error (nil, nil).
 func loadPlan(path string) (*linkmeshv1.Plan, error) {
@@ -25,12 +40,13 @@ func loadPlan(path string) (*linkmeshv1.Plan, error) {
 	if err := proto.Unmarshal(data, &plan); err != nil {
 		return nil, fmt.Errorf("plan cache %s is damaged (delete it; the next plan rewrites it): %w", path, err)
 	}
-	return &plan, nil
+	return standingPlan(&plan), nil
 }
 
-// savePlan writes the plan atomically: a crash leaves the old file or the new one.
+// savePlan writes the standing part of plan atomically: a crash leaves the old
+// file or the new one.
 func savePlan(path string, plan *linkmeshv1.Plan) error {
-	data, err := proto.Marshal(plan)
+	data, err := proto.Marshal(standingPlan(plan))
 	if err != nil {
 		return fmt.Errorf("encode plan: %w", err)
 	}

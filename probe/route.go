@@ -47,9 +47,12 @@ func (a *Agent) standInRequests(plan *linkmeshv1.Plan) []standin.Request {
 		reqs = append(reqs, standin.Request{Port: p, Continuous: true})
 	}
 	for _, s := range plan.GetStandIns() {
-		r := standin.Request{Port: s.GetPort()}
+		r := standin.Request{Port: s.GetPort(), Renewal: s.GetRenewal()}
 		if d := s.GetMaxDuration(); d != nil && d.CheckValid() == nil {
 			r.MaxDuration = d.AsDuration()
+		}
+		if d := s.GetLease(); d != nil && d.CheckValid() == nil {
+			r.Lease = d.AsDuration()
 		}
 		reqs = append(reqs, r)
 	}

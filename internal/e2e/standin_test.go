@@ -80,7 +80,7 @@ paths:
 			s.has("linkmesh_path_probes_total", append(takenLabels, "kind", "tcp", "result", "ok")...)
 	})
 	for _, port := range []int{free, taken} {
-		if err := coord.RequestStandIn("sql1", uint32(port), time.Minute); err != nil {
+		if err := coord.RequestStandIn(t.Context(), "sql1", uint32(port), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,10 +110,10 @@ paths:
 	if s.has("linkmesh_path_up", append(takenLabels, "kind", "echo")...) {
 		t.Errorf("the taken port got an echo path; it must stay tcp")
 	}
-	if err := coord.RequestStandIn("sql1", 0, time.Minute); err == nil {
+	if err := coord.RequestStandIn(t.Context(), "sql1", 0, time.Minute); err == nil {
 		t.Error("a stand-in on port 0 was accepted")
 	}
-	if err := coord.RequestStandIn("nobody", uint32(free), time.Minute); err == nil {
+	if err := coord.RequestStandIn(t.Context(), "nobody", uint32(free), time.Minute); err == nil {
 		t.Error("a stand-in on an unknown probe was accepted")
 	}
 }

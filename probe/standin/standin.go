@@ -4,6 +4,12 @@
 // there so the far side can prove the path end to end, and releases the port
 // when the request is withdrawn or its time is up.
 //
+// A coordinator's stand-in is a lease: the port is held only while the
+// coordinator renews the request (a new Request.Renewal in a plan), and is
+// released once Request.Lease has passed without one. A coordinator that dies
+// mid-round, or a plan stream that breaks, thus frees the port within one
+// lease rather than at the request's MaxDuration.
+//
 // A port another program holds is never touched: the stand-in reports it as
 // taken (on the SQL Server host that is usually the real mirroring endpoint,
 // which the far side then measures with the tcp kind). Nor is it retried: a
@@ -30,6 +36,11 @@ const (
 	DefaultDuration = 10 * time.Minute
 	// MaxDuration caps every request that is not Continuous.
 	MaxDuration = time.Hour
+	// DefaultLease applies when a request gives none.
+	DefaultLease = 30 * time.Second
+	// MinLease and MaxLease bound a requested lease.
+	MinLease = time.Second
+	MaxLease = 5 * time.Minute
 )
 
 // Request asks for one stand-in.
@@ -40,8 +51,22 @@ type Request struct {
 	// first seen (0: DefaultDuration; at most MaxDuration).
 	MaxDuration time.Duration
 	// Continuous holds the port for as long as the request stands, with no
-	// time limit: only from the probe's own --stand-in flag.
+	// time limit and no lease: only from the probe's own --stand-in flag.
 	Continuous bool
+	// Lease is how long the port is held after the last renewal (0:
+	// DefaultLease; bounded to MinLease..MaxLease).
+	Lease time.Duration
+	// Renewal renews the lease when it differs from the one last seen for
+	// the port.
+	Renewal uint64
+}
+
+// lease returns the request's lease, bounded.
+func (r Request) lease() time.Duration {
+	if r.Lease <= 0 {
+		return DefaultLease
+	}
+	return min(max(r.Lease, MinLease), MaxLease)
 }
 
 // Serve serves the responder protocol on lis until ctx is done.
@@ -65,6 +90,14 @@ type entry struct {
 	status *linkmeshv1.StandInStatus
 	cancel context.CancelFunc // stops the serving goroutine (nil when not serving)
 	done   chan struct{}      // closed when it has stopped
+
+	// The lease (not for Continuous requests), guarded by Manager.mu.
+	lease     time.Duration
+	renewal   uint64
+	renewed   time.Time   // when the lease last started
+	leaseEnd  *time.Timer // fires when the lease runs out (nil: no lease)
+	ranOut    bool        // the lease ran out: the serving goroutine is stopping
+	withdrawn bool        // a plan dropped it: the serving goroutine is stopping
 }
 
 // New returns a Manager that serves stand-ins with serve. host is the address
@@ -87,6 +120,13 @@ func (m *Manager) Run(ctx context.Context, requests <-chan []Request) error {
 		}
 		m.mu.Unlock()
 		wg.Wait()
+		m.mu.Lock()
+		for _, e := range m.entries {
+			if e.leaseEnd != nil {
+				e.leaseEnd.Stop()
+			}
+		}
+		m.mu.Unlock()
 	}()
 	for {
 		select {
@@ -111,10 +151,12 @@ func (m *Manager) apply(ctx context.Context, reqs []Request, wg *sync.WaitGroup)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for port, e := range m.entries {
-		if _, ok := want[port]; ok {
+		if r, ok := want[port]; ok {
+			m.renewLocked(e, r)
 			continue
 		}
 		if e.cancel != nil {
+			e.withdrawn = true
 			e.cancel()
 			m.mu.Unlock()
 			<-e.done // the port is free again before anything else happens
@@ -159,10 +201,13 @@ func (m *Manager) start(ctx context.Context, r Request, wg *sync.WaitGroup) *ent
 	e.status.State = linkmeshv1.StandInState_STAND_IN_STATE_SERVING
 	if r.Continuous {
 		e.status.Detail = fmt.Sprintf("serving the responder protocol on port %d until the probe stops (--stand-in): SQL Server cannot create an endpoint on this port meanwhile", r.Port)
+		m.logger.Info("stand-in serving", "port", r.Port, "continuous", true)
 	} else {
-		e.status.Detail = fmt.Sprintf("serving the responder protocol on port %d for at most %v, then releasing it", r.Port, limit)
+		e.lease, e.renewal, e.renewed = r.lease(), r.Renewal, time.Now()
+		e.leaseEnd = time.AfterFunc(e.lease, func() { m.leaseRanOut(e) })
+		e.status.Detail = fmt.Sprintf("serving the responder protocol on port %d for at most %v while the coordinator renews it (lease %v), then releasing it", r.Port, limit, e.lease)
+		m.logger.Info("stand-in serving", "port", r.Port, "continuous", false, "max_duration", limit, "lease", e.lease)
 	}
-	m.logger.Info("stand-in serving", "port", r.Port, "continuous", r.Continuous, "max_duration", limit)
 	wg.Go(func() {
 		defer close(e.done)
 		if err := m.serve(sctx, lis); err != nil {
@@ -176,16 +221,50 @@ func (m *Manager) start(ctx context.Context, r Request, wg *sync.WaitGroup) *ent
 	return e
 }
 
-// ended records that a stand-in ran for its time and released the port.
+// renewLocked starts e's lease again when r carries a new renewal.
+func (m *Manager) renewLocked(e *entry, r Request) {
+	if e.leaseEnd == nil || e.ranOut || e.withdrawn || r.Continuous || r.Renewal == e.renewal {
+		return
+	}
+	e.lease, e.renewal, e.renewed = r.lease(), r.Renewal, time.Now()
+	e.leaseEnd.Reset(e.lease)
+}
+
+// leaseRanOut stops e's serving when its lease has passed with no renewal.
+func (m *Manager) leaseRanOut(e *entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.ranOut || e.withdrawn || e.cancel == nil {
+		return
+	}
+	if left := e.lease - time.Since(e.renewed); left > 0 { // renewed as the timer fired
+		e.leaseEnd.Reset(left)
+		return
+	}
+	e.ranOut = true
+	e.cancel()
+}
+
+// ended records that a stand-in ran for its time, or that its lease ran out,
+// and released the port; a withdrawn one leaves the report instead.
 func (m *Manager) ended(e *entry, limit time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e.status.GetState() != linkmeshv1.StandInState_STAND_IN_STATE_SERVING {
+	if e.leaseEnd != nil {
+		e.leaseEnd.Stop()
+	}
+	if e.withdrawn || e.status.GetState() != linkmeshv1.StandInState_STAND_IN_STATE_SERVING {
 		return
 	}
-	e.status = &linkmeshv1.StandInStatus{Port: e.req.Port, State: linkmeshv1.StandInState_STAND_IN_STATE_ENDED,
-		Detail: fmt.Sprintf("ran for its %v and released port %d", limit, e.req.Port)}
-	m.logger.Info("stand-in ended; port released", "port", e.req.Port)
+	if e.ranOut {
+		e.status = &linkmeshv1.StandInStatus{Port: e.req.Port, State: linkmeshv1.StandInState_STAND_IN_STATE_ENDED,
+			Detail: fmt.Sprintf("lease ran out: no renewal from the coordinator for %v (it stopped, or its round ended without withdrawing the stand-in); released port %d", e.lease, e.req.Port)}
+		m.logger.Warn("stand-in lease ran out with no renewal; port released", "port", e.req.Port, "lease", e.lease)
+	} else {
+		e.status = &linkmeshv1.StandInStatus{Port: e.req.Port, State: linkmeshv1.StandInState_STAND_IN_STATE_ENDED,
+			Detail: fmt.Sprintf("ran for its %v and released port %d", limit, e.req.Port)}
+		m.logger.Info("stand-in ended; port released", "port", e.req.Port)
+	}
 	m.notifyLocked()
 }
 

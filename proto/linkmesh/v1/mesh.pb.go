@@ -42,7 +42,8 @@ const (
 	StandInState_STAND_IN_STATE_PORT_TAKEN StandInState = 2
 	// The probe could not bind the port for another reason (see detail).
 	StandInState_STAND_IN_STATE_FAILED StandInState = 3
-	// The stand-in ran for its max_duration and the port was released.
+	// The stand-in ran for its max_duration, or its lease ran out with no
+	// renewal (see detail), and the port was released.
 	StandInState_STAND_IN_STATE_ENDED StandInState = 4
 )
 
@@ -697,7 +698,21 @@ type StandIn struct {
 	Port uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
 	// The longest the probe holds the port, counted from when it first sees this
 	// stand-in in a plan; it releases the port earlier when a plan drops it.
-	MaxDuration   *durationpb.Duration `protobuf:"bytes,2,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
+	MaxDuration *durationpb.Duration `protobuf:"bytes,2,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
+	// The stand-in is a lease: the probe holds the port only while a plan
+	// renews it, and releases it once lease has passed since the last renewal
+	// (or since it first saw the stand-in), reporting it ENDED. A coordinator
+	// that asks for a stand-in renews it while the request stands (a check
+	// round: while the round runs), every third of the lease; a coordinator
+	// that dies, a round that ends without withdrawing the stand-in, or a plan
+	// stream that breaks therefore frees the port within one lease. Unset: the
+	// probe's default lease (30 s). Probes bound it to 1 s..5 min.
+	Lease *durationpb.Duration `protobuf:"bytes,3,opt,name=lease,proto3" json:"lease,omitempty"`
+	// Renews the lease: the coordinator increases it at every renewal, which
+	// makes a new plan. A plan that lists the stand-in with a renewal other
+	// than the last one the probe saw starts the lease again; the same plan
+	// delivered twice (a stream that reconnects) does not.
+	Renewal       uint64 `protobuf:"varint,4,opt,name=renewal,proto3" json:"renewal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -744,6 +759,20 @@ func (x *StandIn) GetMaxDuration() *durationpb.Duration {
 		return x.MaxDuration
 	}
 	return nil
+}
+
+func (x *StandIn) GetLease() *durationpb.Duration {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *StandIn) GetRenewal() uint64 {
+	if x != nil {
+		return x.Renewal
+	}
+	return 0
 }
 
 // StandInStatus reports one stand-in the probe was asked for.
@@ -2055,10 +2084,12 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"generation\x12-\n" +
 	"\atargets\x18\x02 \x03(\v2\x13.linkmesh.v1.TargetR\atargets\x124\n" +
 	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x121\n" +
-	"\tstand_ins\x18\x04 \x03(\v2\x14.linkmesh.v1.StandInR\bstandIns\"[\n" +
+	"\tstand_ins\x18\x04 \x03(\v2\x14.linkmesh.v1.StandInR\bstandIns\"\xa6\x01\n" +
 	"\aStandIn\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12<\n" +
-	"\fmax_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\"l\n" +
+	"\fmax_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\x12/\n" +
+	"\x05lease\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12\x18\n" +
+	"\arenewal\x18\x04 \x01(\x04R\arenewal\"l\n" +
 	"\rStandInStatus\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12/\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.linkmesh.v1.StandInStateR\x05state\x12\x16\n" +
@@ -2259,47 +2290,48 @@ var file_linkmesh_v1_mesh_proto_depIdxs = []int32{
 	24, // 4: linkmesh.v1.Plan.created:type_name -> google.protobuf.Timestamp
 	10, // 5: linkmesh.v1.Plan.stand_ins:type_name -> linkmesh.v1.StandIn
 	25, // 6: linkmesh.v1.StandIn.max_duration:type_name -> google.protobuf.Duration
-	0,  // 7: linkmesh.v1.StandInStatus.state:type_name -> linkmesh.v1.StandInState
-	1,  // 8: linkmesh.v1.Target.kind:type_name -> linkmesh.v1.Kind
-	25, // 9: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
-	25, // 10: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
-	13, // 11: linkmesh.v1.Target.echo:type_name -> linkmesh.v1.EchoOptions
-	14, // 12: linkmesh.v1.Target.dns:type_name -> linkmesh.v1.DNSOptions
-	25, // 13: linkmesh.v1.EchoOptions.burst_max_time:type_name -> google.protobuf.Duration
-	24, // 14: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
-	1,  // 15: linkmesh.v1.Result.kind:type_name -> linkmesh.v1.Kind
-	2,  // 16: linkmesh.v1.Result.code:type_name -> linkmesh.v1.Code
-	25, // 17: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
-	3,  // 18: linkmesh.v1.Result.rtt_source:type_name -> linkmesh.v1.RTTSource
-	25, // 19: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
-	15, // 20: linkmesh.v1.ReportRequest.results:type_name -> linkmesh.v1.Result
-	17, // 21: linkmesh.v1.ReportRequest.member_rtts:type_name -> linkmesh.v1.MemberRTT
-	11, // 22: linkmesh.v1.ReportRequest.stand_ins:type_name -> linkmesh.v1.StandInStatus
-	25, // 23: linkmesh.v1.MemberRTT.rtt:type_name -> google.protobuf.Duration
-	24, // 24: linkmesh.v1.MemberRTT.time:type_name -> google.protobuf.Timestamp
-	25, // 25: linkmesh.v1.RunCheckRequest.timeout:type_name -> google.protobuf.Duration
-	21, // 26: linkmesh.v1.RunCheckResponse.round:type_name -> linkmesh.v1.CheckRound
-	4,  // 27: linkmesh.v1.CheckRound.probe:type_name -> linkmesh.v1.ProbeInfo
-	4,  // 28: linkmesh.v1.CheckRound.peer:type_name -> linkmesh.v1.ProbeInfo
-	11, // 29: linkmesh.v1.CheckRound.stand_in:type_name -> linkmesh.v1.StandInStatus
-	22, // 30: linkmesh.v1.CheckRound.targets:type_name -> linkmesh.v1.CheckTarget
-	24, // 31: linkmesh.v1.CheckRound.started:type_name -> google.protobuf.Timestamp
-	24, // 32: linkmesh.v1.CheckRound.ended:type_name -> google.protobuf.Timestamp
-	12, // 33: linkmesh.v1.CheckTarget.target:type_name -> linkmesh.v1.Target
-	15, // 34: linkmesh.v1.CheckTarget.results:type_name -> linkmesh.v1.Result
-	5,  // 35: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
-	7,  // 36: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
-	16, // 37: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
-	19, // 38: linkmesh.v1.MeshService.RunCheck:input_type -> linkmesh.v1.RunCheckRequest
-	6,  // 39: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
-	8,  // 40: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
-	18, // 41: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
-	20, // 42: linkmesh.v1.MeshService.RunCheck:output_type -> linkmesh.v1.RunCheckResponse
-	39, // [39:43] is the sub-list for method output_type
-	35, // [35:39] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	25, // 7: linkmesh.v1.StandIn.lease:type_name -> google.protobuf.Duration
+	0,  // 8: linkmesh.v1.StandInStatus.state:type_name -> linkmesh.v1.StandInState
+	1,  // 9: linkmesh.v1.Target.kind:type_name -> linkmesh.v1.Kind
+	25, // 10: linkmesh.v1.Target.interval:type_name -> google.protobuf.Duration
+	25, // 11: linkmesh.v1.Target.timeout:type_name -> google.protobuf.Duration
+	13, // 12: linkmesh.v1.Target.echo:type_name -> linkmesh.v1.EchoOptions
+	14, // 13: linkmesh.v1.Target.dns:type_name -> linkmesh.v1.DNSOptions
+	25, // 14: linkmesh.v1.EchoOptions.burst_max_time:type_name -> google.protobuf.Duration
+	24, // 15: linkmesh.v1.Result.time:type_name -> google.protobuf.Timestamp
+	1,  // 16: linkmesh.v1.Result.kind:type_name -> linkmesh.v1.Kind
+	2,  // 17: linkmesh.v1.Result.code:type_name -> linkmesh.v1.Code
+	25, // 18: linkmesh.v1.Result.rtt:type_name -> google.protobuf.Duration
+	3,  // 19: linkmesh.v1.Result.rtt_source:type_name -> linkmesh.v1.RTTSource
+	25, // 20: linkmesh.v1.Result.jitter:type_name -> google.protobuf.Duration
+	15, // 21: linkmesh.v1.ReportRequest.results:type_name -> linkmesh.v1.Result
+	17, // 22: linkmesh.v1.ReportRequest.member_rtts:type_name -> linkmesh.v1.MemberRTT
+	11, // 23: linkmesh.v1.ReportRequest.stand_ins:type_name -> linkmesh.v1.StandInStatus
+	25, // 24: linkmesh.v1.MemberRTT.rtt:type_name -> google.protobuf.Duration
+	24, // 25: linkmesh.v1.MemberRTT.time:type_name -> google.protobuf.Timestamp
+	25, // 26: linkmesh.v1.RunCheckRequest.timeout:type_name -> google.protobuf.Duration
+	21, // 27: linkmesh.v1.RunCheckResponse.round:type_name -> linkmesh.v1.CheckRound
+	4,  // 28: linkmesh.v1.CheckRound.probe:type_name -> linkmesh.v1.ProbeInfo
+	4,  // 29: linkmesh.v1.CheckRound.peer:type_name -> linkmesh.v1.ProbeInfo
+	11, // 30: linkmesh.v1.CheckRound.stand_in:type_name -> linkmesh.v1.StandInStatus
+	22, // 31: linkmesh.v1.CheckRound.targets:type_name -> linkmesh.v1.CheckTarget
+	24, // 32: linkmesh.v1.CheckRound.started:type_name -> google.protobuf.Timestamp
+	24, // 33: linkmesh.v1.CheckRound.ended:type_name -> google.protobuf.Timestamp
+	12, // 34: linkmesh.v1.CheckTarget.target:type_name -> linkmesh.v1.Target
+	15, // 35: linkmesh.v1.CheckTarget.results:type_name -> linkmesh.v1.Result
+	5,  // 36: linkmesh.v1.MeshService.Register:input_type -> linkmesh.v1.RegisterRequest
+	7,  // 37: linkmesh.v1.MeshService.WatchPlan:input_type -> linkmesh.v1.WatchPlanRequest
+	16, // 38: linkmesh.v1.MeshService.Report:input_type -> linkmesh.v1.ReportRequest
+	19, // 39: linkmesh.v1.MeshService.RunCheck:input_type -> linkmesh.v1.RunCheckRequest
+	6,  // 40: linkmesh.v1.MeshService.Register:output_type -> linkmesh.v1.RegisterResponse
+	8,  // 41: linkmesh.v1.MeshService.WatchPlan:output_type -> linkmesh.v1.WatchPlanResponse
+	18, // 42: linkmesh.v1.MeshService.Report:output_type -> linkmesh.v1.ReportResponse
+	20, // 43: linkmesh.v1.MeshService.RunCheck:output_type -> linkmesh.v1.RunCheckResponse
+	40, // [40:44] is the sub-list for method output_type
+	36, // [36:40] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_linkmesh_v1_mesh_proto_init() }
