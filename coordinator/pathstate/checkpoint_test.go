@@ -59,7 +59,7 @@ func TestDurableAcks(t *testing.T) {
 	}
 	r := New(clk.Now)
 	r.EnableCheckpoints()
-	if err := r.Restore(&back); err != nil {
+	if _, err := r.Restore(&back); err != nil {
 		t.Fatal(err)
 	}
 	cur, err := r.TryRegister(probeInfo("sql01", "sql", 7))

@@ -80,9 +80,11 @@ type Counters struct {
 type Path struct {
 	Key
 	Counters
-	// Last is the code of the latest attempt (by probe time).
+	// Last is the code of the latest attempt (by sequence number: the probe's
+	// clock orders nothing).
 	Last linkmeshv1.Code
-	// LastTime is when the latest attempt started (probe clock).
+	// LastTime is when the latest attempt started (probe clock, clamped to
+	// Limits.MaxClockSkew).
 	LastTime time.Time
 	// LastSuccess is when the latest ok attempt started (zero if none).
 	LastSuccess time.Time
@@ -151,6 +153,8 @@ type Probe struct {
 	paths                    int
 	// droppedEpoch is the probe's own drop total within the current epoch.
 	droppedEpoch uint64
+	// latestTime is the latest (clamped) result time counted in this epoch.
+	latestTime time.Time
 }
 
 // Cursor is where a probe stands with this coordinator.
@@ -213,7 +217,14 @@ type Limits struct {
 	// MaxPathsPerProbe bounds the paths one probe is the source of; results for
 	// further paths are refused (and counted in Probe.Rejected).
 	MaxPathsPerProbe int
+	// MaxClockSkew bounds how far a result's probe time may be from the
+	// coordinator's clock (ahead) or from the probe's latest result (behind)
+	// before it is clamped (0: DefaultMaxClockSkew).
+	MaxClockSkew time.Duration
 }
+
+// DefaultMaxClockSkew is the config's default max_clock_skew.
+const DefaultMaxClockSkew = 10 * time.Minute
 
 // ErrTooManyProbes is returned by TryRegister when Limits.MaxProbes is reached.
 var ErrTooManyProbes = errors.New("the coordinator knows too many probes (limits.max_probes)")
@@ -264,7 +275,7 @@ func (s *Store) registerLocked(info *linkmeshv1.ProbeInfo) Cursor {
 	p.Info = info
 	p.Registered = s.now()
 	if p.Epoch != info.GetEpoch() {
-		p.Epoch, p.AckedSeq, p.droppedEpoch = info.GetEpoch(), 0, 0
+		p.Epoch, p.AckedSeq, p.droppedEpoch, p.latestTime = info.GetEpoch(), 0, 0, time.Time{}
 	}
 	if notify {
 		s.notifyLocked()
