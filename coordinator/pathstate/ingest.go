@@ -200,7 +200,6 @@ func (s *Store) clampLocked(p *Probe, t time.Time, st *IngestStats) time.Time {
 	return t
 }
 
-
 // countLocked counts r into its path; it returns false when the path is new
 // and the probe already has Limits.MaxPathsPerProbe paths.
 func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result, st *IngestStats) bool {
@@ -244,14 +243,12 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result, st *IngestStats)
 	// results in sequence order, each above the cursor, and a new epoch is a
 	// new registration. The probe's clock orders nothing (one result stamped
 	// in 2100 would otherwise freeze the path's state).
-	{
-		path.LastEpoch = probe.Epoch
-		path.RefusedIsReach = r.GetRefusedIsReach()
-		path.Last = code
-		path.LastTime = t
-		path.LastDetail = r.GetDetail()
-		path.LastRTT = r.GetRtt().AsDuration() // 0 when the attempt measured none
-	}
+	path.LastEpoch = probe.Epoch
+	path.RefusedIsReach = r.GetRefusedIsReach()
+	path.Last = code
+	path.LastTime = t
+	path.LastDetail = r.GetDetail()
+	path.LastRTT = r.GetRtt().AsDuration() // 0 when the attempt measured none
 	s.countFiguresLocked(path, r, t)
 	smp := sample{t: t, code: code, syn: r.GetSynRetransmits(), loss: r.GetLossRatio(),
 		exchanges: r.GetExchanges(), exchangesLost: r.GetExchangesLost()}
