@@ -100,7 +100,8 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	}
 	s.cfg.Store(cfg)
 	cfg.Limits = cfg.Limits.OrDefault()
-	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe, MaxClockSkew: cfg.MaxClockSkew})
+	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
+	s.store.SetClockSkew(func() time.Duration { return s.cfg.Load().MaxClockSkew })
 	s.plans = newPlanner(s.store, s.cfg.Load, logger)
 	s.rounds = newRounds(logger.With("component", "check"))
 	s.checkTimes = defaultCheckTimes

@@ -136,6 +136,12 @@ func (s *Store) Commit(c *Checkpoint) {
 	}
 }
 
+// maxRestoredSeq bounds a restored cursor: a probe's numbers start below
+// MaxFirstSeq (2^40) and grow by at most MaxSeqJump plus its drops per batch,
+// so a cursor near 2^64 (accepted by coordinators before the bound) is no
+// honest probe's, and would make the probe's next number wrap to 0.
+const maxRestoredSeq = 1 << 62
+
 // Dropped says what Restore left out of a checkpoint because it fails the
 // rules Register and Ingest apply (a damaged or hand-edited file, or one
 // written before those rules).
@@ -170,7 +176,11 @@ func (s *Store) Restore(c *Checkpoint) (Dropped, error) {
 	kept.Probes, kept.Paths = make([]ProbeCheckpoint, 0, len(c.Probes)), make([]PathCheckpoint, 0, len(c.Paths))
 	bad := map[string]bool{}
 	for _, pc := range c.Probes {
-		if err := ValidateProbe(pc.info()); err != nil {
+		err := ValidateProbe(pc.info())
+		if err == nil && pc.Seq > maxRestoredSeq {
+			err = fmt.Errorf("cursor %d: beyond any a probe reaches (%d)", pc.Seq, uint64(maxRestoredSeq))
+		}
+		if err != nil {
 			bad[pc.Name] = true
 			d.add(true, fmt.Errorf("probe %.80q: %w", pc.Name, err))
 			continue

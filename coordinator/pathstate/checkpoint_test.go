@@ -2,6 +2,7 @@ package pathstate
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -121,8 +122,8 @@ func TestDroppedAcrossEpochs(t *testing.T) {
 
 // TestCheckpointRestoreValidates: a checkpoint (damaged, hand-edited, or
 // written before today's rules) is validated like Register and Ingest: a path
-// of kind 99 or with a 5,000-character target, and a probe with a bad name and
-// its paths, are left out and counted; the rest is restored. Before, they were
+// of kind 99 or with a 5,000-character target, a probe with a bad name and
+// its paths, and a probe whose cursor is 2^64-1 are left out and counted; the rest is restored. Before, they were
 // restored and exported.
 func TestCheckpointRestoreValidates(t *testing.T) {
 	clk := newClock()
@@ -144,6 +145,9 @@ func TestCheckpointRestoreValidates(t *testing.T) {
 	orphan := good
 	orphan.Source = "evil\nprobe"
 	cp.Paths = append(cp.Paths, orphan)
+	wrapped := cp.Probes[0]
+	wrapped.Name, wrapped.Seq = "sql02", math.MaxUint64
+	cp.Probes = append(cp.Probes, wrapped)
 	data, err := json.Marshal(cp)
 	if err != nil {
 		t.Fatal(err)
@@ -158,8 +162,8 @@ func TestCheckpointRestoreValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Probes != 1 || d.Paths != 4 || d.First == nil {
-		t.Errorf("dropped %+v, want 1 probe and 4 paths, with a reason", d)
+	if d.Probes != 2 || d.Paths != 4 || d.First == nil {
+		t.Errorf("dropped %+v, want 2 probes and 4 paths, with a reason", d)
 	}
 	snap := r.Snapshot(time.Minute)
 	if len(snap.Probes) != 1 || snap.Probes[0].Info.GetName() != "sql01" {

@@ -57,7 +57,7 @@ type IngestStats struct {
 	Invalid      map[string]int
 	InvalidError error
 	// ClampedFuture and ClampedPast count results whose probe time was outside
-	// the clock-skew bound and was clamped to it (see Limits.MaxClockSkew);
+	// the clock-skew bound and was clamped to it (see SetClockSkew);
 	// ClampedBy is the largest such correction in the batch (time.Time.Sub
 	// saturates: year 1 to now fits).
 	ClampedFuture, ClampedPast int
@@ -172,14 +172,17 @@ func satAdd(a, b uint64) uint64 {
 	return a + b
 }
 
-// clampLocked bounds a result's probe time t (see Limits.MaxClockSkew): not
+// clampLocked bounds a result's probe time t (see SetClockSkew): not
 // after now + skew (a probe clock ahead, or a result stamped in 2100), and not
 // more than skew before the latest time this probe's epoch has counted (a
 // probe clock that jumped back; a later sequence number cannot have started
 // much earlier). Older results of a replayed backlog keep their times, which
 // are older than now but not older than the results numbered before them.
 func (s *Store) clampLocked(p *Probe, t time.Time, st *IngestStats) time.Time {
-	skew := s.limits.MaxClockSkew
+	var skew time.Duration
+	if s.skew != nil {
+		skew = s.skew()
+	}
 	if skew <= 0 {
 		skew = DefaultMaxClockSkew
 	}

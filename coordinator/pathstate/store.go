@@ -84,7 +84,7 @@ type Path struct {
 	// clock orders nothing).
 	Last linkmeshv1.Code
 	// LastTime is when the latest attempt started (probe clock, clamped to
-	// Limits.MaxClockSkew).
+	// SetClockSkew).
 	LastTime time.Time
 	// LastSuccess is when the latest ok attempt started (zero if none).
 	LastSuccess time.Time
@@ -178,6 +178,8 @@ type Store struct {
 	changed chan struct{}
 
 	limits Limits
+	// skew returns the clock-skew bound (see SetClockSkew).
+	skew func() time.Duration
 	// checkpoints: acks and exported counters follow committed checkpoints.
 	checkpoints bool
 	// version counts mutations; checkpointed is the version of the last
@@ -217,10 +219,18 @@ type Limits struct {
 	// MaxPathsPerProbe bounds the paths one probe is the source of; results for
 	// further paths are refused (and counted in Probe.Rejected).
 	MaxPathsPerProbe int
-	// MaxClockSkew bounds how far a result's probe time may be from the
-	// coordinator's clock (ahead) or from the probe's latest result (behind)
-	// before it is clamped (0: DefaultMaxClockSkew).
-	MaxClockSkew time.Duration
+}
+
+// SetClockSkew sets where Ingest reads the clock-skew bound from: how far a
+// result's probe time may be from the coordinator's clock (ahead) or from the
+// probe's latest result (behind) before it is clamped (see clampLocked). f is
+// called under the store's lock; nil, or a result ≤ 0, means
+// DefaultMaxClockSkew. The coordinator passes its config's max_clock_skew, so
+// a reload takes effect at once.
+func (s *Store) SetClockSkew(f func() time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skew = f
 }
 
 // DefaultMaxClockSkew is the config's default max_clock_skew.

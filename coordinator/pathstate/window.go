@@ -67,7 +67,7 @@ type Stats struct {
 
 // Window returns the statistics of every path's attempts that started at or
 // after since, keyed by path. Attempts carry the probe's time clamped on ingest
-// to at most Limits.MaxClockSkew after the coordinator's clock (see
+// to at most the clock-skew bound (SetClockSkew) after the coordinator's clock (see
 // clampLocked), so since, taken from the coordinator's clock, compares like
 // with like. Paths without attempts since then are left out.
 func (s *Store) Window(since time.Time) map[Key]Stats {
