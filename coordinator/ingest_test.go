@@ -262,8 +262,10 @@ func TestSequenceJumpBounded(t *testing.T) {
 	if want := uint64(255 + 500 + 3_000_000); p.Gaps != want {
 		t.Errorf("missing %d, want %d", p.Gaps, want)
 	}
-	// The same jump without the drops to explain it: refused.
-	if _, err = report(3_000_000, 3_000_761+pathstate.MaxSeqJump+2); status.Code(err) != codes.InvalidArgument {
-		t.Errorf("an unexplained jump of %d: got %v, want refused", pathstate.MaxSeqJump+1, err)
+	// The same jump without the drops to explain it: refused (unless this
+	// test stalled for 100 s between two reports).
+	jump := uint64(pathstate.MaxSeqJump + 100*pathstate.MaxResultRate)
+	if _, err = report(3_000_000, 3_000_761+jump); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("an unexplained jump of %d: got %v, want refused", jump, err)
 	}
 }

@@ -1,6 +1,7 @@
 package pathstate
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -62,4 +63,31 @@ func TestClockSkewBound(t *testing.T) {
 type resultAt struct {
 	seq uint64
 	t   time.Time
+}
+
+// TestSeqJumpAfterAbsence: while a coordinator did not hear from a probe (it
+// left the mesh for a day, say, and came back with its checkpoint), the probe
+// forgot what other coordinators acked; the jump that leaves is allowed in
+// proportion to the time away (MaxResultRate), and no more.
+func TestSeqJumpAfterAbsence(t *testing.T) {
+	clk := newClock()
+	s := New(clk.Now)
+	s.Register(probeInfo("sql01", "sql", 1))
+	if _, err := s.Ingest("sql01", 1, 0, seqs(1)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(24 * time.Hour)
+	day := uint64(24*3600+1) * MaxResultRate
+	limit := 1 + MaxSeqJump + 1 + day // cursor, jump, a batch of one, the day
+	if _, err := s.Ingest("sql01", 1, 0, seqs(limit+1)); !errors.Is(err, ErrSeqJump) {
+		t.Errorf("a jump beyond a day's results: %v, want ErrSeqJump", err)
+	}
+	st, err := s.Ingest("sql01", 1, 0, seqs(limit))
+	if err != nil || st.Counted != 1 {
+		t.Fatalf("a day's results: %+v, %v; want accepted", st, err)
+	}
+	// Right after, the allowance is back to MaxSeqJump and a second's worth.
+	if _, err := s.Ingest("sql01", 1, 0, seqs(limit+MaxSeqJump+1+MaxResultRate+1)); !errors.Is(err, ErrSeqJump) {
+		t.Errorf("a second jump right after: %v, want ErrSeqJump", err)
+	}
 }

@@ -32,13 +32,19 @@ var ErrSeqJump = errors.New("sequence numbers jump too far ahead of the cursor")
 // its --buffer, 100,000 by default), and for the numbers it skips to its spool
 // fence after damage at the spool's end (at most 256); a batch adds at most
 // 1000 (MaxBatch). MaxSeqJump covers those with room for a --buffer ten times
-// the default. A probe's first batch in an epoch (cursor 0) has no reference
+// the default. And while this coordinator did not hear from the probe, the
+// probe may have forgotten results another coordinator acked (a coordinator
+// that left the mesh and came back with its checkpoint), so MaxResultRate
+// per second since the probe's last report is allowed on top. A probe's first batch in an epoch (cursor 0) has no reference
 // point: a coordinator that is new to a long-running probe legitimately sees
 // it start high, so it is only kept below MaxFirstSeq (2^40: 35 years at
 // 1000 results a second), far from where the numbers wrap.
 const (
 	MaxSeqJump  = 1 << 20
 	MaxFirstSeq = 1 << 40
+	// MaxResultRate is more results a second than a probe's plan makes:
+	// limits.max_paths_per_probe (1000) paths at the shortest interval (100 ms).
+	MaxResultRate = 10000
 )
 
 // IngestStats says what Ingest did with a batch.
@@ -96,7 +102,7 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 		results = append([]*linkmeshv1.Result(nil), results...)
 		sort.Slice(results, func(i, j int) bool { return results[i].GetSeq() < results[j].GetSeq() })
 	}
-	if err := p.checkJump(dropped, results); err != nil {
+	if err := p.checkJump(s.now(), dropped, results); err != nil {
 		c := s.cursorLocked(p)
 		return IngestStats{AckedSeq: c.Acked, ReceivedSeq: c.Received}, fmt.Errorf("%q: %w", probe, err)
 	}
@@ -144,9 +150,9 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 }
 
 // checkJump refuses a batch (sorted by seq) whose highest sequence number is
-// beyond what the probe's cursor, the growth of its drop count and the batch's
-// size explain (see MaxSeqJump).
-func (p *Probe) checkJump(dropped uint64, results []*linkmeshv1.Result) error {
+// beyond what the probe's cursor, the growth of its drop count, the batch's
+// size and the time since its last report explain (see MaxSeqJump).
+func (p *Probe) checkJump(now time.Time, dropped uint64, results []*linkmeshv1.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
@@ -157,9 +163,12 @@ func (p *Probe) checkJump(dropped uint64, results []*linkmeshv1.Result) error {
 		if dropped > p.droppedEpoch {
 			limit = satAdd(limit, dropped-p.droppedEpoch)
 		}
+		if away := now.Sub(p.LastReport); !p.LastReport.IsZero() && away > 0 {
+			limit = satAdd(limit, (uint64(away/time.Second)+1)*MaxResultRate)
+		}
 	}
 	if last > limit {
-		return fmt.Errorf("seq %d, cursor %d: more than %d ahead (the results the probe reports dropped and the batch's size allowed for): %w", last, p.AckedSeq, limit-p.AckedSeq, ErrSeqJump)
+		return fmt.Errorf("seq %d, cursor %d: more than %d ahead (the results the probe reports dropped, the batch's size and the time since its last report allowed for): %w", last, p.AckedSeq, limit-p.AckedSeq, ErrSeqJump)
 	}
 	return nil
 }
