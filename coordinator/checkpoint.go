@@ -51,9 +51,13 @@ func openCheckpointer(path string, interval time.Duration, store *pathstate.Stor
 	}
 	store.EnableCheckpoints()
 	if cp != nil {
-		if err := store.Restore(cp); err != nil {
+		dropped, err := store.Restore(cp)
+		if err != nil {
 			d.Close()
 			return nil, err
+		}
+		if dropped.Probes+dropped.Paths > 0 {
+			logger.Warn("checkpoint entries that fail validation left out", "dir", path, "probes", dropped.Probes, "paths", dropped.Paths, "first", dropped.First.Error())
 		}
 		logger.Info("state restored from the last checkpoint; probes replay what came after it", "dir", path, "taken", cp.Taken, "probes", len(cp.Probes), "paths", len(cp.Paths))
 	} else {

@@ -64,6 +64,8 @@ type Server struct {
 	ingested   prometheus.CounterFunc
 	duplicates prometheus.CounterFunc
 	rejected   *prometheus.CounterVec
+	// ingestStats counts results dropped or clamped by Report (ingeststats.go).
+	ingestStats *ingestStats
 	// gossipStats counts gossip input not taken in (gossip.go).
 	gossipStats gossipStats
 
@@ -113,6 +115,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	s.cfg.Store(cfg)
 	cfg.Limits = cfg.Limits.OrDefault()
 	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
+	s.store.SetClockSkew(func() time.Duration { return s.cfg.Load().MaxClockSkew })
 	s.plans = newPlanner(s.store, s.cfg.Load, logger)
 	s.plans.standInLease = opts.StandInLease
 	s.rounds = newRounds(logger.With("component", "check"))
@@ -136,8 +139,9 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	}, func() float64 { return float64(s.store.Totals().Duplicates) })
 	s.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_requests_rejected_total",
-		Help: "Requests and results refused after admission, by reason (invalid, unknown_probe, path_limit).",
+		Help: "Requests refused after admission, by reason (invalid, unknown_probe, seq_jump).",
 	}, []string{"reason"})
+	s.ingestStats = newIngestStats(s.reg)
 	s.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_config_reload_failures_total",
 		Help: "Config reloads refused (the file did not validate); the running config stayed.",

@@ -110,9 +110,13 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 	case errors.Is(err, pathstate.ErrUnknownProbe), errors.Is(err, pathstate.ErrEpochChanged):
 		v.s.rejected.WithLabelValues("unknown_probe").Inc()
 		return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq, ReceivedSeq: st.ReceivedSeq, Reregister: true}, nil
+	case errors.Is(err, pathstate.ErrSeqJump):
+		v.s.rejected.WithLabelValues("seq_jump").Inc()
+		return nil, status.Errorf(codes.InvalidArgument, "report: %v", err)
 	case err != nil:
 		return nil, status.Errorf(codes.Internal, "report: %v", err)
 	}
+	v.s.ingestStats.record(v.s.logger, req.GetProbe(), st)
 	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
 	v.s.recordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
 	v.s.rounds.deliver(req.GetProbe(), st.Round)

@@ -58,10 +58,10 @@ func TestBadRequestsGetAStatus(t *testing.T) {
 			_, err := api.Register(ctx, &linkmeshv1.RegisterRequest{Probe: &linkmeshv1.ProbeInfo{Name: "a\nb", Site: "sql"}})
 			return err
 		}, codes.InvalidArgument, "probe.name"},
-		{"unknown result code", func() error {
-			_, err := api.Report(ctx, &linkmeshv1.ReportRequest{Probe: "sql1", Epoch: 7, Results: []*linkmeshv1.Result{result(func(r *linkmeshv1.Result) { r.Code = 99 })}})
+		{"sequence jump", func() error {
+			_, err := api.Report(ctx, &linkmeshv1.ReportRequest{Probe: "sql1", Epoch: 7, Results: []*linkmeshv1.Result{result(func(r *linkmeshv1.Result) { r.Seq = 1 << 62 })}})
 			return err
-		}, codes.InvalidArgument, "code: 99"},
+		}, codes.InvalidArgument, "jump too far ahead"},
 		{"batch too large", func() error {
 			rs := make([]*linkmeshv1.Result, 1001)
 			for i := range rs {

@@ -23,6 +23,10 @@ type Config struct {
 	// StaleAfter is how long a probe may go without reporting before the coordinator
 	// counts it as down and its paths as unknown (probes report at least every 10 s).
 	StaleAfter time.Duration `yaml:"stale_after"`
+	// MaxClockSkew bounds how far a result's probe time may be ahead of the
+	// coordinator's clock, or behind the probe's latest result, before it is
+	// clamped and counted (results are ordered by sequence, never by time).
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 	// MeshKeyFile holds the mesh's shared secret (see `linkmesh certs mesh-key`);
 	// it encrypts gossip. Required unless the coordinator runs with --insecure.
 	MeshKeyFile string `yaml:"mesh_key_file"`
@@ -210,9 +214,10 @@ func Default() Config {
 			Interval: 30 * time.Second,
 			Timeout:  5 * time.Second,
 		},
-		StaleAfter: 45 * time.Second,
-		Gossip:     Gossip{Bind: ":7946", Profile: "wan"},
-		State:      State{SnapshotInterval: time.Second},
+		StaleAfter:   45 * time.Second,
+		MaxClockSkew: 10 * time.Minute,
+		Gossip:       Gossip{Bind: ":7946", Profile: "wan"},
+		State:        State{SnapshotInterval: time.Second},
 		Limits: Limits{
 			MaxPaths:                  10000,
 			MaxConnections:            4096,

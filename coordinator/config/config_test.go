@@ -32,6 +32,9 @@ func TestLoadValid(t *testing.T) {
 	if cfg.StaleAfter != 45*time.Second {
 		t.Errorf("stale_after default: got %v", cfg.StaleAfter)
 	}
+	if cfg.MaxClockSkew != 10*time.Minute {
+		t.Errorf("max_clock_skew default: got %v", cfg.MaxClockSkew)
+	}
 	echo := cfg.Paths[4].Echo
 	if echo == nil || echo.Rounds != 20 || *echo.MTUEvery != 10*time.Minute || echo.BurstBytes != 16<<20 || echo.BurstTime != 10*time.Second {
 		t.Errorf("rule 4 echo options: got %+v", echo)
@@ -132,6 +135,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"invalid-tls-missing-file.yaml", []string{"invalid-tls-missing-file.yaml:7:", "tls.key", "no-such-file.key"}},
 		{"invalid-limits.yaml", []string{"invalid-limits.yaml:5:", "limits.max_connections: 0 is out of range", "invalid-limits.yaml:6:", "limits.results_per_second_per_probe"}},
 		{"invalid-snapshot-interval.yaml", []string{"invalid-snapshot-interval.yaml:6:", "state.snapshot_interval", "100ms to 1m"}},
+		{"invalid-clock-skew.yaml", []string{"invalid-clock-skew.yaml:1:", "max_clock_skew", "1s to 24h"}},
 		{"invalid-range-reversed.yaml", []string{"invalid-range-reversed.yaml:5:", "paths[0].to.ports", "reversed", "lower port first"}},
 		{"invalid-range-outside.yaml", []string{"invalid-range-outside.yaml:3:", "outside 1-65535"}},
 		{"invalid-coordinator-name.yaml", []string{"invalid-coordinator-name.yaml:3:", `name: "coord one"`, "letters, digits"}},

@@ -83,6 +83,9 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 	if c.StaleAfter < time.Second {
 		add(doc.Errorf([]any{"stale_after"}, "%v is too short; use at least 1s (probes report every 10 s when idle, so 30s or more is sensible)", c.StaleAfter))
 	}
+	if c.MaxClockSkew < time.Second || c.MaxClockSkew > 24*time.Hour {
+		add(doc.Errorf([]any{"max_clock_skew"}, "%v is out of range; use 1s to 24h (10m suits NTP-synced hosts)", c.MaxClockSkew))
+	}
 	if len(c.Paths) == 0 {
 		add(doc.Errorf([]any{"paths"}, "the path policy is empty; add at least one rule such as {from: {site: sql}, to: {site: mi}, kind: tcp}"))
 	}

@@ -238,6 +238,8 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
+// unixSeconds is t as Unix seconds, for any time.Time (t.UnixNano overflows
+// outside 1678 to 2262; a checkpoint may hold any protobuf time, years 1 to 9999).
 func unixSeconds(t time.Time) float64 {
-	return float64(t.UnixNano()) / 1e9
+	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
 }

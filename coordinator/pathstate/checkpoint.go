@@ -2,9 +2,12 @@ package pathstate
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // CheckpointVersion is the format version of Checkpoint; Restore refuses others.
@@ -133,23 +136,77 @@ func (s *Store) Commit(c *Checkpoint) {
 	}
 }
 
+// maxRestoredSeq bounds a restored cursor: a probe's numbers start below
+// MaxFirstSeq (2^40) and grow by at most MaxSeqJump plus its drops per batch,
+// so a cursor near 2^64 (accepted by coordinators before the bound) is no
+// honest probe's, and would make the probe's next number wrap to 0.
+const maxRestoredSeq = 1 << 62
+
+// Dropped says what Restore left out of a checkpoint because it fails the
+// rules Register and Ingest apply (a damaged or hand-edited file, or one
+// written before those rules).
+type Dropped struct {
+	Probes, Paths int
+	// First is why the first of them was left out.
+	First error
+}
+
+func (d *Dropped) add(probe bool, err error) {
+	if probe {
+		d.Probes++
+	} else {
+		d.Paths++
+	}
+	if d.First == nil {
+		d.First = err
+	}
+}
+
 // Restore loads a checkpoint into an empty store (at startup, before serving)
 // and commits it: the probes' cursors and the counters continue from it.
-func (s *Store) Restore(c *Checkpoint) error {
+// Probes and paths that fail validation (ValidateProbe, and for paths the rules
+// of ValidateResult) are left out, with the paths of a probe left out, and
+// counted in the Dropped returned; the caller logs them.
+func (s *Store) Restore(c *Checkpoint) (Dropped, error) {
+	var d Dropped
 	if c.Version != CheckpointVersion {
-		return fmt.Errorf("checkpoint format %d; this coordinator reads %d", c.Version, CheckpointVersion)
+		return d, fmt.Errorf("checkpoint format %d; this coordinator reads %d", c.Version, CheckpointVersion)
 	}
+	kept := *c
+	kept.Probes, kept.Paths = make([]ProbeCheckpoint, 0, len(c.Probes)), make([]PathCheckpoint, 0, len(c.Paths))
+	bad := map[string]bool{}
+	for _, pc := range c.Probes {
+		err := ValidateProbe(pc.info())
+		if err == nil && pc.Seq > maxRestoredSeq {
+			err = fmt.Errorf("cursor %d: beyond any a probe reaches (%d)", pc.Seq, uint64(maxRestoredSeq))
+		}
+		if err != nil {
+			bad[pc.Name] = true
+			d.add(true, fmt.Errorf("probe %.80q: %w", pc.Name, err))
+			continue
+		}
+		kept.Probes = append(kept.Probes, pc)
+	}
+	for _, pc := range c.Paths {
+		if err := validatePath(&pc); err != nil {
+			d.add(false, fmt.Errorf("path %.80q → %.80q: %w", pc.Source, pc.Target, err))
+			continue
+		}
+		if bad[pc.Source] {
+			d.add(false, fmt.Errorf("path %.80q → %.80q: its probe was left out", pc.Source, pc.Target))
+			continue
+		}
+		kept.Paths = append(kept.Paths, pc)
+	}
+	c = &kept
 	s.mu.Lock()
 	if len(s.probes) != 0 || len(s.paths) != 0 {
 		s.mu.Unlock()
-		return fmt.Errorf("restore into a store that is in use")
+		return d, fmt.Errorf("restore into a store that is in use")
 	}
 	for _, pc := range c.Probes {
 		s.probes[pc.Name] = &Probe{
-			Info: &linkmeshv1.ProbeInfo{
-				Name: pc.Name, Site: pc.Site, Labels: pc.Labels, Version: pc.Version, Os: pc.OS,
-				ResponderAddress: pc.ResponderAddress, Epoch: pc.Epoch,
-			},
+			Info:       pc.info(),
 			Registered: pc.Registered, LastReport: pc.LastReport, Epoch: pc.Epoch, AckedSeq: pc.Seq,
 			DroppedTotal: pc.DroppedTotal, droppedEpoch: pc.DroppedEpoch, Gaps: pc.Gaps, Rejected: pc.Rejected,
 		}
@@ -170,5 +227,34 @@ func (s *Store) Restore(c *Checkpoint) error {
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.Commit(c)
+	return d, nil
+}
+
+// info is the probe's description as Register would have received it.
+func (pc *ProbeCheckpoint) info() *linkmeshv1.ProbeInfo {
+	return &linkmeshv1.ProbeInfo{
+		Name: pc.Name, Site: pc.Site, Labels: pc.Labels, Version: pc.Version, Os: pc.OS,
+		ResponderAddress: pc.ResponderAddress, Epoch: pc.Epoch,
+	}
+}
+
+// validatePath checks a checkpointed path with the rules Ingest applies to the
+// results that make a path: its key and latest outcome as one result.
+func validatePath(pc *PathCheckpoint) error {
+	if !labelValueRe.MatchString(pc.Source) || !labelValueRe.MatchString(pc.SourceSite) {
+		return fmt.Errorf("source %.80q (site %.80q): not a valid probe name", pc.Source, pc.SourceSite)
+	}
+	r := &linkmeshv1.Result{
+		Seq: 1, Time: timestamppb.New(time.Unix(0, 0)), Code: pc.Last, Kind: pc.Kind,
+		Target: pc.Target, TargetSite: pc.TargetSite, Port: pc.Port, PortEnd: pc.PortEnd,
+		Detail: pc.LastDetail, MtuBytes: pc.MTU, MtuBlackhole: pc.MTUBlackhole,
+		ThroughputBitsPerSecond: pc.Throughput, Rtt: durationpb.New(pc.LastRTT),
+	}
+	if _, err := ValidateResult(r); err != nil {
+		return err
+	}
+	if pc.RTTSum < 0 || math.IsNaN(pc.RTTSum) || math.IsInf(pc.RTTSum, 0) {
+		return fmt.Errorf("rtt_sum: %v is not a sum of round trips", pc.RTTSum)
+	}
 	return nil
 }

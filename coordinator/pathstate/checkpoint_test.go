@@ -2,8 +2,11 @@ package pathstate
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
@@ -59,7 +62,7 @@ func TestDurableAcks(t *testing.T) {
 	}
 	r := New(clk.Now)
 	r.EnableCheckpoints()
-	if err := r.Restore(&back); err != nil {
+	if _, err := r.Restore(&back); err != nil {
 		t.Fatal(err)
 	}
 	cur, err := r.TryRegister(probeInfo("sql01", "sql", 7))
@@ -114,5 +117,59 @@ func TestDroppedAcrossEpochs(t *testing.T) {
 	s.Ingest("sql01", 2, 3, nil)
 	if d := onlyProbe(t, s).DroppedTotal; d != 8 {
 		t.Errorf("dropped over two epochs (5 then 3): got %d, want 8", d)
+	}
+}
+
+// TestCheckpointRestoreValidates: a checkpoint (damaged, hand-edited, or
+// written before today's rules) is validated like Register and Ingest: a path
+// of kind 99 or with a 5,000-character target, a probe with a bad name and
+// its paths, and a probe whose cursor is 2^64-1 are left out and counted; the rest is restored. Before, they were
+// restored and exported.
+func TestCheckpointRestoreValidates(t *testing.T) {
+	clk := newClock()
+	s := New(clk.Now)
+	s.Register(probeInfo("sql01", "sql", 7))
+	if _, err := s.Ingest("sql01", 7, 0, seqs(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := s.Checkpoint(true)
+	good := cp.Paths[0]
+	kind99, longTarget, badSource := good, good, good
+	kind99.Kind = 99
+	longTarget.Target = strings.Repeat("t", 5000)
+	badSource.Source = "bad name"
+	cp.Paths = append(cp.Paths, kind99, longTarget, badSource)
+	badProbe := cp.Probes[0]
+	badProbe.Name, badProbe.Site = "evil\nprobe", "sql"
+	cp.Probes = append(cp.Probes, badProbe)
+	orphan := good
+	orphan.Source = "evil\nprobe"
+	cp.Paths = append(cp.Paths, orphan)
+	wrapped := cp.Probes[0]
+	wrapped.Name, wrapped.Seq = "sql02", math.MaxUint64
+	cp.Probes = append(cp.Probes, wrapped)
+	data, err := json.Marshal(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Checkpoint
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+
+	r := New(clk.Now)
+	d, err := r.Restore(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Probes != 2 || d.Paths != 4 || d.First == nil {
+		t.Errorf("dropped %+v, want 2 probes and 4 paths, with a reason", d)
+	}
+	snap := r.Snapshot(time.Minute)
+	if len(snap.Probes) != 1 || snap.Probes[0].Info.GetName() != "sql01" {
+		t.Errorf("probes restored: %v, want sql01 only", snap.Probes)
+	}
+	if len(snap.Paths) != 1 || snap.Paths[0].Key != good.Key {
+		t.Errorf("paths restored: %d, want the one valid path", len(snap.Paths))
 	}
 }

@@ -18,7 +18,7 @@ func (f Failures) Ratio() float64 {
 }
 
 // Failures returns, keyed by path, how many of every path's attempts that
-// started at or after since (probe clock) failed; paths without attempts since
+// started at or after since (clamped probe time, as in Window) failed; paths without attempts since
 // then are left out. It is the attempt-failure figure, apart from packet loss
 // (Window's LossRatio): a path can lose packets and still complete every
 // attempt, or fail attempts without losing a packet (refused, reset).

@@ -120,7 +120,7 @@ func TestCheckpointKeepsFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored := New(newClock().Now)
-	if err := restored.Restore(&back); err != nil {
+	if _, err := restored.Restore(&back); err != nil {
 		t.Fatal(err)
 	}
 	p := onlyPath(t, restored)

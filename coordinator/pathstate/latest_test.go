@@ -28,7 +28,7 @@ func TestLastRTTIsTheLastAttempts(t *testing.T) {
 	}
 	cp, _ := s.Checkpoint(true)
 	r := New(newClock().Now)
-	if err := r.Restore(roundTrip(t, cp)); err != nil {
+	if _, err := r.Restore(roundTrip(t, cp)); err != nil {
 		t.Fatal(err)
 	}
 	if q := onlyPath(t, r); q.LastRTT != 0 || q.LastSuccessRTT != 2*time.Millisecond {
@@ -58,7 +58,7 @@ func TestTotalsSurviveARestart(t *testing.T) {
 
 	r := New(newClock().Now)
 	r.EnableCheckpoints()
-	if err := r.Restore(roundTrip(t, cp)); err != nil {
+	if _, err := r.Restore(roundTrip(t, cp)); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := r.Totals(), (Totals{Ingested: 3, Duplicates: 1}); got != want {

@@ -80,9 +80,11 @@ type Counters struct {
 type Path struct {
 	Key
 	Counters
-	// Last is the code of the latest attempt (by probe time).
+	// Last is the code of the latest attempt (by sequence number: the probe's
+	// clock orders nothing).
 	Last linkmeshv1.Code
-	// LastTime is when the latest attempt started (probe clock).
+	// LastTime is when the latest attempt started (probe clock, clamped to
+	// SetClockSkew).
 	LastTime time.Time
 	// LastSuccess is when the latest ok attempt started (zero if none).
 	LastSuccess time.Time
@@ -151,6 +153,8 @@ type Probe struct {
 	paths                    int
 	// droppedEpoch is the probe's own drop total within the current epoch.
 	droppedEpoch uint64
+	// latestTime is the latest (clamped) result time counted in this epoch.
+	latestTime time.Time
 }
 
 // Cursor is where a probe stands with this coordinator.
@@ -174,6 +178,8 @@ type Store struct {
 	changed chan struct{}
 
 	limits Limits
+	// skew returns the clock-skew bound (see SetClockSkew).
+	skew func() time.Duration
 	// checkpoints: acks and exported counters follow committed checkpoints.
 	checkpoints bool
 	// version counts mutations; checkpointed is the version of the last
@@ -214,6 +220,21 @@ type Limits struct {
 	// further paths are refused (and counted in Probe.Rejected).
 	MaxPathsPerProbe int
 }
+
+// SetClockSkew sets where Ingest reads the clock-skew bound from: how far a
+// result's probe time may be from the coordinator's clock (ahead) or from the
+// probe's latest result (behind) before it is clamped (see clampLocked). f is
+// called under the store's lock; nil, or a result ≤ 0, means
+// DefaultMaxClockSkew. The coordinator passes its config's max_clock_skew, so
+// a reload takes effect at once.
+func (s *Store) SetClockSkew(f func() time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skew = f
+}
+
+// DefaultMaxClockSkew is the config's default max_clock_skew.
+const DefaultMaxClockSkew = 10 * time.Minute
 
 // ErrTooManyProbes is returned by TryRegister when Limits.MaxProbes is reached.
 var ErrTooManyProbes = errors.New("the coordinator knows too many probes (limits.max_probes)")
@@ -264,7 +285,7 @@ func (s *Store) registerLocked(info *linkmeshv1.ProbeInfo) Cursor {
 	p.Info = info
 	p.Registered = s.now()
 	if p.Epoch != info.GetEpoch() {
-		p.Epoch, p.AckedSeq, p.droppedEpoch = info.GetEpoch(), 0, 0
+		p.Epoch, p.AckedSeq, p.droppedEpoch, p.latestTime = info.GetEpoch(), 0, 0, time.Time{}
 	}
 	if notify {
 		s.notifyLocked()

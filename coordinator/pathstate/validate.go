@@ -107,12 +107,8 @@ func ValidateReport(r *linkmeshv1.ReportRequest) error {
 		return fmt.Errorf("results: %d in one batch, at most %d", n, MaxBatch)
 	}
 	// member_rtts are not checked here: FilterMemberRTTs drops bad entries,
-	// never the report.
-	for i, res := range r.GetResults() {
-		if err := validateResult(res); err != nil {
-			return fmt.Errorf("results[%d] (seq %d): %w", i, res.GetSeq(), err)
-		}
-	}
+	// never the report. Nor are the results: Ingest drops an invalid result
+	// (see ValidateResult), never the rest of the batch.
 	if n := len(r.GetStandIns()); n > maxStandIns {
 		return fmt.Errorf("stand_ins: %d, at most %d", n, maxStandIns)
 	}
@@ -130,33 +126,36 @@ func ValidateReport(r *linkmeshv1.ReportRequest) error {
 	return nil
 }
 
-func validateResult(r *linkmeshv1.Result) error {
+// ValidateResult checks one result's fields. An invalid result is dropped by
+// Ingest, never its batch; reason (the field at fault) is its label in
+// linkmesh_coordinator_results_rejected_total.
+func ValidateResult(r *linkmeshv1.Result) (reason string, err error) {
 	if r.GetSeq() == 0 {
-		return fmt.Errorf("seq: must start at 1")
+		return ReasonSeq, fmt.Errorf("seq: must start at 1")
 	}
 	if c := r.GetCode(); c <= linkmeshv1.Code_CODE_UNSPECIFIED || int(c) >= NumCodes {
-		return fmt.Errorf("code: %d is not a known result code", int32(c))
+		return ReasonCode, fmt.Errorf("code: %d is not a known result code", int32(c))
 	}
 	if k := r.GetKind(); k <= linkmeshv1.Kind_KIND_UNSPECIFIED || k > linkmeshv1.Kind_KIND_DNS {
-		return fmt.Errorf("kind: %d is not a known kind", int32(k))
+		return ReasonKind, fmt.Errorf("kind: %d is not a known kind", int32(k))
 	}
 	if !hostRe.MatchString(r.GetTarget()) || len(r.GetTarget()) > 253 {
-		return fmt.Errorf("target %q: not a valid target name", r.GetTarget())
+		return ReasonTarget, fmt.Errorf("target %q: not a valid target name", r.GetTarget())
 	}
 	if !labelValueRe.MatchString(r.GetTargetSite()) {
-		return fmt.Errorf("target_site %q: not a valid site name", r.GetTargetSite())
+		return ReasonTargetSite, fmt.Errorf("target_site %q: not a valid site name", r.GetTargetSite())
 	}
 	if r.GetHost() != "" && !hostRe.MatchString(r.GetHost()) {
-		return fmt.Errorf("host %q: not a host name or IP address", r.GetHost())
+		return ReasonHost, fmt.Errorf("host %q: not a host name or IP address", r.GetHost())
 	}
 	if r.GetPort() > 65535 || r.GetPortEnd() > 65535 || r.GetProbedPort() > 65535 {
-		return fmt.Errorf("port %d-%d (probed %d): above 65535", r.GetPort(), r.GetPortEnd(), r.GetProbedPort())
+		return ReasonPort, fmt.Errorf("port %d-%d (probed %d): above 65535", r.GetPort(), r.GetPortEnd(), r.GetProbedPort())
 	}
 	if r.GetPortEnd() != 0 && r.GetPortEnd() <= r.GetPort() {
-		return fmt.Errorf("port_end %d: not above port %d", r.GetPortEnd(), r.GetPort())
+		return ReasonPortEnd, fmt.Errorf("port_end %d: not above port %d", r.GetPortEnd(), r.GetPort())
 	}
 	if r.GetTime() == nil || r.GetTime().CheckValid() != nil {
-		return fmt.Errorf("time: missing or invalid")
+		return ReasonTime, fmt.Errorf("time: missing or invalid")
 	}
 	for _, f := range []struct {
 		name string
@@ -166,46 +165,79 @@ func validateResult(r *linkmeshv1.Result) error {
 			continue
 		}
 		if f.d.CheckValid() != nil || f.d.AsDuration() < 0 || f.d.AsDuration() > maxRTT {
-			return fmt.Errorf("%s: must be between 0 and %v", f.name, maxRTT)
+			return f.name, fmt.Errorf("%s: must be between 0 and %v", f.name, maxRTT)
 		}
 	}
 	if len(r.GetDetail()) > maxDetail || !utf8.ValidString(r.GetDetail()) {
-		return fmt.Errorf("detail: at most %d bytes of UTF-8", maxDetail)
+		return ReasonDetail, fmt.Errorf("detail: at most %d bytes of UTF-8", maxDetail)
 	}
 	if lr := r.GetLossRatio(); lr < 0 || lr > 1 || lr != lr {
-		return fmt.Errorf("loss_ratio: must be within [0, 1]")
+		return ReasonLossRatio, fmt.Errorf("loss_ratio: must be within [0, 1]")
 	}
 	if n := r.GetExchanges(); n > maxExchanges {
-		return fmt.Errorf("exchanges: %d, at most %d", n, maxExchanges)
+		return ReasonExchanges, fmt.Errorf("exchanges: %d, at most %d", n, maxExchanges)
 	}
 	if r.GetExchangesLost() > r.GetExchanges() {
-		return fmt.Errorf("exchanges_lost: %d, more than exchanges (%d)", r.GetExchangesLost(), r.GetExchanges())
+		return ReasonExchangesLost, fmt.Errorf("exchanges_lost: %d, more than exchanges (%d)", r.GetExchangesLost(), r.GetExchanges())
 	}
 	if tp := r.GetThroughputBitsPerSecond(); tp < 0 || tp != tp || tp > 1e12 {
-		return fmt.Errorf("throughput_bits_per_second: out of range")
+		return ReasonThroughput, fmt.Errorf("throughput_bits_per_second: out of range")
 	}
 	if len(r.GetAddresses()) > 64 {
-		return fmt.Errorf("addresses: at most 64")
+		return ReasonAddresses, fmt.Errorf("addresses: at most 64")
 	}
 	for i, a := range r.GetAddresses() {
 		if len(a) > maxAddressLen || !utf8.ValidString(a) {
-			return fmt.Errorf("addresses[%d]: at most %d bytes of UTF-8", i, maxAddressLen)
+			return ReasonAddresses, fmt.Errorf("addresses[%d]: at most %d bytes of UTF-8", i, maxAddressLen)
 		}
 		if _, err := netip.ParseAddr(a); err != nil {
-			return fmt.Errorf("addresses[%d]: %q is not an IP address", i, a)
+			return ReasonAddresses, fmt.Errorf("addresses[%d]: %q is not an IP address", i, a)
 		}
 	}
 	if r.GetRound() != "" && !roundRe.MatchString(r.GetRound()) {
-		return fmt.Errorf("round %q: use 1-64 letters, digits, '.', '_', ':', '-'", r.GetRound())
+		return ReasonRound, fmt.Errorf("round %q: use 1-64 letters, digits, '.', '_', ':', '-'", r.GetRound())
 	}
 	if len(r.GetTargetId()) > maxTargetID || !utf8.ValidString(r.GetTargetId()) {
-		return fmt.Errorf("target_id: at most %d bytes of UTF-8", maxTargetID)
+		return ReasonTargetID, fmt.Errorf("target_id: at most %d bytes of UTF-8", maxTargetID)
 	}
 	if m := r.GetMtuBytes(); m > 65535 || (m > 0 && m < 68) {
-		return fmt.Errorf("mtu_bytes: %d is not an IP packet size (68 to 65535)", m)
+		return ReasonMTUBytes, fmt.Errorf("mtu_bytes: %d is not an IP packet size (68 to 65535)", m)
 	}
 	if r.GetMtuBlackhole() && r.GetMtuBytes() == 0 {
-		return fmt.Errorf("mtu_blackhole: set without mtu_bytes")
+		return ReasonMTUBlackhole, fmt.Errorf("mtu_blackhole: set without mtu_bytes")
 	}
-	return nil
+	return "", nil
 }
+
+// Reasons an invalid result is dropped for (ValidateResult): the field at
+// fault, as named in the protocol.
+const (
+	ReasonSeq           = "seq"
+	ReasonCode          = "code"
+	ReasonKind          = "kind"
+	ReasonTarget        = "target"
+	ReasonTargetSite    = "target_site"
+	ReasonHost          = "host"
+	ReasonPort          = "port"
+	ReasonPortEnd       = "port_end"
+	ReasonTime          = "time"
+	ReasonRTT           = "rtt"
+	ReasonJitter        = "jitter"
+	ReasonDetail        = "detail"
+	ReasonLossRatio     = "loss_ratio"
+	ReasonExchanges     = "exchanges"
+	ReasonExchangesLost = "exchanges_lost"
+	ReasonThroughput    = "throughput_bits_per_second"
+	ReasonAddresses     = "addresses"
+	ReasonRound         = "round"
+	ReasonTargetID      = "target_id"
+	ReasonMTUBytes      = "mtu_bytes"
+	ReasonMTUBlackhole  = "mtu_blackhole"
+)
+
+// ResultReasons lists every reason ValidateResult gives, for callers that
+// create their metric series up front.
+var ResultReasons = []string{ReasonSeq, ReasonCode, ReasonKind, ReasonTarget, ReasonTargetSite, ReasonHost,
+	ReasonPort, ReasonPortEnd, ReasonTime, ReasonRTT, ReasonJitter, ReasonDetail, ReasonLossRatio,
+	ReasonExchanges, ReasonExchangesLost, ReasonThroughput, ReasonAddresses, ReasonRound, ReasonTargetID,
+	ReasonMTUBytes, ReasonMTUBlackhole}

@@ -66,8 +66,10 @@ type Stats struct {
 }
 
 // Window returns the statistics of every path's attempts that started at or
-// after since (probe clock), keyed by path. Paths without attempts since then are
-// left out.
+// after since, keyed by path. Attempts carry the probe's time clamped on ingest
+// to at most the clock-skew bound (SetClockSkew) after the coordinator's clock (see
+// clampLocked), so since, taken from the coordinator's clock, compares like
+// with like. Paths without attempts since then are left out.
 func (s *Store) Window(since time.Time) map[Key]Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()

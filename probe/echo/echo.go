@@ -155,6 +155,7 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 			b.noTime = true
 		default:
 			res, sent, err := s.burst(o.BurstBytes, burstTime)
+			res = clampBurst(res, sent)
 			b.sent, b.res, b.err = sent, res, err
 			if err == nil {
 				out.Throughput = res.Rate()
@@ -164,6 +165,7 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 	}
 	d.who = s.who
 	out.Detail = d.String()
+	clampFigures(&out)
 	return out
 }
 
