@@ -38,6 +38,9 @@ type Config struct {
 	// Limits guard the coordinator's size, and bound what probes (and anyone
 	// else connecting) may cost.
 	Limits Limits `yaml:"limits"`
+	// CheckRounds bounds on-demand check rounds: who may run them, how often,
+	// and what they may test (checkrounds.go).
+	CheckRounds CheckRounds `yaml:"check_rounds"`
 
 	// dir is the config file's directory, against which relative paths resolve
 	// ("" for a config that is not a file).
@@ -210,6 +213,7 @@ func Default() Config {
 			MaxProbes:                 10000,
 			MaxPathsPerProbe:          1000,
 		},
+		CheckRounds: DefaultCheckRounds(),
 	}
 }
 
