@@ -59,19 +59,21 @@ func (s *Server) runCheck(ctx context.Context, req *linkmeshv1.RunCheckRequest, 
 		s.checkRounds.WithLabelValues(outcomeRefused).Inc()
 		return err
 	}
-	if !caller.Secured {
-		s.logger.Warn("check round asked for by an unauthenticated caller (the coordinator runs without TLS: --insecure)", "remote", caller.Addr, "probe", req.GetProbe())
-	}
 	spec, err := s.checkSpec(req, bounds)
 	if err != nil {
 		s.checkRounds.WithLabelValues(outcomeRefused).Inc()
 		s.checkCallers.count(caller.String(), "refused")
-		s.logger.Info("check round refused", "caller", caller.String(), "remote", caller.Addr, "probe", req.GetProbe(), "error", status.Convert(err).Message())
+		if s.checkCallers.logAllowed() {
+			s.logger.Info("check round refused", "caller", caller.String(), "remote", caller.Addr, "probe", req.GetProbe(), "error", status.Convert(err).Message())
+		}
 		return err
 	}
 	if err := s.takeCheckRound(caller, req, bounds); err != nil {
 		s.checkRounds.WithLabelValues(outcomeRefused).Inc()
 		return err
+	}
+	if !caller.Secured {
+		s.logger.Warn("check round asked for by an unauthenticated caller (the coordinator runs without TLS: --insecure)", "remote", caller.Addr, "probe", req.GetProbe())
 	}
 	started := time.Now()
 	r, err := s.rounds.begin(newRoundID(), started, spec.probe.GetName(), spec.peer.GetName())

@@ -31,6 +31,10 @@ const checkCallerOther = "other"
 type checkCallers struct {
 	counted *prometheus.CounterVec
 
+	// logs bounds the log lines of refused requests (invalid ones are not
+	// rate-limited as rounds are): a burst of 10, then 2 a second.
+	logs *rate.Limiter
+
 	mu       sync.Mutex
 	labels   map[string]bool          // callers counted by name
 	limiters map[string]*rate.Limiter // by label
@@ -42,12 +46,16 @@ func newCheckCallers(reg prometheus.Registerer) *checkCallers {
 			Name: "linkmesh_coordinator_check_round_requests_total",
 			Help: "Check rounds asked for (RunCheck), by caller (operator/NAME, probe/NAME, unauthenticated under --insecure; \"other\" beyond 64 callers) and result: started, or refused (role, rate or bounds).",
 		}, []string{"caller", "result"}),
+		logs:     rate.NewLimiter(2, 10),
 		labels:   map[string]bool{},
 		limiters: map[string]*rate.Limiter{},
 	}
 	reg.MustRegister(c.counted)
 	return c
 }
+
+// logAllowed reports whether a refused request may be logged now.
+func (c *checkCallers) logAllowed() bool { return c.logs.Allow() }
 
 // label returns caller's metric label: its name while fewer than
 // maxCheckCallers are known, else "other". Call with mu held.
