@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linkmesh/linkmesh/coordinator/admit"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -43,11 +44,36 @@ const (
 // deadline, when ctx ends or when the coordinator stops. Whatever happens it
 // takes the targets and the stand-in out of the plans again; then, unless ctx
 // ended, it sends the CheckRound as the last message.
+//
+// Who may run it, how often and what it may test: see authorizeCheck and
+// checkSpec (config check_rounds).
 func (s *Server) runCheck(ctx context.Context, req *linkmeshv1.RunCheckRequest, send func(*linkmeshv1.RunCheckResponse) error) error {
-	spec, err := s.checkSpec(req)
-	if err != nil {
+	cfg := s.cfg.Load()
+	bounds := cfg.CheckRounds.OrDefault()
+	caller, ok := admit.CallerFrom(ctx)
+	if !ok && cfg.TLS.CA != "" {
+		s.checkRounds.WithLabelValues(outcomeRefused).Inc()
+		return status.Error(codes.Unauthenticated, "the caller of the check round is unknown")
+	}
+	if err := s.authorizeCheck(caller, req, bounds); err != nil {
 		s.checkRounds.WithLabelValues(outcomeRefused).Inc()
 		return err
+	}
+	spec, err := s.checkSpec(req, bounds)
+	if err != nil {
+		s.checkRounds.WithLabelValues(outcomeRefused).Inc()
+		s.checkCallers.count(caller.String(), "refused")
+		if s.checkCallers.logAllowed() {
+			s.logger.Info("check round refused", "caller", caller.String(), "remote", caller.Addr, "probe", req.GetProbe(), "error", status.Convert(err).Message())
+		}
+		return err
+	}
+	if err := s.takeCheckRound(caller, req, bounds); err != nil {
+		s.checkRounds.WithLabelValues(outcomeRefused).Inc()
+		return err
+	}
+	if !caller.Secured {
+		s.logger.Warn("check round asked for by an unauthenticated caller (the coordinator runs without TLS: --insecure)", "remote", caller.Addr, "probe", req.GetProbe())
 	}
 	started := time.Now()
 	r, err := s.rounds.begin(newRoundID(), started, spec.probe.GetName(), spec.peer.GetName())
@@ -57,7 +83,7 @@ func (s *Server) runCheck(ctx context.Context, req *linkmeshv1.RunCheckRequest, 
 	}
 	defer s.rounds.end(r)
 	probe, peer := spec.probe.GetName(), spec.peer.GetName()
-	log := s.logger.With("round", r.id, "probe", probe, "peer", peer)
+	log := s.logger.With("round", r.id, "probe", probe, "peer", peer, "caller", caller.String(), "remote", caller.Addr)
 	log.Info("check round started", "sql_endpoint", fmt.Sprintf("%s:%d", spec.host, spec.port), "stand_in", spec.standIn, "attempts", spec.attempts, "timeout", spec.timeout)
 	say := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)

@@ -19,6 +19,14 @@ func fastChecks(s *Server) {
 	s.checkTimes = checkTimes{standIn: time.Second, release: 2 * time.Second, slack: 5 * time.Second, poll: 20 * time.Millisecond}
 }
 
+// checkConfig is baseConfig with check rounds on port 5099 too, and further
+// names of sql1's host for its rounds' SQL host.
+const checkConfig = baseConfig + `
+check_rounds:
+  sql_ports: [5022, 5099]
+  sql_host_names: {sql1: [sql1.corp.example, 198.18.1.2]}
+`
+
 // runCheck calls RunCheck and reads the stream to its end: the progress
 // lines, and the round (nil when the call failed).
 func runCheck(ctx context.Context, api linkmeshv1.MeshServiceClient, req *linkmeshv1.RunCheckRequest) ([]string, *linkmeshv1.CheckRound, error) {
@@ -106,7 +114,7 @@ func TestCheckRound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := runServer(t, baseConfig, fastChecks)
+			s := runServer(t, checkConfig, fastChecks)
 			api := dial(t, s.GRPCAddr().String())
 			sql := startProbe(t, s, api, "sql1", "sql", "127.0.0.1:5023", func(p *fakeProbe) { p.standIn, p.replay = tt.standIn, tt.replay })
 			mi := startProbe(t, s, api, "mi1", "mi", "127.0.0.2:5023", func(p *fakeProbe) { p.replay = tt.replay })

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkmesh/linkmesh/coordinator/admit"
+	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc/codes"
@@ -45,7 +47,11 @@ type checkSpec struct {
 // checkSpec validates req: its fields (InvalidArgument), then what this
 // coordinator knows of the probes (FailedPrecondition); each message names
 // the field or the probe at fault.
-func (s *Server) checkSpec(req *linkmeshv1.RunCheckRequest) (checkSpec, error) {
+//
+// bounds pin the round: its SQL port is one of bounds.SQLPorts, its burst at
+// most bounds.MaxBurstBytes, and its SQL host one of the probe's own
+// addresses (sqlHostAllowed) — a round never tests a host the probe is not on.
+func (s *Server) checkSpec(req *linkmeshv1.RunCheckRequest, bounds config.CheckRounds) (checkSpec, error) {
 	invalid := func(format string, args ...any) error { return status.Errorf(codes.InvalidArgument, format, args...) }
 	c := checkSpec{port: defaultCheckPort, standIn: req.GetStandIn(), attempts: defaultCheckAttempts, timeout: defaultCheckTimeout, burst: req.GetBurstBytes()}
 	switch {
@@ -61,11 +67,16 @@ func (s *Server) checkSpec(req *linkmeshv1.RunCheckRequest) (checkSpec, error) {
 		return c, invalid("attempts %d: at most %d", req.GetAttempts(), maxCheckAttempts)
 	case req.GetBurstBytes() > maxCheckBurst:
 		return c, invalid("burst_bytes %d: at most 1 GiB (%d)", req.GetBurstBytes(), maxCheckBurst)
+	case req.GetBurstBytes() > bounds.MaxBurstBytes:
+		return c, invalid("burst_bytes %d: at most %d (the coordinator's check_rounds.max_burst_bytes)", req.GetBurstBytes(), bounds.MaxBurstBytes)
 	case req.GetSqlHost() != "" && !validHost(req.GetSqlHost()):
 		return c, invalid("sql_host %q: not an IP address or DNS name", req.GetSqlHost())
 	}
 	if p := req.GetSqlPort(); p != 0 {
 		c.port = p
+	}
+	if !bounds.AllowsPort(c.port) {
+		return c, invalid("sql_port %d: not one of the coordinator's check_rounds.sql_ports %v", c.port, bounds.SQLPorts)
 	}
 	if a := req.GetAttempts(); a != 0 {
 		c.attempts = a
@@ -122,10 +133,19 @@ func (s *Server) checkSpec(req *linkmeshv1.RunCheckRequest) (checkSpec, error) {
 		}
 	}
 	c.host = req.GetSqlHost()
+	if c.host != "" && !s.sqlHostAllowed(c.probe, c.host, bounds) {
+		s.gate.Refuse(admit.ReasonCheck, "check round refused: sql_host is not an address of the probe", "probe", c.probe.GetName(), "sql_host", c.host, "responder", c.probe.GetResponderAddress())
+		return c, status.Errorf(codes.PermissionDenied, "sql_host %q: not an address of probe %s (%s): a round tests the SQL host through the probe on it; leave --sql-host out, give the address the probe registered, or list the name in the coordinator's check_rounds.sql_host_names",
+			c.host, c.probe.GetName(), s.probeAddrs(c.probe))
+	}
 	if c.host == "" {
 		host, _, err := net.SplitHostPort(c.probe.GetResponderAddress())
 		if err != nil || host == "" {
-			return c, status.Errorf(codes.FailedPrecondition, "sql_host: this coordinator knows no responder address of %s to take SQL Server's host from: give --sql-host", c.probe.GetName())
+			a, ok := s.gate.SeenAt(c.probe.GetName())
+			if !ok {
+				return c, status.Errorf(codes.FailedPrecondition, "sql_host: this coordinator knows no address of %s to take SQL Server's host from", c.probe.GetName())
+			}
+			host = a.String()
 		}
 		c.host = host
 	}
@@ -259,4 +279,19 @@ func roundTime(targets []*roundTarget) time.Duration {
 		d = max(d, time.Duration(t.target.GetAttempts())*(t.target.GetTimeout().AsDuration()+t.target.GetInterval().AsDuration()))
 	}
 	return d
+}
+
+// probeAddrs lists a probe's own addresses, for refusals.
+func (s *Server) probeAddrs(p *linkmeshv1.ProbeInfo) string {
+	var as []string
+	if h, _, ok := responder(p); ok {
+		as = append(as, "responder host "+h)
+	}
+	if a, ok := s.gate.SeenAt(p.GetName()); ok {
+		as = append(as, "seen at "+a.String())
+	}
+	if len(as) == 0 {
+		return "no address known"
+	}
+	return strings.Join(as, ", ")
 }

@@ -85,6 +85,8 @@ type Server struct {
 	apiRefused prometheus.Counter
 	// pathsHook, when set (tests), runs inside handlePaths while it holds its slot.
 	pathsHook func()
+	// checkCallers rate-limits and counts check rounds per caller (checkauth.go).
+	checkCallers *checkCallers
 }
 
 // Options are the coordinator's settings that do not come from its config file.
@@ -120,6 +122,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	s.plans.standInLease = opts.StandInLease
 	s.rounds = newRounds(logger.With("component", "check"))
 	s.checkTimes = defaultCheckTimes
+	s.checkCallers = newCheckCallers(s.reg)
 	s.checkRounds = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_check_rounds_total",
 		Help: "On-demand check rounds (linkmesh check --coordinator), by outcome: complete (every attempt's result arrived), partial (the deadline passed, the client went away or the coordinator stopped first), refused (invalid request, probe not connected, or a round already running on a probe).",

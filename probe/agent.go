@@ -89,6 +89,9 @@ type Config struct {
 	// a port the probe holds. Coordinators can ask for bounded stand-ins in
 	// plans without this.
 	StandIns []uint32
+	// StandInPorts are the ports coordinators may ask for stand-ins on
+	// (nil: standin.DefaultAllowedPorts, 5022); other requests are refused.
+	StandInPorts []uint32
 	// DNSServer, when valid, receives the dns kind's queries instead of the
 	// system's resolver (e.g. the DNS server of the MI's VNet).
 	DNSServer netip.AddrPort
@@ -203,6 +206,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	// loopback only for a responder on loopback (the demo, tests).
 	standInHost, _, _ := net.SplitHostPort(cfg.Responder)
 	a.standIns = standin.New(a.responder.Serve, standInHost, logger.With("component", "stand-in"))
+	a.standIns.AllowPorts(cfg.StandInPorts)
 	if len(cfg.MeshKey) == 0 {
 		logger.Warn("no mesh key (--mesh-key-file): echo paths to and from this probe will fail; tcp and dns paths work")
 	}

@@ -4,9 +4,10 @@
 //   - connections: a total cap that, when reached, sheds the oldest connection
 //     still in its TLS handshake (strangers never finish it) before refusing, and
 //     a cap per probe certificate;
-//   - identity: the probe name a call claims (Register, WatchPlan, Report, and
-//     RunCheck, which speaks for the probe of its host) must be the one its
-//     client certificate vouches for (tlsconf.ProbeName);
+//   - identity: the probe name a call claims (Register, WatchPlan, Report) must
+//     be the one its client certificate vouches for, and the site Register
+//     claims the certificate's site (tlsconf.CertIdentity); RunCheck gets its
+//     caller (an operator or a probe, see Caller) for the coordinator to decide;
 //   - load: per probe, a rate of calls, a rate of results (a replayed backlog
 //     included; the probe is told how long to wait), and a number of open plan
 //     streams.
@@ -17,6 +18,7 @@ package admit
 
 import (
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -73,6 +75,10 @@ type limiter struct {
 	requests *rate.Limiter
 	results  *rate.Limiter
 	used     time.Time
+	// addr is the address the probe's last call came from; warnedNoSite says
+	// a certificate without a site was logged (caller.go).
+	addr         netip.Addr
+	warnedNoSite bool
 }
 
 // New returns a Gate. secure says whether the server uses TLS (with --insecure
@@ -86,14 +92,14 @@ func New(l Limits, secure bool, logger *slog.Logger, reg prometheus.Registerer) 
 		now:    time.Now,
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkmesh_coordinator_refused_total",
-			Help: "Connections and calls refused, by reason (tls_handshake, not_a_probe, identity, connections, shed_handshake, probe_connections, plan_streams, rate, too_many_probes).",
+			Help: "Connections and calls refused, by reason (tls_handshake, not_a_probe, identity, connections, shed_handshake, probe_connections, plan_streams, rate, too_many_probes, site, role, check_round).",
 		}, []string{"reason"}),
 		conns:   map[string]int{},
 		streams: map[string]int{},
 		probes:  map[string]*limiter{},
 		logs:    map[string]*logLimit{},
 	}
-	for _, r := range []string{ReasonTLS, ReasonNotProbe, ReasonIdentity, ReasonConnections, ReasonShed, ReasonProbeConns, ReasonStreams, ReasonRate, ReasonProbes} {
+	for _, r := range []string{ReasonTLS, ReasonNotProbe, ReasonIdentity, ReasonConnections, ReasonShed, ReasonProbeConns, ReasonStreams, ReasonRate, ReasonProbes, ReasonSite, ReasonRole, ReasonCheck} {
 		g.refused.WithLabelValues(r)
 	}
 	reg.MustRegister(g.refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -16,7 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// claimed returns the probe name a request speaks for.
+// claimed returns the probe name a request speaks for. RunCheck is not a
+// probe's call: see authorizeCheck.
 func claimed(req any) (string, bool) {
 	switch r := req.(type) {
 	case *linkmeshv1.RegisterRequest:
@@ -25,8 +26,6 @@ func claimed(req any) (string, bool) {
 		return r.GetProbe(), true
 	case *linkmeshv1.ReportRequest:
 		return r.GetProbe(), true
-	case *linkmeshv1.RunCheckRequest:
-		return r.GetProbe(), true // the check speaks for the probe of its host
 	}
 	return "", false
 }
@@ -39,22 +38,33 @@ func remote(ctx context.Context) string {
 }
 
 // authorize checks that the caller's certificate vouches for the probe the
-// request names, and the caller's request rate.
+// request names (and, on Register, for the site it registers with), and the
+// caller's request rate.
 func (g *Gate) authorize(ctx context.Context, method string, req any) (*limiter, string, error) {
 	name, ok := claimed(req)
 	if !ok {
 		return nil, "", status.Errorf(codes.PermissionDenied, "%s: not a call a probe makes", method)
 	}
+	var certSite string
 	if g.secure {
-		certName, secured, err := tlsconf.PeerProbe(ctx)
+		id, secured, err := tlsconf.PeerIdentity(ctx)
+		if err == nil && secured && id.Role != tlsconf.RoleProbe {
+			err = fmt.Errorf("%w (the certificate of %s)", tlsconf.ErrNotProbe, id)
+		}
 		if !secured || err != nil {
 			g.Refuse(ReasonNotProbe, "call refused: no probe certificate", "method", method, "remote", remote(ctx), "error", fmt.Sprint(err))
 			return nil, "", status.Error(codes.Unauthenticated, "a probe certificate is required")
 		}
-		if certName != name {
+		if id.Name != name {
 			g.Refuse(ReasonIdentity, "call refused: the certificate is for another probe than the request claims; nothing it sent is counted",
-				"certificate_probe", certName, "claimed_probe", name, "method", method, "remote", remote(ctx))
-			return nil, "", status.Errorf(codes.PermissionDenied, "this certificate is for probe %q, the request claims %q", certName, name)
+				"certificate_probe", id.Name, "claimed_probe", name, "method", method, "remote", remote(ctx))
+			return nil, "", status.Errorf(codes.PermissionDenied, "this certificate is for probe %q, the request claims %q", id.Name, name)
+		}
+		certSite = id.Site
+		if r, ok := req.(*linkmeshv1.RegisterRequest); ok {
+			if err := g.checkSite(ctx, name, certSite, r.GetProbe().GetSite()); err != nil {
+				return nil, "", err
+			}
 		}
 	}
 	lim := g.limiterFor(name)
@@ -62,6 +72,7 @@ func (g *Gate) authorize(ctx context.Context, method string, req any) (*limiter,
 		g.Refuse(ReasonProbes, "call refused: too many probes are being tracked", "probe", name, "remote", remote(ctx))
 		return nil, "", status.Error(codes.ResourceExhausted, "the coordinator tracks too many probes")
 	}
+	g.seen(ctx, lim, name, certSite, req)
 	if err := g.take(lim.requests, 1, name, "requests"); err != nil {
 		return nil, "", err
 	}
@@ -119,7 +130,17 @@ type checkedStream struct {
 	g       *Gate
 	method  string
 	checked bool
-	holds   string // probe whose stream slot this stream holds
+	holds   string          // probe whose stream slot this stream holds
+	ctx     context.Context // RunCheck: the stream's context with its Caller
+}
+
+// Context is the stream's context; a RunCheck stream's carries its Caller
+// (see CallerFrom) once the request has been received.
+func (s *checkedStream) Context() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return s.ServerStream.Context()
 }
 
 func (s *checkedStream) RecvMsg(m any) error {
@@ -130,6 +151,14 @@ func (s *checkedStream) RecvMsg(m any) error {
 		return nil
 	}
 	s.checked = true
+	if _, check := m.(*linkmeshv1.RunCheckRequest); check {
+		ctx, err := s.g.authorizeCheck(s.ServerStream.Context(), s.method)
+		if err != nil {
+			return err
+		}
+		s.ctx = ctx
+		return nil
+	}
 	_, name, err := s.g.authorize(s.Context(), s.method, m)
 	if err != nil {
 		return err

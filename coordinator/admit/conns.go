@@ -97,8 +97,9 @@ func (c *conn) Close() error {
 }
 
 // HandshakeHook is the tlsconf hook of the server's credentials: it logs failed
-// handshakes, refuses certificates that name no probe and probes over their
-// connection cap, and marks the rest as past their handshake.
+// handshakes, refuses certificates that name no probe and no operator, and
+// identities over their connection cap, and marks the rest as past their
+// handshake.
 func (g *Gate) HandshakeHook() tlsconf.HandshakeHook {
 	return func(raw net.Conn, info *credentials.TLSInfo, herr error) error {
 		remote := raw.RemoteAddr().String()
@@ -111,11 +112,12 @@ func (g *Gate) HandshakeHook() tlsconf.HandshakeHook {
 			g.Refuse(ReasonTLS, "client presented no verified certificate; connection refused", "remote", remote)
 			return errors.New("no verified client certificate")
 		}
-		name, err := tlsconf.ProbeName(chains[0][0])
+		id, err := tlsconf.CertIdentity(chains[0][0])
 		if err != nil {
-			g.Refuse(ReasonNotProbe, "client certificate names no probe; connection refused", "remote", remote, "subject", chains[0][0].Subject.CommonName, "error", err.Error())
-			return fmt.Errorf("certificate names no probe: %w", err)
+			g.Refuse(ReasonNotProbe, "client certificate names no probe and no operator; connection refused", "remote", remote, "subject", chains[0][0].Subject.CommonName, "error", err.Error())
+			return fmt.Errorf("certificate names no probe and no operator: %w", err)
 		}
+		name := connKey(id)
 		c, _ := raw.(*conn)
 		if c == nil {
 			return nil // not from our listener (tests)
@@ -163,4 +165,13 @@ func (l *connList) remove(c *conn) {
 		l.tail = c.prev
 	}
 	c.prev, c.next = nil, nil
+}
+
+// connKey is the key of an identity's connection count: a probe's name, or
+// "operator/<name>" (probe names hold no '/', so the two never meet).
+func connKey(id tlsconf.Identity) string {
+	if id.Role == tlsconf.RoleProbe {
+		return id.Name
+	}
+	return id.String()
 }

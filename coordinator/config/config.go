@@ -44,6 +44,9 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Web secures the HTTP port (/metrics, /api/v1/paths).
 	Web Web `yaml:"web"`
+	// CheckRounds bounds on-demand check rounds: who may run them, how often,
+	// and what they may test (checkrounds.go).
+	CheckRounds CheckRounds `yaml:"check_rounds"`
 
 	// dir is the config file's directory, against which relative paths resolve
 	// ("" for a config that is not a file).
@@ -228,6 +231,7 @@ func Default() Config {
 			MaxProbes:                 10000,
 			MaxPathsPerProbe:          1000,
 		},
+		CheckRounds: DefaultCheckRounds(),
 	}
 }
 

@@ -119,6 +119,7 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 			add(doc.Errorf([]any{"limits", l.key}, "%d is out of range; use %d to %d", l.v, l.min, l.max))
 		}
 	}
+	errs = append(errs, c.CheckRounds.validate(doc)...)
 	seen := map[string]int{}
 	for i := range c.Paths {
 		r := &c.Paths[i]

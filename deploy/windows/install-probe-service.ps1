@@ -5,7 +5,7 @@
 .DESCRIPTION
   Copies nothing: run it from the folder that holds linkmesh.exe, mesh.key, ca.crt
   and the probe's certificate <Name>.crt and key <Name>.key (from
-  `linkmesh.exe certs probe --name <Name>`). Unacked results are spooled to
+  `linkmesh.exe certs probe --name <Name> --site <Site>`). Unacked results are spooled to
   spool\ in that folder, so a restart loses none. -Insecure runs plain gRPC
   without certificates (a trusted lab network only).
   The service runs as LocalSystem (change it with -Credential if your policy asks),
@@ -40,7 +40,7 @@ if ($Insecure) {
   $crt = Join-Path $Dir "$Name.crt"
   $pem = Join-Path $Dir "$Name.key"
   foreach ($f in @($ca, $crt, $pem)) {
-    if (-not (Test-Path $f)) { throw "$f not found (issue it with: linkmesh.exe certs probe --name $Name; see README), or pass -Insecure" }
+    if (-not (Test-Path $f)) { throw "$f not found (issue it with: linkmesh.exe certs probe --name $Name --site $Site; see README), or pass -Insecure" }
   }
   $tls = "--tls-ca `"$ca`" --tls-cert `"$crt`" --tls-key `"$pem`""
 }

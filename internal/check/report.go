@@ -189,7 +189,7 @@ func (r Report) ToComplete() string {
 	}
 	var parts []string
 	if len(peer) > 0 {
-		parts = append(parts, fmt.Sprintf("run the same command with --coordinator <host:port> --tls-ca <ca.crt> --tls-cert <this-probe>.crt --tls-key <this-probe>.key, "+
+		parts = append(parts, fmt.Sprintf("run the same command with --coordinator <host:port> --tls-ca <ca.crt> --tls-cert <operator>.crt --tls-key <operator>.key --probe <this-probe>, "+
 			"with a probe in the MI's VNet (linkmesh probe --site mi) connected to that coordinator: only such a probe can test %s", joinAnd(peer)))
 	}
 	parts = append(parts, other...)

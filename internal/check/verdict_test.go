@@ -54,11 +54,11 @@ func TestVerdict(t *testing.T) {
 		{name: "standalone, all that ran passed", want: Partial, wantCode: 3, untested: []string{"P3", "MTU"},
 			report:     Report{Mode: "standalone", Rows: standaloneRows(Pass, Pass, Pass, Pass)},
 			tableLine:  "PARTIAL: every required row that ran passed, but P3 and MTU did not run, so they are not proven. 4 passed, 0 failed, 0 warnings, 4 skipped. Verdict partial, exit code 3.",
-			toComplete: "To complete it, run the same command with --coordinator <host:port> --tls-ca <ca.crt> --tls-cert <this-probe>.crt --tls-key <this-probe>.key, with a probe in the MI's VNet (linkmesh probe --site mi) connected to that coordinator: only such a probe can test P3 and MTU."},
+			toComplete: "To complete it, run the same command with --coordinator <host:port> --tls-ca <ca.crt> --tls-cert <operator>.crt --tls-key <operator>.key --probe <this-probe>, with a probe in the MI's VNet (linkmesh probe --site mi) connected to that coordinator: only such a probe can test P3 and MTU."},
 		{name: "standalone, --mi an address and no endpoint", want: Partial, wantCode: 3, untested: []string{"D1", "EP", "P3", "MTU"},
 			report:    Report{Mode: "standalone", Rows: standaloneRows(Skip, Pass, Pass, Skip)},
 			tableLine: "PARTIAL: every required row that ran passed, but D1, EP, P3 and MTU did not run",
-			toComplete: "To complete it, run the same command with --coordinator <host:port> --tls-ca <ca.crt> --tls-cert <this-probe>.crt --tls-key <this-probe>.key, with a probe in the MI's VNet (linkmesh probe --site mi) connected to that coordinator: only such a probe can test P3 and MTU; " +
+			toComplete: "To complete it, run the same command with --coordinator <host:port> --tls-ca <ca.crt> --tls-cert <operator>.crt --tls-key <operator>.key --probe <this-probe>, with a probe in the MI's VNet (linkmesh probe --site mi) connected to that coordinator: only such a probe can test P3 and MTU; " +
 				"D1 was skipped (because D1); EP was skipped (because EP)."},
 		{name: "a failure beats the skips", want: NotReady, wantCode: 1, untested: []string{"P3", "MTU"},
 			report:     Report{Mode: "standalone", Rows: standaloneRows(Pass, Fail, Pass, Pass)},

@@ -19,14 +19,17 @@ const certsUsage = `usage: linkmesh certs <what> [flags]
   ca        create the mesh's private CA: ca.crt and ca.key (keep ca.key offline)
   server    issue a coordinator certificate for the names/addresses probes dial (--san)
   probe     issue a probe certificate; the coordinator accepts it only from a probe
-            of that --name
+            of that --name registering with that --site
+  operator  issue an operator certificate: it may run check rounds
+            (linkmesh check --coordinator), and nothing a probe does
   mesh-key  write a new mesh key (the shared secret of gossip and the echo hello)
 
 Example (one CA, one coordinator, two probes):
   linkmesh certs ca --dir pki
   linkmesh certs server --dir pki --name coord-1 --san coord.example.net,10.20.0.4
-  linkmesh certs probe --dir pki --name sql01
-  linkmesh certs probe --dir pki --name mi-vnet-01
+  linkmesh certs probe --dir pki --name sql01 --site sql
+  linkmesh certs probe --dir pki --name mi-vnet-01 --site mi
+  linkmesh certs operator --dir pki --name alice
   linkmesh certs mesh-key --out pki/mesh.key
 
 Run 'linkmesh certs <what> -h' for its flags. See docs/security.md.
@@ -36,12 +39,15 @@ Run 'linkmesh certs <what> -h' for its flags. See docs/security.md.
 // for a name no probe can take.
 var probeNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$`)
 
+// siteRe mirrors the probe's --site rule (a metric label value).
+var siteRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
 // Certs runs `linkmesh certs`.
 func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		io.WriteString(stderr, certsUsage)
 		if len(args) == 0 {
-			return usageErrorf("certs: say what to create: ca, server, probe or mesh-key")
+			return usageErrorf("certs: say what to create: ca, server, probe, operator or mesh-key")
 		}
 		return flag.ErrHelp
 	}
@@ -62,11 +68,15 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return writePair(stdout, pair, *dir, "ca", *force, "copy ca.crt to every probe and coordinator; keep ca.key offline (it issues certificates)")
-	case "server", "probe":
-		name := fs.String("name", "", "the coordinator's or probe's name (required; a probe's must equal its --name)")
+	case "server", "probe", "operator":
+		name := fs.String("name", "", "the coordinator's, probe's or operator's name (required; a probe's must equal its --name)")
 		var sans listFlag
-		if what == "server" {
+		var site *string
+		switch what {
+		case "server":
 			fs.Var(&sans, "san", "host name or IP address probes use to reach the coordinator (repeatable or comma-separated; required)")
+		case "probe":
+			site = fs.String("site", "", "the probe's site (required; must equal the probe's --site: the coordinator refuses the probe under another site)")
 		}
 		days := fs.Int("days", 825, "validity in days")
 		caCert := fs.String("ca-cert", "", "the CA certificate (default DIR/ca.crt)")
@@ -80,6 +90,12 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		if !probeNameRe.MatchString(*name) {
 			return usageErrorf("certs %s: --name %q: use 1-63 letters, digits, '.', '_', ':', '-'", what, *name)
 		}
+		if site != nil && !siteRe.MatchString(*site) {
+			if *site == "" {
+				return usageErrorf("certs probe: --site is required (the probe's --site, e.g. sql or mi): the certificate binds the probe to it")
+			}
+			return usageErrorf("certs probe: --site %q: use 1-63 letters, digits, '.', '_', '-'", *site)
+		}
 		if *caCert == "" {
 			*caCert = filepath.Join(*dir, "ca.crt")
 		}
@@ -91,15 +107,20 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		var pair pki.Pair
-		next := fmt.Sprintf("start the probe with --name %s --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key", *name, *name, *name)
-		if what == "server" {
+		var next string
+		switch what {
+		case "server":
 			if len(sans) == 0 {
 				return usageErrorf("certs server: give the names or addresses probes dial with --san (e.g. --san coord.example.net,10.20.0.4)")
 			}
 			pair, err = ca.IssueServer(*name, sans, days2d(*days))
 			next = fmt.Sprintf("start the coordinator with --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key (or tls: in its config); probes dial one of %v", *name, *name, []string(sans))
-		} else {
-			pair, err = ca.IssueProbe(*name, days2d(*days))
+		case "probe":
+			pair, err = ca.IssueProbeSite(*name, *site, days2d(*days))
+			next = fmt.Sprintf("start the probe with --name %s --site %s --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key", *name, *site, *name, *name)
+		default:
+			pair, err = ca.IssueOperator(*name, days2d(*days))
+			next = fmt.Sprintf("run check rounds with linkmesh check --coordinator HOST:PORT --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key --probe <the SQL host's probe>", *name, *name)
 		}
 		if err != nil {
 			return err
@@ -124,7 +145,7 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	io.WriteString(stderr, certsUsage)
-	return usageErrorf("certs: unknown %q; use ca, server, probe or mesh-key", what)
+	return usageErrorf("certs: unknown %q; use ca, server, probe, operator or mesh-key", what)
 }
 
 func days2d(days int) time.Duration { return time.Duration(days) * 24 * time.Hour }

@@ -57,15 +57,15 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "deadline of each connection attempt, lookup and SQL query")
 	fs.StringVar(&f.output, "output", "table", "report format: table, json or junit")
 	fs.StringVar(&f.co.addr, "coordinator", "", "coordinated mode: a coordinator's gRPC address, host:port; probes on both sites then also measure P3 (MI → SQL Server), D2, the path MTU and (with --database-size) the throughput")
-	fs.StringVar(&f.co.probe, "probe", "", "coordinated mode: the probe on this host (default: the name in --tls-cert, else the host name)")
+	fs.StringVar(&f.co.probe, "probe", "", "coordinated mode: the probe on this host, the SQL Server host (required with an operator's certificate; default: the name in a probe's --tls-cert, else the host name)")
 	fs.StringVar(&f.co.peer, "peer", "", "coordinated mode: the probe in the MI's VNet (default: the one probe of another site connected to the coordinator)")
-	fs.StringVar(&f.co.sqlHost, "sql-host", "", "coordinated mode: this host as the MI reaches it, an IP address (recommended) or a name (then D2 checks the MI's VNet resolves it); default: the address the coordinator sees the probe at")
+	fs.StringVar(&f.co.sqlHost, "sql-host", "", "coordinated mode: this host as the MI reaches it, an IP address (recommended) or a name (then D2 checks the MI's VNet resolves it); one of the probe's own addresses, or a name the coordinator's check_rounds.sql_host_names gives it; default: the address the coordinator sees the probe at")
 	fs.BoolVar(&f.co.standIn, "stand-in", true, "coordinated mode: while the round runs, answer on SQL Server's endpoint port in its place if nothing listens there yet (released afterwards; never when the port is in use)")
-	f.co.tls.register(fs, "coordinated mode: the certificate of the probe on this host (linkmesh certs probe)")
+	f.co.tls.register(fs, "coordinated mode: an operator's certificate (linkmesh certs operator --name NAME)")
 	fs.StringVar(&f.co.serverName, "tls-server-name", "", "coordinated mode: the name the coordinator's certificate is checked against (default: the host in --coordinator)")
 	fs.BoolVar(&f.co.insecure, "insecure", false, "coordinated mode: plain gRPC to a coordinator without TLS (test setups only)")
 	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh check --mi FQDN [flags]\n       linkmesh check --mi FQDN --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert PROBE.crt --tls-key PROBE.key | --insecure) [flags]\n\nRun on the SQL Server host. Tests the MI link's requirements and prints a report;\nwith --coordinator, probes on both sites also test the MI → SQL Server direction,\nthe path MTU and the throughput. Exit code 0: every required row passed, 1: one\nfailed, 2: bad flags, or the coordinator could not run the round, 3: every\nrequired row that ran passed but one could not run (standalone: P3 and MTU).\n\n")
+		io.WriteString(stderr, "usage: linkmesh check --mi FQDN [flags]\n       linkmesh check --mi FQDN --coordinator HOST:PORT --probe PROBE (--tls-ca ca.crt --tls-cert OPERATOR.crt --tls-key OPERATOR.key | --insecure) [flags]\n\nRun on the SQL Server host. Tests the MI link's requirements and prints a report;\nwith --coordinator, probes on both sites also test the MI → SQL Server direction,\nthe path MTU and the throughput. Exit code 0: every required row passed, 1: one\nfailed, 2: bad flags, or the coordinator could not run the round, 3: every\nrequired row that ran passed but one could not run (standalone: P3 and MTU).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {

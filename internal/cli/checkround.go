@@ -28,7 +28,11 @@ type coordinatorFlags struct {
 }
 
 // creds returns the gRPC credentials and the probe name the check speaks
-// for: --probe, else the name in --tls-cert, else this host's name.
+// for: --probe, else (with a probe's certificate) the name in --tls-cert,
+// else (--insecure) this host's name. An operator's certificate (linkmesh
+// certs operator) runs rounds for the probe --probe names; a probe's own
+// certificate only for itself, and only when the coordinator's
+// check_rounds.allow_probes names it.
 func (f *coordinatorFlags) creds() (credentials.TransportCredentials, string, error) {
 	probe := f.probe
 	switch {
@@ -41,21 +45,24 @@ func (f *coordinatorFlags) creds() (credentials.TransportCredentials, string, er
 		return insecure.NewCredentials(), probe, nil
 	}
 	if err := f.tls.files().Check("--tls-"); err != nil {
-		return nil, "", fmt.Errorf("--coordinator: %w (the certificate of the probe on this host), or pass --insecure for a coordinator without TLS", err)
+		return nil, "", fmt.Errorf("--coordinator: %w (an operator's certificate: linkmesh certs operator --name NAME), or pass --insecure for a coordinator without TLS", err)
 	}
 	src, err := tlsconf.NewSource(f.tls.files(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, "", err
 	}
-	name, err := tlsconf.ProbeName(src.Current().Leaf)
+	id, err := tlsconf.CertIdentity(src.Current().Leaf)
 	if err != nil {
-		return nil, "", fmt.Errorf("--tls-cert %s: %w; use the certificate of the probe on this host", f.tls.cert, err)
+		return nil, "", fmt.Errorf("--tls-cert %s: %w; use an operator's certificate (linkmesh certs operator --name NAME)", f.tls.cert, err)
 	}
-	if probe == "" {
-		probe = name
-	}
-	if name != probe {
-		return nil, "", fmt.Errorf("--tls-cert %s is for probe %q, but --probe is %q: the coordinator lets a certificate speak only for its own probe", f.tls.cert, name, probe)
+	switch {
+	case id.Role == tlsconf.RoleOperator && probe == "":
+		return nil, "", fmt.Errorf("--tls-cert %s is operator %s's certificate: name the probe on the SQL Server host with --probe", f.tls.cert, id.Name)
+	case id.Role == tlsconf.RoleOperator:
+	case probe == "":
+		probe = id.Name
+	case id.Name != probe:
+		return nil, "", fmt.Errorf("--tls-cert %s is for probe %q, but --probe is %q: a probe's certificate runs rounds only for itself; use an operator's certificate (linkmesh certs operator --name NAME)", f.tls.cert, id.Name, probe)
 	}
 	return tlsconf.ClientCredentials(src, f.serverName), probe, nil
 }
@@ -87,7 +94,7 @@ func dialCoordinator(ctx context.Context, addr string, creds credentials.Transpo
 		return nil, fmt.Errorf("cannot reach the coordinator at %s: %w (is it running, and is its gRPC port open from this host?)", addr, err)
 	}
 	c.Close()
-	return nil, fmt.Errorf("the coordinator at %s accepts TCP connections, but gRPC did not come up within %s: check --tls-ca, --tls-cert and --tls-key (the mesh CA, and the certificate of the probe on this host), or --insecure for a coordinator without TLS", addr, timeout)
+	return nil, fmt.Errorf("the coordinator at %s accepts TCP connections, but gRPC did not come up within %s: check --tls-ca, --tls-cert and --tls-key (the mesh CA, and an operator's certificate from it), or --insecure for a coordinator without TLS", addr, timeout)
 }
 
 // roundFunc returns the function that asks the coordinator for the round.
@@ -123,7 +130,9 @@ func roundError(err error) error {
 	case codes.Unimplemented:
 		return fmt.Errorf("the coordinator runs an older linkmesh without check rounds: upgrade it (%s)", msg)
 	case codes.PermissionDenied, codes.Unauthenticated:
-		return fmt.Errorf("the coordinator refused the round: %s (use the certificate of the probe on this host, and --probe its name)", msg)
+		return fmt.Errorf("the coordinator refused the round: %s", msg)
+	case codes.ResourceExhausted:
+		return fmt.Errorf("the coordinator refused the round: %s", msg)
 	case codes.Unavailable:
 		return fmt.Errorf("the coordinator is unavailable: %s", msg)
 	}

@@ -45,6 +45,7 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&keyFile, "mesh-key-file", "", "file with the mesh key: encrypts gossip and authenticates the echo hello, so every probe of the mesh needs the same one; create one with `linkmesh certs mesh-key`")
 	fs.IntVar(&cfg.ResponderMaxConns, "responder-max-conns", 64, "connections the responder handles at once (the oldest unfinished hello is dropped to make room)")
 	fs.Var(&standIns, "stand-in", "serve the responder protocol on this port (e.g. 5022) for as long as the probe runs, in place of an endpoint that does not exist yet (repeatable; SQL Server cannot create its endpoint on a port the probe holds)")
+	fs.Var((*portList)(&cfg.StandInPorts), "stand-in-ports", "ports a coordinator's check round may ask this probe to serve a stand-in on (comma-separated; others are refused, never bound; default 5022)")
 	fs.BoolVar(&noGossip, "no-gossip", false, "stay out of the gossip cluster (the coordinator then knows this probe only by its reports)")
 	fs.StringVar(&gc.Bind, "gossip-bind", ":7946", "gossip listen address, TCP and UDP")
 	fs.StringVar(&gc.Advertise, "gossip-advertise", "", "host[:port] other members reach this probe's gossip at (NAT)")

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -11,27 +12,30 @@ import (
 )
 
 // TestCheckCoordinatedOverMTLS runs `linkmesh check --coordinator` in process
-// against a coordinator that serves mTLS only, as deployed: with the sql
-// probe's certificate the round runs (the check speaks for that probe); with a
-// certificate from another CA it is a one-line error, exit code 2, before any
-// row runs. Everything is on loopback; the endpoint port is a free one, so the
+// against a coordinator that serves mTLS only, as deployed: with an operator's
+// certificate and --probe sql1 the round runs; with the sql probe's own
+// certificate the coordinator refuses it (exit code 2, saying an operator's
+// certificate is needed); with a certificate from another CA it is a one-line
+// error, exit code 2, before any row runs. Everything is on loopback; the endpoint port is a free one, so the
 // round's stand-in binds nothing anyone else uses.
 func TestCheckCoordinatedOverMTLS(t *testing.T) {
 	p := newPKI(t, "127.0.0.1")
 	logs := &logBuffer{}
-	coord := startTLSMesh(t, p, logs, "")
 	free, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	endpoint := free.Addr().String()
+	port := free.Addr().(*net.TCPAddr).Port
 	free.Close()
+	coord := startTLSMesh(t, p, logs, fmt.Sprintf("check_rounds: {sql_ports: [%d]}\n", port), uint32(port))
 	sql1 := p.files("sql1")
+	alice := p.operator(t, "alice")
 	base := []string{"--mi", "127.0.0.1", "--hadr-sample", "1", "--timeout", "2s", "--sql-endpoint", endpoint,
 		"--coordinator", coord.GRPCAddr().String(), "--tls-ca", p.server.CA}
 
 	var stdout, stderr bytes.Buffer
-	code := cli.Exit(cli.Check(t.Context(), append(base, "--tls-cert", sql1.Cert, "--tls-key", sql1.Key, "--output", "json"), &stdout, &stderr), &stderr)
+	code := cli.Exit(cli.Check(t.Context(), append(base, "--tls-cert", alice.Cert, "--tls-key", alice.Key, "--probe", "sql1", "--output", "json"), &stdout, &stderr), &stderr)
 	var report struct {
 		Mode       string `json:"mode"`
 		ExitCode   int    `json:"exit_code"`
@@ -64,6 +68,19 @@ func TestCheckCoordinatedOverMTLS(t *testing.T) {
 	}
 	if mtu := rows["MTU"]; mtu.Status != "pass" {
 		t.Errorf("MTU %+v, want pass on loopback", mtu)
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code = cli.Exit(cli.Check(t.Context(), append(base, "--tls-cert", sql1.Cert, "--tls-key", sql1.Key), &stdout, &stderr), &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "check rounds need an operator certificate") {
+		t.Errorf("the probe's own certificate: exit %d, stderr:\n%s\nwant exit 2 saying an operator's certificate is needed", code, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	code = cli.Exit(cli.Check(t.Context(), append(base, "--tls-cert", alice.Cert, "--tls-key", alice.Key), &stdout, &stderr), &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "name the probe on the SQL Server host with --probe") {
+		t.Errorf("an operator's certificate without --probe: exit %d, stderr:\n%s", code, stderr.String())
 	}
 
 	other := newPKI(t, "127.0.0.1")

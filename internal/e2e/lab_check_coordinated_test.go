@@ -44,6 +44,7 @@ func TestLabCheckCoordinated(t *testing.T) {
 	lab := c.lab
 	m := startLabMesh(t, lab, `
 defaults: {interval: 5s, timeout: 2s}
+check_rounds: {rounds_per_minute: 60, burst: 20, sql_host_names: {sql1: [`+checkSQLName+`]}}
 paths:
   - {name: tcp, from: {site: sql}, to: {site: mi}}
 `, map[string][]string{"mi": {"--dns-server", c.dnsAddr}})

@@ -122,7 +122,7 @@ func waitEcho(t *testing.T, paths func(time.Duration) ([]apiPath, error), wants 
 func TestLabIdentityTLS(t *testing.T) {
 	const drResponder = 5024
 	l := newTLSLab(t)
-	if out, err := exec.Command(l.bin, "certs", "probe", "--dir", l.pki, "--name", "dr1").CombinedOutput(); err != nil {
+	if out, err := exec.Command(l.bin, "certs", "probe", "--dir", l.pki, "--name", "dr1", "--site", "dr").CombinedOutput(); err != nil {
 		t.Fatalf("linkmesh certs probe dr1: %v\n%s", err, out)
 	}
 	key, err := meshkey.Generate()

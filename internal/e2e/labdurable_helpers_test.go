@@ -123,8 +123,8 @@ func newTLSLab(t *testing.T) *tlsLab {
 	for _, args := range [][]string{
 		{"certs", "ca", "--dir", l.pki},
 		{"certs", "server", "--dir", l.pki, "--name", "coord", "--san", sans},
-		{"certs", "probe", "--dir", l.pki, "--name", "sql1"},
-		{"certs", "probe", "--dir", l.pki, "--name", "mi1"},
+		{"certs", "probe", "--dir", l.pki, "--name", "sql1", "--site", "sql"},
+		{"certs", "probe", "--dir", l.pki, "--name", "mi1", "--site", "mi"},
 	} {
 		if out, err := exec.Command(l.bin, args...).CombinedOutput(); err != nil {
 			t.Fatalf("linkmesh %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -62,6 +62,20 @@ func (p *testPKI) probe(t *testing.T, name string) tlsconf.Files {
 	return f
 }
 
+// operator issues an operator certificate and returns its files.
+func (p *testPKI) operator(t *testing.T, name string) tlsconf.Files {
+	t.Helper()
+	pair, err := p.ca.IssueOperator(name, 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := p.files(name)
+	if err := pair.Write(f.Cert, f.Key, false); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // logBuffer collects log lines for assertions; safe for concurrent use.
 type logBuffer struct {
 	mu  sync.Mutex

@@ -19,7 +19,8 @@ import (
 
 // startKeyedMesh runs a coordinator with policy and probes sql1 and mi1 that
 // share a mesh key, all in this process on loopback, until the test ends.
-func startKeyedMesh(t *testing.T, policy string) *coordinator.Server {
+// standInPorts are the probes' --stand-in-ports (none: 5022).
+func startKeyedMesh(t *testing.T, policy string, standInPorts ...uint32) *coordinator.Server {
 	t.Helper()
 	cfg, err := config.Parse("e2e.yaml", []byte("listen: {grpc: \"127.0.0.1:0\", http: \"127.0.0.1:0\"}\ngossip: {disabled: true}\n"+policy))
 	if err != nil {
@@ -41,6 +42,7 @@ func startKeyedMesh(t *testing.T, policy string) *coordinator.Server {
 		a, err := probe.New(probe.Config{
 			Name: site + "1", Site: site, Coordinators: []string{coord.GRPCAddr().String()},
 			Creds: insecure.NewCredentials(), Responder: "127.0.0.1:0", BufferSize: 1000, MeshKey: key,
+			StandInPorts: standInPorts,
 		}, logger.With("probe", site+"1"))
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +72,7 @@ defaults: {interval: 200ms, timeout: 1s}
 paths:
   - {name: p3-free, from: {site: mi}, to: {site: sql, port: %d}, kind: echo, interval: 1s}
   - {name: p3-taken, from: {site: mi}, to: {site: sql, port: %d}, kind: echo, interval: 1s}
-`, free, taken))
+`, free, taken), uint32(free), uint32(taken))
 	url := "http://" + coord.HTTPAddr().String() + "/metrics"
 	freeLabels := []string{"source", "mi1", "target", "sql1", "port", strconv.Itoa(free)}
 	takenLabels := []string{"source", "mi1", "target", "sql1", "port", strconv.Itoa(taken)}

@@ -22,7 +22,8 @@ import (
 
 // startTLSMesh starts an in-process coordinator serving mTLS and honest probes
 // sql1 and mi1 with their own certificates, and waits until both directions are up.
-func startTLSMesh(t *testing.T, p *testPKI, logs *logBuffer, extra string) *coordinator.Server {
+// standInPorts are the probes' --stand-in-ports (none: 5022).
+func startTLSMesh(t *testing.T, p *testPKI, logs *logBuffer, extra string, standInPorts ...uint32) *coordinator.Server {
 	t.Helper()
 	cfg, err := config.Parse("tls.yaml", fmt.Appendf(nil, `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
@@ -62,6 +63,7 @@ paths:
 			Responder:    "127.0.0.1:0",
 			BufferSize:   1000,
 			MeshKey:      key,
+			StandInPorts: standInPorts,
 		}, logs.logger().With("probe", name))
 		if err != nil {
 			t.Fatal(err)

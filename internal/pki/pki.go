@@ -1,7 +1,8 @@
 // Package pki creates linkmesh's private certificate authority and issues the
 // certificates mTLS needs: a server certificate per coordinator (with the DNS
-// names and IP addresses probes dial it by) and a client certificate per probe
-// (naming the probe, see tlsconf.ProbeName). `linkmesh certs` is its user, so
+// names and IP addresses probes dial it by), a client certificate per probe
+// (naming the probe and its site, see tlsconf.CertIdentity) and a client
+// certificate per operator (who may run check rounds). `linkmesh certs` is its user, so
 // nobody has to be sent to openssl.
 //
 // Keys are ECDSA P-256: small, fast, and accepted by Go and Windows alike.
@@ -126,14 +127,38 @@ func (ca *CA) IssueServer(name string, hosts []string, validity time.Duration) (
 	return ca.sign(tmpl)
 }
 
-// IssueProbe issues a probe's client certificate: the coordinator accepts it only
-// from a probe that calls itself name.
+// IssueProbe issues a probe's client certificate without a site (as before
+// sites were recorded): the coordinator accepts it only from a probe that calls
+// itself name, of any site, and logs a warning. New certificates should come
+// from IssueProbeSite.
 func (ca *CA) IssueProbe(name string, validity time.Duration) (Pair, error) {
+	return ca.IssueProbeSite(name, "", validity)
+}
+
+// IssueProbeSite issues a probe's client certificate: the coordinator accepts
+// it only from a probe that calls itself name and registers with site.
+func (ca *CA) IssueProbeSite(name, site string, validity time.Duration) (Pair, error) {
 	tmpl, err := template(name, validity)
 	if err != nil {
 		return Pair{}, err
 	}
-	tmpl.URIs = []*url.URL{tlsconf.ProbeURI(name)}
+	tmpl.URIs = []*url.URL{tlsconf.ProbeSiteURI(name, site)}
+	if site != "" {
+		tmpl.Subject.OrganizationalUnit = []string{"site " + site}
+	}
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	return ca.sign(tmpl)
+}
+
+// IssueOperator issues an operator's client certificate: it may run check
+// rounds (RunCheck) and nothing a probe does (no Register, no reports).
+func (ca *CA) IssueOperator(name string, validity time.Duration) (Pair, error) {
+	tmpl, err := template(name, validity)
+	if err != nil {
+		return Pair{}, err
+	}
+	tmpl.URIs = []*url.URL{tlsconf.OperatorURI(name)}
+	tmpl.Subject.OrganizationalUnit = []string{"operator"}
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	return ca.sign(tmpl)
 }

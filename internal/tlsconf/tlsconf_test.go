@@ -219,3 +219,43 @@ func TestReload(t *testing.T) {
 		t.Errorf("a broken file replaced the material: serial %v, want %v", got, second)
 	}
 }
+
+// TestCertIdentity: a probe certificate carries its name and site, an
+// operator's its name and role; an operator's names no probe; a probe
+// certificate from before sites has none.
+func TestCertIdentity(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	ca, _, err := pki.NewCA("test CA", year)
+	must(t, err)
+	leaf := func(p pki.Pair, err error) *x509.Certificate {
+		t.Helper()
+		must(t, err)
+		b, _ := pem.Decode(p.CertPEM)
+		c, err := x509.ParseCertificate(b.Bytes)
+		must(t, err)
+		return c
+	}
+	for _, tt := range []struct {
+		name string
+		cert *x509.Certificate
+		want tlsconf.Identity
+	}{
+		{"probe with site", leaf(ca.IssueProbeSite("sql01", "sql", year)), tlsconf.Identity{Role: tlsconf.RoleProbe, Name: "sql01", Site: "sql"}},
+		{"probe without site", leaf(ca.IssueProbe("sql01", year)), tlsconf.Identity{Role: tlsconf.RoleProbe, Name: "sql01"}},
+		{"operator", leaf(ca.IssueOperator("alice", year)), tlsconf.Identity{Role: tlsconf.RoleOperator, Name: "alice"}},
+	} {
+		if got, err := tlsconf.CertIdentity(tt.cert); err != nil || got != tt.want {
+			t.Errorf("%s: got %+v, %v; want %+v", tt.name, got, err, tt.want)
+		}
+	}
+	op := leaf(ca.IssueOperator("alice", year))
+	if n, err := tlsconf.ProbeName(op); err == nil {
+		t.Errorf("an operator's certificate named probe %q", n)
+	}
+	if got := op.URIs[0].String(); got != "linkmesh:operator:alice" {
+		t.Errorf("operator URI %s", got)
+	}
+	if got := leaf(ca.IssueProbeSite("sql01", "sql", year)).URIs[0].String(); got != "linkmesh:probe:sql01?site=sql" {
+		t.Errorf("probe URI %s", got)
+	}
+}

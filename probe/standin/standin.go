@@ -80,6 +80,7 @@ type Manager struct {
 	host string
 
 	mu      sync.Mutex
+	allowed []uint32 // ports coordinators may ask for; nil: any (ports.go)
 	entries map[uint32]*entry
 	changed chan struct{}
 }
@@ -169,7 +170,7 @@ func (m *Manager) apply(ctx context.Context, reqs []Request, wg *sync.WaitGroup)
 		if _, ok := m.entries[port]; ok {
 			continue // already handled: serving, taken, failed or ended
 		}
-		m.entries[port] = m.start(ctx, r, wg)
+		m.entries[port] = m.startAllowed(ctx, r, wg)
 	}
 	m.notifyLocked()
 }
