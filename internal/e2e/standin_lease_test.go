@@ -45,8 +45,9 @@ func (l *lockedLog) String() string {
 // the round's time budget (minutes), and logs it once.
 func TestStandInLeaseExpiresWhenCoordinatorDies(t *testing.T) {
 	const lease = 2 * time.Second
-	port := freePort(t)
+	port, held := freePort(t), freePort(t)
 	cfg, err := config.Parse("e2e.yaml", []byte("listen: {grpc: \"127.0.0.1:0\", http: \"127.0.0.1:0\"}\ngossip: {disabled: true}\n"+
+		"check_rounds: {sql_ports: ["+strconv.Itoa(port)+"]}\n"+
 		"paths:\n  - {name: echo, from: {site: mi}, to: {site: sql}, kind: echo, interval: 1s, timeout: 1s}\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +78,7 @@ func TestStandInLeaseExpiresWhenCoordinatorDies(t *testing.T) {
 		a, err := probe.New(probe.Config{
 			Name: site + "1", Site: site, Coordinators: []string{coord.GRPCAddr().String()},
 			Creds: insecure.NewCredentials(), Responder: "127.0.0.1:0", BufferSize: 1000, MeshKey: key,
+			StandInPorts: []uint32{uint32(port), uint32(held)},
 		}, plog)
 		if err != nil {
 			t.Fatal(err)
@@ -86,7 +88,6 @@ func TestStandInLeaseExpiresWhenCoordinatorDies(t *testing.T) {
 
 	// A stand-in asked directly (no round) outlives several leases while the
 	// coordinator renews it.
-	held := freePort(t)
 	deadline := time.Now().Add(15 * time.Second)
 	for coord.RequestStandIn(t.Context(), "sql1", uint32(held), time.Minute) != nil {
 		if time.Now().After(deadline) {
