@@ -1649,7 +1649,8 @@ func (x *ReportResponse) GetReceivedSeq() uint64 {
 type RunCheckRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The probe on the SQL Server host (the site of SQL Server). Under mTLS the
-	// caller's certificate must name it.
+	// caller needs an operator certificate, or a probe certificate the
+	// coordinator's check_rounds.allow_probes names, and then only for itself.
 	Probe string `protobuf:"bytes,1,opt,name=probe,proto3" json:"probe,omitempty"`
 	// The probe in the MI's virtual network. Empty: the one live probe of
 	// another site than `probe` (refused, with the candidates, when there are
