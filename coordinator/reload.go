@@ -77,6 +77,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return fmt.Errorf("the policy expands to %d paths over the current probes, above limits.max_paths (%d); narrow the rules or raise the limit", n, cfg.Limits.MaxPaths)
 	}
 	s.cfg.Store(cfg)
+	s.applyForget(cfg)
 	s.plans.configChanged()
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 const baseConfig = `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
 gossip: {disabled: true}
+# The fake probes stand for several hosts but all connect from 127.0.0.1.
+responder_cidrs: [127.0.0.0/8]
 paths:
   - {from: {site: sql}, to: {site: mi}}
 `

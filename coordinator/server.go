@@ -142,7 +142,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	}, func() float64 { return float64(s.store.Totals().Duplicates) })
 	s.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_requests_rejected_total",
-		Help: "Requests refused after admission, by reason (invalid, unknown_probe, seq_jump).",
+		Help: "Requests refused after admission, by reason (invalid, unknown_probe, seq_jump, responder_address).",
 	}, []string{"reason"})
 	s.ingestStats = newIngestStats(s.reg)
 	s.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{
@@ -194,6 +194,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 			return nil, err
 		}
 	}
+	s.applyForget(cfg)
 
 	recoveryOpt := recovery.WithRecoveryHandler(func(p any) error {
 		logger.Error("panic in gRPC handler", "panic", p)
@@ -286,6 +287,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(s.serveHTTP)
+	g.Go(func() error { return s.forgetLoop(ctx) })
 	if s.state != nil {
 		g.Go(func() error { return s.state.run(ctx) })
 	}

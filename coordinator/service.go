@@ -20,6 +20,8 @@ import (
 type service struct {
 	linkmeshv1.UnimplementedMeshServiceServer
 	s *Server
+	// responderLog rate-limits the log of refused responder addresses.
+	responderLog responderLog
 }
 
 // Register validates and records a probe, filling in its responder host from the
@@ -32,6 +34,9 @@ func (v *service) Register(ctx context.Context, req *linkmeshv1.RegisterRequest)
 	}
 	info = proto.Clone(info).(*linkmeshv1.ProbeInfo)
 	info.ResponderAddress = fillHost(ctx, info.GetResponderAddress())
+	if err := v.checkResponder(ctx, info); err != nil {
+		return nil, err
+	}
 	cur, err := v.s.store.TryRegister(info)
 	if err != nil {
 		v.s.gate.Refuse(admit.ReasonProbes, "registration refused", "probe", info.GetName(), "error", err.Error())

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,6 +28,19 @@ type Config struct {
 	// coordinator's clock, or behind the probe's latest result, before it is
 	// clamped and counted (results are ordered by sequence, never by time).
 	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
+	// ForgetAfter is how long a probe may stay silent (no registration, no
+	// report, no plan stream) before the coordinator forgets it with its
+	// paths, in memory and in the state directory.
+	ForgetAfter time.Duration `yaml:"forget_after"`
+	// Forget lists probes to forget at once, when the config is loaded (at
+	// start and on every reload): a probe taken out of service. A listed probe
+	// that still runs comes back at its next report, as a new probe.
+	Forget []string `yaml:"forget"`
+	// ResponderCIDRs lists the networks (CIDRs) a probe's responder address
+	// may lie in besides the address the coordinator sees the probe connect
+	// from: needed when probes connect through NAT or from another interface
+	// than the one other probes reach.
+	ResponderCIDRs []string `yaml:"responder_cidrs"`
 	// MeshKeyFile holds the mesh's shared secret (see `linkmesh certs mesh-key`);
 	// it encrypts gossip. Required unless the coordinator runs with --insecure.
 	MeshKeyFile string `yaml:"mesh_key_file"`
@@ -53,6 +67,8 @@ type Config struct {
 	dir string
 	// warnings are set by validation (see Warnings).
 	warnings []string
+	// responderNets are ResponderCIDRs parsed by validation.
+	responderNets []netip.Prefix
 }
 
 // TLS names PEM files (made with `linkmesh certs`). A relative path is relative
@@ -219,6 +235,7 @@ func Default() Config {
 		},
 		StaleAfter:   45 * time.Second,
 		MaxClockSkew: 10 * time.Minute,
+		ForgetAfter:  7 * 24 * time.Hour,
 		Gossip:       Gossip{Bind: ":7946", Profile: "wan"},
 		State:        State{SnapshotInterval: time.Second},
 		Limits: Limits{
@@ -277,4 +294,35 @@ func (l Limits) OrDefault() Limits {
 		}
 	}
 	return l
+}
+
+// ResponderAllowed reports whether a responder host may be registered by a
+// probe whose connection comes from peer: it is peer itself, or lies in one
+// of responder_cidrs. IPv4-mapped addresses and IPv6 zones are ignored.
+func (c *Config) ResponderAllowed(host, peer netip.Addr) bool {
+	host = host.Unmap().WithZone("")
+	if peer.IsValid() && host == peer.Unmap().WithZone("") {
+		return true
+	}
+	nets := c.responderNets
+	if nets == nil && len(c.ResponderCIDRs) > 0 { // a config built in code
+		nets = parseCIDRs(c.ResponderCIDRs)
+	}
+	for _, n := range nets {
+		if n.Contains(host) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseCIDRs parses the valid entries of cidrs (validation reports the others).
+func parseCIDRs(cidrs []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,6 +87,7 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 	if c.MaxClockSkew < time.Second || c.MaxClockSkew > 24*time.Hour {
 		add(doc.Errorf([]any{"max_clock_skew"}, "%v is out of range; use 1s to 24h (10m suits NTP-synced hosts)", c.MaxClockSkew))
 	}
+	add(c.validateMembership(doc))
 	if len(c.Paths) == 0 {
 		add(doc.Errorf([]any{"paths"}, "the path policy is empty; add at least one rule such as {from: {site: sql}, to: {site: mi}, kind: tcp}"))
 	}
@@ -368,4 +370,34 @@ func (c *Config) resolve(p string) string {
 		return p
 	}
 	return filepath.Join(c.dir, p)
+}
+
+// Bounds on forget_after: shorter would forget a probe that is only down for
+// a maintenance window; the upper bound catches a typo in the unit.
+const (
+	minForgetAfter = time.Hour
+	maxForgetAfter = 10 * 365 * 24 * time.Hour
+)
+
+// validateMembership checks forget_after, forget and responder_cidrs.
+func (c *Config) validateMembership(doc *yamlconf.Doc) error {
+	var errs []error
+	if c.ForgetAfter < minForgetAfter || c.ForgetAfter > maxForgetAfter || c.ForgetAfter <= c.StaleAfter {
+		errs = append(errs, doc.Errorf([]any{"forget_after"}, "%v is out of range; use 1h to 87600h, above stale_after (default 168h: a week)", c.ForgetAfter))
+	}
+	for i, name := range c.Forget {
+		if !validName(name) {
+			errs = append(errs, doc.Errorf([]any{"forget", i}, "%q is not a probe name (1-63 letters, digits, '.', '_', '-')", name))
+		}
+	}
+	c.responderNets = nil
+	for i, cidr := range c.ResponderCIDRs {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			errs = append(errs, doc.Errorf([]any{"responder_cidrs", i}, "%q is not a CIDR such as 10.20.0.0/16 or fd00::/64", cidr))
+			continue
+		}
+		c.responderNets = append(c.responderNets, p.Masked())
+	}
+	return errors.Join(errs...)
 }

@@ -29,6 +29,10 @@ func TestLabIdentityWrongAdvertise(t *testing.T) {
 	m := startLabMesh(t, lab, `
 defaults: {interval: 1s, timeout: 1s}
 stale_after: 10s
+# dr1 connects from the sql host but advertises mi1's address: the lab's
+# network is allowlisted, so registration lets it through and the echo
+# identity check must catch it (without the allowlist, Register refuses it).
+responder_cidrs: [198.18.0.0/15]
 paths:
   - {name: echo-mi, from: {site: sql}, to: {site: mi}, kind: echo, echo: {mtu_every: 0s}}
   - {name: echo-dr-from-sql, from: {site: sql}, to: {site: dr}, kind: echo, echo: {mtu_every: 0s}}
@@ -136,6 +140,10 @@ func TestLabIdentityTLS(t *testing.T) {
 	l.startCoordinator(t, `
 defaults: {interval: 1s, timeout: 1s}
 stale_after: 10s
+# dr1 connects from the sql host but advertises mi1's address: the lab's
+# network is allowlisted, so registration lets it through and the echo
+# identity check must catch it (without the allowlist, Register refuses it).
+responder_cidrs: [198.18.0.0/15]
 paths:
   - {name: echo-mi, from: {site: sql}, to: {site: mi}, kind: echo, echo: {mtu_every: 0s}}
   - {name: echo-sql, from: {site: mi}, to: {site: sql}, kind: echo, echo: {mtu_every: 0s}}
