@@ -43,11 +43,11 @@ func createSecret(path string, opt Options) (*os.File, error) {
 func secretAttributes(opt Options) (*windows.SecurityAttributes, error) {
 	system, err := windows.CreateWellKnownSid(windows.WinLocalSystemSid)
 	if err != nil {
-		return nil, fmt.Errorf("SYSTEM SID: %w", err)
+		return nil, fmt.Errorf("the SYSTEM account's SID: %w", err)
 	}
 	admins, err := windows.CreateWellKnownSid(windows.WinBuiltinAdministratorsSid)
 	if err != nil {
-		return nil, fmt.Errorf("Administrators SID: %w", err)
+		return nil, fmt.Errorf("the Administrators group's SID: %w", err)
 	}
 	user, err := windows.GetCurrentProcessToken().GetTokenUser()
 	if err != nil {
