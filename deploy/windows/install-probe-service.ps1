@@ -11,7 +11,9 @@
   The service runs as LocalSystem (change it with -Credential if your policy asks),
   starts automatically, restarts on failure, and logs to linkmesh-probe.log beside
   the executable. It also opens the responder port (5023) and gossip (7946) inbound
-  in Windows Firewall for the given remote prefixes.
+  in Windows Firewall for the given remote prefixes. It restricts the key files
+  (mesh.key, <Name>.key) to SYSTEM, Administrators (full control) and the service
+  NT SERVICE\linkmesh-probe (read): nothing inherited from the folder.
 
 .EXAMPLE
   .\install-probe-service.ps1 -Name sql01 -Coordinator coord.example.net:7022 -RemotePrefix 10.20.0.0/16
@@ -49,6 +51,17 @@ $args = "probe --site $Site --name $Name --coordinator $Coordinator --mesh-key-f
 New-Service -Name "linkmesh-probe" -DisplayName "linkmesh probe ($Name)" `
   -Description "Measures the MI link's network paths and reports to the linkmesh coordinator." `
   -BinaryPathName "`"$exe`" $args" -StartupType Automatic | Out-Null
+# Key files: SYSTEM and Administrators full control, the service read, nobody else.
+$keys = @($key); if (-not $Insecure) { $keys += $pem }
+$svcSid = (New-Object Security.Principal.NTAccount "NT SERVICE\linkmesh-probe").Translate([Security.Principal.SecurityIdentifier]).Value
+foreach ($f in $keys) {
+  icacls $f /inheritance:r /grant:r "*S-1-5-18:(F)" "*S-1-5-32-544:(F)" "*${svcSid}:(R)" | Out-Null
+  if ($LASTEXITCODE -ne 0) { throw "icacls $f failed (exit $LASTEXITCODE)" }
+  foreach ($r in (Get-Acl $f).GetAccessRules($true, $false, [Security.Principal.SecurityIdentifier])) {
+    $sid = $r.IdentityReference.Value
+    if (@("S-1-5-18", "S-1-5-32-544", $svcSid) -notcontains $sid) { icacls $f /remove "*$sid" | Out-Null }
+  }
+}
 sc.exe failure linkmesh-probe reset= 86400 actions= restart/5000/restart/5000/restart/60000 | Out-Null
 
 New-NetFirewallRule -DisplayName "linkmesh responder 5023 in" -Direction Inbound -Protocol TCP -LocalPort 5023 -RemoteAddress $RemotePrefix -Action Allow | Out-Null

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/keyfile"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/pki"
 )
@@ -56,6 +57,8 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", ".", "directory of ca.crt/ca.key and of the files written")
 	force := fs.Bool("force", false, "replace existing files")
+	var key keyfile.Options
+	fs.StringVar(&key.Account, "acl-account", "", "Windows only: one more account that may read the key written, e.g. \"NT SERVICE\\linkmesh-probe\" (the probe service; it need not exist yet); SYSTEM, Administrators and you always can, nobody else")
 	switch what {
 	case "ca":
 		name := fs.String("name", "linkmesh CA", "the CA's name (Common Name)")
@@ -67,7 +70,7 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return writePair(stdout, pair, *dir, "ca", *force, "copy ca.crt to every probe and coordinator; keep ca.key offline (it issues certificates)")
+		return writePair(stdout, pair, *dir, "ca", *force, key, "copy ca.crt to every probe and coordinator; keep ca.key offline (it issues certificates)")
 	case "server", "probe", "operator":
 		name := fs.String("name", "", "the coordinator's, probe's or operator's name (required; a probe's must equal its --name)")
 		var sans listFlag
@@ -125,9 +128,9 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return writePair(stdout, pair, *dir, *name, *force, next)
+		return writePair(stdout, pair, *dir, *name, *force, key, next)
 	case "mesh-key":
-		out := fs.String("out", "mesh.key", "file to write (mode 0600)")
+		out := fs.String("out", "mesh.key", "file to write (mode 0600; on Windows readable by SYSTEM, Administrators, you and --acl-account only)")
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -138,7 +141,7 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := meshkey.Write(*out, k); err != nil {
+		if err := meshkey.WriteFor(*out, k, key); err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(stdout, "wrote %s (copy it to every probe and coordinator of this mesh)\n", *out)
@@ -150,14 +153,14 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 
 func days2d(days int) time.Duration { return time.Duration(days) * 24 * time.Hour }
 
-func writePair(w io.Writer, p pki.Pair, dir, base string, force bool, next string) error {
+func writePair(w io.Writer, p pki.Pair, dir, base string, force bool, key keyfile.Options, next string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("make %s: %w", dir, err)
 	}
-	cert, key := filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
-	if err := p.Write(cert, key, force); err != nil {
+	cert, keyPath := filepath.Join(dir, base+".crt"), filepath.Join(dir, base+".key")
+	if err := p.WriteFor(cert, keyPath, force, key); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "wrote %s and %s\nnext: %s\n", cert, key, next)
+	_, err := fmt.Fprintf(w, "wrote %s and %s\nnext: %s\n", cert, keyPath, next)
 	return err
 }

@@ -15,6 +15,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+
+	"github.com/linkmesh/linkmesh/internal/keyfile"
 )
 
 // Size is the key length in bytes (AES-256 for memberlist).
@@ -90,12 +92,19 @@ func LoadRing(path string) (primary []byte, accepted [][]byte, err error) {
 	return primary, accepted, nil
 }
 
-// Write stores k at path, readable by the owner only.
+// Write stores k at path, readable only by its owner (see WriteFor).
 func Write(path string, k []byte) error {
+	return WriteFor(path, k, keyfile.Options{})
+}
+
+// WriteFor stores k at path with keyfile.Write: atomically, mode 0600 on Unix;
+// on Windows with an ACL for SYSTEM, Administrators, the current user and
+// opt.Account only.
+func WriteFor(path string, k []byte, opt keyfile.Options) error {
 	if len(k) != Size {
 		return fmt.Errorf("mesh key: %d bytes, want %d", len(k), Size)
 	}
-	if err := os.WriteFile(path, []byte(Encode(k)+"\n"), 0o600); err != nil {
+	if err := keyfile.Write(path, []byte(Encode(k)+"\n"), opt); err != nil {
 		return fmt.Errorf("write mesh key: %w", err)
 	}
 	return nil

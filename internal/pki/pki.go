@@ -23,6 +23,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/keyfile"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
 )
 
@@ -210,9 +211,17 @@ func encode(der []byte, key *ecdsa.PrivateKey) (Pair, error) {
 	}, nil
 }
 
-// Write stores the pair as certPath (mode 0644) and keyPath (mode 0600). It
-// refuses to replace an existing file unless force is set.
+// Write stores the pair as certPath (mode 0644) and keyPath, readable only by
+// its owner (see WriteFor). It refuses to replace an existing file unless force
+// is set.
 func (p Pair) Write(certPath, keyPath string, force bool) error {
+	return p.WriteFor(certPath, keyPath, force, keyfile.Options{})
+}
+
+// WriteFor is Write with the key file written by keyfile.Write: atomically,
+// mode 0600 on Unix; on Windows with an ACL for SYSTEM, Administrators, the
+// current user and key.Account only.
+func (p Pair) WriteFor(certPath, keyPath string, force bool, key keyfile.Options) error {
 	if !force {
 		for _, f := range []string{certPath, keyPath} {
 			if _, err := os.Stat(f); err == nil {
@@ -220,7 +229,7 @@ func (p Pair) Write(certPath, keyPath string, force bool) error {
 			}
 		}
 	}
-	if err := os.WriteFile(keyPath, p.KeyPEM, 0o600); err != nil {
+	if err := keyfile.Write(keyPath, p.KeyPEM, key); err != nil {
 		return fmt.Errorf("write key: %w", err)
 	}
 	if err := os.WriteFile(certPath, p.CertPEM, 0o644); err != nil {
