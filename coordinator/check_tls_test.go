@@ -67,6 +67,8 @@ func newTLSMesh(t *testing.T, extra string) *tlsMesh {
 	m.s = runServer(t, fmt.Sprintf(`
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
 gossip: {disabled: true}
+# the fake probes advertise 127.0.0.2 and 127.0.0.3 and connect from 127.0.0.1
+responder_cidrs: [127.0.0.0/8]
 tls: {ca: %q, cert: %q, key: %q}
 paths:
   - {from: {site: sql}, to: {site: mi}}
