@@ -57,10 +57,9 @@ type Round struct {
 	epDone chan struct{} // closed when EP ended; nil when EP does not run
 	ep     Outcome
 
-	once  sync.Once
-	res   *linkmeshv1.CheckRound
-	err   error
-	outMu sync.Mutex
+	once sync.Once
+	res  *linkmeshv1.CheckRound
+	err  error
 }
 
 // Err is why the round could not run (nil when it ran, or has not yet).

@@ -110,7 +110,7 @@ func WriteJSON(w io.Writer, r Report) error {
 		Untested:        ids(r.Untested()),
 		ToComplete:      r.ToComplete(),
 		Incomplete:      r.Incomplete,
-		Summary:         jsonSummary{Pass: s.Pass, Fail: s.Fail, Warn: s.Warn, Skip: s.Skip},
+		Summary:         jsonSummary(s),
 		Inputs: jsonInputs{
 			MI: r.Inputs.MI, MIPort: r.Inputs.MIPort, MISubnet: r.Inputs.MISubnet, MINode: r.Inputs.MINode,
 			HADRPorts: r.Inputs.HADRPorts, HADRSample: r.Inputs.HADRSample, SQLEndpoint: r.Inputs.SQLEndpoint,
