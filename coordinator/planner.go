@@ -82,7 +82,7 @@ func (p *planner) rebuildLocked(c *config.Config) {
 		targets := slices.Concat(expanded[name], p.rounds[name])
 		standIns := p.standInsLocked(name, now)
 		old, ok := p.plans[name]
-		if ok && equalTargets(old.GetTargets(), targets) && equalStandIns(old.GetStandIns(), standIns) {
+		if ok && slices.EqualFunc(old.GetTargets(), targets, equalMsg) && slices.EqualFunc(old.GetStandIns(), standIns, equalMsg) {
 			continue
 		}
 		p.generations++
@@ -168,17 +168,8 @@ func limitPaths(plans map[string][]*linkmeshv1.Target, max int, logger *slog.Log
 	return dropped
 }
 
-func equalTargets(a, b []*linkmeshv1.Target) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !proto.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
+// equalMsg compares two plan entries by content.
+func equalMsg[M proto.Message](a, b M) bool { return proto.Equal(a, b) }
 
 // configChanged wakes every plan stream after a config reload.
 func (p *planner) configChanged() {

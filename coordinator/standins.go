@@ -8,7 +8,6 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -177,16 +176,4 @@ func (p *planner) standInsLocked(probe string, now time.Time) []*linkmeshv1.Stan
 		p.standIns[probe] = kept
 	}
 	return out
-}
-
-func equalStandIns(a, b []*linkmeshv1.StandIn) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !proto.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/linkmesh/linkmesh/deploy"
+	"github.com/linkmesh/linkmesh/internal/dashboard"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -13,7 +14,7 @@ import (
 // substitute them, and "All" (.*) for the dashboard's own variables.
 var grafanaBuiltins = map[string]string{"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
 
-func dashboardVars(d *deploy.Dashboard) map[string]string {
+func dashboardVars(d *dashboard.Dashboard) map[string]string {
 	vars := map[string]string{}
 	for k, v := range grafanaBuiltins {
 		vars[k] = v
@@ -31,7 +32,7 @@ func dashboardVars(d *deploy.Dashboard) map[string]string {
 // each metric it names is one linkmesh exports (or Prometheus's own up/ALERTS).
 // Queries that need a planned series are allowed and listed.
 func TestDashboardQueriesNameExportedMetrics(t *testing.T) {
-	d, err := deploy.LoadDashboard()
+	d, err := dashboard.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +47,12 @@ func TestDashboardQueriesNameExportedMetrics(t *testing.T) {
 	vars := dashboardVars(d)
 	plannedUse := map[string][]string{}
 	for _, q := range qs {
-		expr, missing := deploy.Expand(q.Expr, vars)
+		expr, missing := dashboard.Expand(q.Expr, vars)
 		if len(missing) > 0 {
 			t.Errorf("%s: undefined variables %v in %s", q.Where, missing, q.Expr)
 			continue
 		}
-		names, err := deploy.MetricNames(expr)
+		names, err := dashboard.MetricNames(expr)
 		if err != nil {
 			t.Errorf("%s: %v\n  query: %s", q.Where, err, expr)
 			continue
@@ -78,7 +79,7 @@ func TestDashboardQueriesNameExportedMetrics(t *testing.T) {
 // editing it: every panel and query uses the ${datasource} variable, panel ids
 // are unique, and variable queries only use variables defined before them.
 func TestDashboardIsPortable(t *testing.T) {
-	d, err := deploy.LoadDashboard()
+	d, err := dashboard.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +87,8 @@ func TestDashboardIsPortable(t *testing.T) {
 		t.Errorf("uid %q, title %q: want both set (the provisioning and links use the uid)", d.UID, d.Title)
 	}
 	ids := map[int]string{}
-	var walk func([]deploy.Panel)
-	walk = func(ps []deploy.Panel) {
+	var walk func([]dashboard.Panel)
+	walk = func(ps []dashboard.Panel) {
 		for _, p := range ps {
 			if prev, dup := ids[p.ID]; dup {
 				t.Errorf("panel id %d used by %q and %q", p.ID, prev, p.Title)
@@ -127,7 +128,7 @@ func TestDashboardIsPortable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, missing := deploy.Expand(q, stringSet(defined)); len(missing) > 0 {
+			if _, missing := dashboard.Expand(q, stringSet(defined)); len(missing) > 0 {
 				t.Errorf("variable %s uses %v, not defined before it", v.Name, missing)
 			}
 			if v.AllValue != ".*" {
@@ -199,7 +200,7 @@ func TestRulesNameExportedMetrics(t *testing.T) {
 		t.Fatalf("%d alerts in %s; want at least 6", alerts, deploy.RulesFile)
 	}
 	check := func(where, expr string) {
-		names, err := deploy.MetricNames(expr)
+		names, err := dashboard.MetricNames(expr)
 		if err != nil {
 			t.Errorf("%s: %v\n  expr: %s", where, err, expr)
 			return

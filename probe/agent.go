@@ -294,14 +294,6 @@ func newEpoch() uint64 {
 	return binary.BigEndian.Uint64(b[:]) | 1
 }
 
-// ResponderAddr is the responder's listen address (nil when disabled).
-func (a *Agent) ResponderAddr() net.Addr {
-	if a.lis == nil {
-		return nil
-	}
-	return a.lis.Addr()
-}
-
 // Buffer exposes the result buffer (for the probe's own metrics and tests).
 func (a *Agent) Buffer() *report.Buffer { return a.buf }
 

@@ -72,7 +72,7 @@ func TestEchoIdentityWithTLS(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	port := mi.ResponderAddr().(*net.TCPAddr).Port
+	port := mi.lis.Addr().(*net.TCPAddr).Port
 	probe := func(name string) attempt.Result {
 		tctx, tcancel := context.WithTimeout(ctx, 5*time.Second)
 		defer tcancel()

@@ -1,6 +1,7 @@
 package pathstate
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -102,6 +103,6 @@ func (s *Store) forgetLocked(names []string) []Forgotten {
 	}
 	s.version++
 	s.notifyLocked()
-	slices.SortFunc(out, func(a, b Forgotten) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Forgotten) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }

@@ -1,6 +1,7 @@
 package pathstate
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net"
@@ -235,6 +236,6 @@ func (s *Store) Connected() []*linkmeshv1.ProbeInfo {
 			out = append(out, p.Info)
 		}
 	}
-	slices.SortFunc(out, func(a, b *linkmeshv1.ProbeInfo) int { return compareStrings(a.GetName(), b.GetName()) })
+	slices.SortFunc(out, func(a, b *linkmeshv1.ProbeInfo) int { return cmp.Compare(a.GetName(), b.GetName()) })
 	return out
 }

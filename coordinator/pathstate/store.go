@@ -8,6 +8,7 @@
 package pathstate
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -364,7 +365,7 @@ func (s *Store) Probes() []*linkmeshv1.ProbeInfo {
 		}
 		out = append(out, p.Info)
 	}
-	slices.SortFunc(out, func(a, b *linkmeshv1.ProbeInfo) int { return compareStrings(a.GetName(), b.GetName()) })
+	slices.SortFunc(out, func(a, b *linkmeshv1.ProbeInfo) int { return cmp.Compare(a.GetName(), b.GetName()) })
 	return out
 }
 
@@ -374,14 +375,4 @@ func (s *Store) Known(name string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.probes[name]
 	return ok
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

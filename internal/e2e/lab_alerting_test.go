@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linkmesh/linkmesh/deploy"
+	"github.com/linkmesh/linkmesh/internal/dashboard"
 	"github.com/linkmesh/linkmesh/internal/netlab"
 )
 
@@ -238,7 +238,7 @@ func boolInt(b bool) int {
 // (planned series, or echo-only ones without echo paths): those are reported.
 func checkDashboard(t *testing.T, m *labMesh, ps *promStack, since time.Time) {
 	t.Helper()
-	d, err := deploy.LoadDashboard()
+	d, err := dashboard.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func checkDashboard(t *testing.T, m *labMesh, ps *promStack, since time.Time) {
 	end := time.Now()
 	var data, skipped []string
 	for _, q := range qs {
-		expr, missing := deploy.Expand(q.Expr, vars)
+		expr, missing := dashboard.Expand(q.Expr, vars)
 		if len(missing) > 0 {
 			t.Errorf("%s: undefined variables %v", q.Where, missing)
 			continue
@@ -282,7 +282,7 @@ func checkDashboard(t *testing.T, m *labMesh, ps *promStack, since time.Time) {
 			data = append(data, q.Where)
 			continue
 		}
-		names, err := deploy.MetricNames(expr)
+		names, err := dashboard.MetricNames(expr)
 		if err != nil {
 			t.Errorf("%s: %v", q.Where, err)
 			continue

@@ -192,3 +192,13 @@ paths:
 		}
 	})
 }
+
+func (r checkRow) commands() string {
+	var b strings.Builder
+	if r.Fix != nil {
+		for _, s := range r.Fix.Steps {
+			b.WriteString(s.Command + "\n")
+		}
+	}
+	return b.String()
+}

@@ -63,15 +63,6 @@ func (h *Host) AddrToward(other *Host) netip.Addr {
 	return h.addr
 }
 
-// Interface returns the name of h's link toward the router, or for the router
-// its link toward other. Tests pass it to ip or tc run with Command.
-func (h *Host) Interface(other *Host) string {
-	if h == h.lab.router {
-		return other.routerIf
-	}
-	return h.hostIf
-}
-
 func (l *Lab) snapshot() []*Host {
 	l.mu.Lock()
 	defer l.mu.Unlock()

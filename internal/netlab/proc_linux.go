@@ -61,9 +61,6 @@ func (p *Proc) Signal(sig os.Signal) error {
 	return nil
 }
 
-// Done is closed when the process has exited and been reaped.
-func (p *Proc) Done() <-chan struct{} { return p.done }
-
 // Wait waits until the process exits and returns its exit error (nil for
 // status 0), or ctx's error if ctx ends first.
 func (p *Proc) Wait(ctx context.Context) error {

@@ -65,12 +65,6 @@ const (
 	ProtoUnreachable ICMPType = "icmp-proto-unreachable" // ENOPROTOOPT
 )
 
-var icmpTypes = map[ICMPType]bool{
-	HostUnreachable: true, NetUnreachable: true, PortUnreachable: true,
-	AdminProhibited: true, HostProhibited: true, NetProhibited: true,
-	ProtoUnreachable: true,
-}
-
 // Fault describes one fault on the router for packets travelling from host
 // From to host To (one direction only). Tests build it and pass it to
 // Lab.Inject; Reverse gives the fault for the opposite direction.
@@ -139,59 +133,6 @@ func (f Fault) String() string {
 		fmt.Fprintf(&b, " to router:%d", f.RedirectPort)
 	}
 	return b.String()
-}
-
-// validate checks the fields the kind needs; host names are checked by the lab.
-func (f Fault) validate() error {
-	if f.From == "" || f.To == "" || f.From == f.To {
-		return fmt.Errorf("fault %s: from and to must be two different hosts", f)
-	}
-	if f.PortEnd != 0 && f.PortEnd < f.Port || f.PortEnd != 0 && f.Port == 0 {
-		return fmt.Errorf("fault %s: bad destination port range", f)
-	}
-	if f.SrcPortEnd != 0 && f.SrcPortEnd < f.SrcPort || f.SrcPortEnd != 0 && f.SrcPort == 0 {
-		return fmt.Errorf("fault %s: bad source port range", f)
-	}
-	anyPort := f.Port != 0 || f.SrcPort != 0
-	switch f.Proto {
-	case "", "tcp":
-	case "udp":
-		if f.Kind != Drop && f.Kind != Loss && f.Kind != RejectICMP {
-			return fmt.Errorf("fault %s: udp works with drop, loss and reject-icmp only", f)
-		}
-	default:
-		return fmt.Errorf("fault %s: proto must be tcp or udp", f)
-	}
-	switch f.Kind {
-	case Drop, RejectReset:
-	case RejectICMP:
-		if !icmpTypes[f.ICMP] {
-			return fmt.Errorf("fault %s: unknown icmp type %q", f, f.ICMP)
-		}
-	case Loss:
-		if !(f.Ratio > 0 && f.Ratio <= 1) {
-			return fmt.Errorf("fault %s: ratio must be in (0, 1]", f)
-		}
-	case MTUBlackhole:
-		if f.MTU < 576 || anyPort {
-			return fmt.Errorf("fault %s: needs mtu >= 576 and no ports", f)
-		}
-	case Delay:
-		if f.Delay < 0 || f.Delay > time.Minute {
-			return fmt.Errorf("fault %s: delay must be in [0, 1m]", f)
-		}
-	case Rate:
-		if f.Rate < 8000 || anyPort {
-			return fmt.Errorf("fault %s: needs rate >= 8000 bit/s and no ports", f)
-		}
-	case Redirect:
-		if f.Port == 0 || f.PortEnd != 0 || f.SrcPort != 0 || f.RedirectPort == 0 {
-			return fmt.Errorf("fault %s: needs one port and a redirect port", f)
-		}
-	default:
-		return fmt.Errorf("fault %s: unknown kind", f)
-	}
-	return nil
 }
 
 // portSpec renders a port or range the way iptables writes it ("5022", "1:9").

@@ -65,16 +65,6 @@ func (c Code) Valid() bool {
 	return ok
 }
 
-// ParseCode returns the Code whose String is s.
-func ParseCode(s string) (Code, bool) {
-	for c, n := range codeNames {
-		if n == s {
-			return c, true
-		}
-	}
-	return 0, false
-}
-
 // RTTSource says where a Result's RTT came from.
 type RTTSource int
 

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -210,7 +211,7 @@ func (s *spool) findSegments() error {
 			s.segs = append(s.segs, segment{first: first, last: first - 1, path: filepath.Join(s.dir, e.Name())})
 		}
 	}
-	slices.SortFunc(s.segs, func(a, b segment) int { return compareU64(a.first, b.first) })
+	slices.SortFunc(s.segs, func(a, b segment) int { return cmp.Compare(a.first, b.first) })
 	return nil
 }
 
@@ -246,16 +247,6 @@ func newSpoolEpoch() uint64 {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return binary.BigEndian.Uint64(b[:]) | 1
-}
-
-func compareU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // reopen makes the segment at path (read, and rewritten if it was damaged, so
