@@ -7,6 +7,7 @@ import (
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -77,7 +78,7 @@ func codeName(r *linkmeshv1.Result) string {
 	if r == nil {
 		return "no result"
 	}
-	return strings.ToLower(strings.TrimPrefix(r.GetCode().String(), "CODE_"))
+	return vocab.CodeName(r.GetCode())
 }
 
 // awaitStandIn waits up to checkTimes.standIn for probe to report what became

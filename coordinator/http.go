@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/linkmesh/linkmesh/coordinator/exporter"
 	"github.com/linkmesh/linkmesh/internal/explain"
 	"github.com/linkmesh/linkmesh/internal/seeding"
-	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -154,15 +153,14 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // Paths returns every path's status, judged now, with statistics over the
 // attempts of the last window; the demo and /api/v1/paths use it.
 func (s *Server) Paths(window time.Duration) []PathStatus {
-	snap := s.store.Snapshot(s.StaleAfter())
-	since := snap.Taken.Add(-window)
-	stats, fails := s.store.Window(since), s.store.Failures(since)
+	view := s.store.View(s.StaleAfter(), window)
+	snap, stats, fails := &view.Snapshot, view.Stats, view.Failures
 	out := make([]PathStatus, 0, len(snap.Paths))
 	for i := range snap.Paths {
 		p := &snap.Paths[i]
 		ps := PathStatus{
 			Source: p.Source, SourceSite: p.SourceSite, Target: p.Target, TargetSite: p.TargetSite,
-			Port: p.Port, PortEnd: p.PortEnd, Kind: exporter.KindName(p.Kind), LastResult: exporter.CodeName(p.Last),
+			Port: p.Port, PortEnd: p.PortEnd, Kind: vocab.KindName(p.Kind), LastResult: vocab.CodeName(p.Last),
 			LastTime: p.LastTime, LastRTTMilli: ms(p.LastRTT), LastDetail: p.LastDetail,
 			LastExplanation: explain.Result(p.Last), Results: map[string]uint64{},
 		}
@@ -197,9 +195,9 @@ func (s *Server) Paths(window time.Duration) []PathStatus {
 			f := fails[p.Key]
 			ps.Window.Failed, ps.Window.FailureRatio = f.Failed, f.Ratio()
 		}
-		for code, n := range p.Counts {
-			if n > 0 {
-				ps.Results[exporter.CodeName(linkmeshv1.Code(code))] = n
+		for _, code := range vocab.Codes {
+			if n := p.Counts[code]; n > 0 {
+				ps.Results[vocab.CodeName(code)] = n
 			}
 		}
 		out = append(out, ps)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/coordinator/admit"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -267,5 +268,47 @@ func TestSequenceJumpBounded(t *testing.T) {
 	jump := uint64(pathstate.MaxSeqJump + 100*pathstate.MaxResultRate)
 	if _, err = report(3_000_000, 3_000_761+jump); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("an unexplained jump of %d: got %v, want refused", jump, err)
+	}
+}
+
+// TestReportPathLimitCountsResults: results for paths beyond
+// limits.max_paths_per_probe are refused one by one — refused_total counts
+// each result, not each report — while the batch is acked and the paths within
+// the limit are counted.
+func TestReportPathLimitCountsResults(t *testing.T) {
+	s := runServer(t, baseConfig+"limits: {max_paths_per_probe: 1}\n", nil)
+	api := dial(t, s.GRPCAddr().String())
+	registerSQL1(t, api)
+	now := time.Now()
+	var batch []*linkmeshv1.Result
+	for i, port := range []uint32{5022, 5023, 5024, 5025, 5023} {
+		r := ingestResult(uint64(i+1), now, linkmeshv1.Code_CODE_OK)
+		r.Port = port
+		batch = append(batch, r)
+	}
+	resp, err := api.Report(context.Background(), &linkmeshv1.ReportRequest{Probe: "sql1", Epoch: 1, Results: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetReceivedSeq() != 5 {
+		t.Errorf("received_seq %d, want 5: the refused results are acked all the same", resp.GetReceivedSeq())
+	}
+	if p := onlyPath(t, s); p.Port != 5022 || p.Counts[linkmeshv1.Code_CODE_OK] != 1 {
+		t.Errorf("path %v with %d ok; want 5022 with 1", p.Key, p.Counts[linkmeshv1.Code_CODE_OK])
+	}
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := -1.0
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "linkmesh_coordinator_refused_total" && m.GetLabel()[0].GetValue() == admit.ReasonPathLimit {
+				got = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if got != 4 {
+		t.Errorf(`linkmesh_coordinator_refused_total{reason="path_limit"} = %v, want 4 (one per refused result)`, got)
 	}
 }

@@ -126,7 +126,7 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 	v.s.recordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
 	v.s.rounds.deliver(req.GetProbe(), st.Round)
 	if st.Rejected > 0 {
-		v.s.gate.Refuse("path_limit", "results refused: the probe has limits.max_paths_per_probe paths already", "probe", req.GetProbe(), "results", st.Rejected)
+		v.s.gate.RefuseN(admit.ReasonPathLimit, st.Rejected, "results refused: the probe has limits.max_paths_per_probe paths already", "probe", req.GetProbe(), "results", st.Rejected)
 	}
 	return &linkmeshv1.ReportResponse{AckedSeq: st.AckedSeq, ReceivedSeq: st.ReceivedSeq}, nil
 }

@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/linkmesh/linkmesh/probe/report"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -35,11 +35,11 @@ func newMetrics(buf *report.Buffer) *metrics {
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkmesh_probe_attempts_total",
 			Help: "Attempts this probe process made on its planned paths, by target and result (check rounds' attempts are in linkmesh_probe_check_round_attempts_total); the coordinator's linkmesh_path_probes_total for the same path counts the same attempts once delivered.",
-		}, []string{"target", "target_site", "port", "kind", "result"}),
+		}, []string{"target", "target_site", "port", vocab.KindLabel, vocab.ResultLabel}),
 		rounds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkmesh_probe_check_round_attempts_total",
 			Help: "Attempts this probe process made for on-demand check rounds (linkmesh check --coordinator), by target and result; no path series counts them.",
-		}, []string{"target", "target_site", "port", "kind", "result"}),
+		}, []string{"target", "target_site", "port", vocab.KindLabel, vocab.ResultLabel}),
 	}
 	m.reg.MustRegister(m.attempts, m.rounds,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -97,7 +97,7 @@ func (c counting) Record(r *linkmeshv1.Result) {
 		vec = c.m.rounds
 	}
 	vec.WithLabelValues(r.GetTarget(), r.GetTargetSite(), portLabel(r.GetPort(), r.GetPortEnd()),
-		kindName(r.GetKind()), codeName(r.GetCode())).Inc()
+		vocab.KindName(r.GetKind()), vocab.CodeName(r.GetCode())).Inc()
 	c.buf.Record(r)
 }
 
@@ -109,13 +109,6 @@ func portLabel(port, end uint32) string {
 		return strconv.FormatUint(uint64(port), 10) + "-" + strconv.FormatUint(uint64(end), 10)
 	}
 	return strconv.FormatUint(uint64(port), 10)
-}
-
-func kindName(k linkmeshv1.Kind) string {
-	return strings.ToLower(strings.TrimPrefix(k.String(), "KIND_"))
-}
-func codeName(c linkmeshv1.Code) string {
-	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
 }
 
 // maxScrapesInFlight bounds concurrent scrapes of the probe's /metrics; over

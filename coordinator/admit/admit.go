@@ -52,6 +52,10 @@ const (
 	ReasonStreams     = "plan_streams"
 	ReasonRate        = "rate"
 	ReasonProbes      = "too_many_probes"
+	// ReasonPathLimit counts results, one per result, that a report carried for
+	// paths beyond limits.max_paths_per_probe (the batch is acked; those
+	// results are not counted).
+	ReasonPathLimit = "path_limit"
 )
 
 // Gate holds the admission state of one coordinator. Create it with New.
@@ -92,14 +96,14 @@ func New(l Limits, secure bool, logger *slog.Logger, reg prometheus.Registerer) 
 		now:    time.Now,
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkmesh_coordinator_refused_total",
-			Help: "Connections and calls refused, by reason (tls_handshake, not_a_probe, identity, connections, shed_handshake, probe_connections, plan_streams, rate, too_many_probes, site, role, check_round).",
+			Help: "Connections, calls and results refused, by reason: one per connection or call (tls_handshake, not_a_probe, identity, connections, shed_handshake, probe_connections, plan_streams, rate, too_many_probes, site, role, check_round), one per result (path_limit: results for paths beyond limits.max_paths_per_probe).",
 		}, []string{"reason"}),
 		conns:   map[string]int{},
 		streams: map[string]int{},
 		probes:  map[string]*limiter{},
 		logs:    map[string]*logLimit{},
 	}
-	for _, r := range []string{ReasonTLS, ReasonNotProbe, ReasonIdentity, ReasonConnections, ReasonShed, ReasonProbeConns, ReasonStreams, ReasonRate, ReasonProbes, ReasonSite, ReasonRole, ReasonCheck} {
+	for _, r := range []string{ReasonTLS, ReasonNotProbe, ReasonIdentity, ReasonConnections, ReasonShed, ReasonProbeConns, ReasonStreams, ReasonRate, ReasonProbes, ReasonPathLimit, ReasonSite, ReasonRole, ReasonCheck} {
 		g.refused.WithLabelValues(r)
 	}
 	reg.MustRegister(g.refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -115,7 +119,13 @@ func New(l Limits, secure bool, logger *slog.Logger, reg prometheus.Registerer) 
 
 // Refuse counts a refusal and logs it, at most a few lines per second per reason.
 func (g *Gate) Refuse(reason, msg string, args ...any) {
-	g.refused.WithLabelValues(reason).Inc()
+	g.RefuseN(reason, 1, msg, args...)
+}
+
+// RefuseN counts n refusals of one kind (results of one report) and logs them
+// as Refuse does.
+func (g *Gate) RefuseN(reason string, n int, msg string, args ...any) {
+	g.refused.WithLabelValues(reason).Add(float64(n))
 	g.mu.Lock()
 	ll, ok := g.logs[reason]
 	if !ok {

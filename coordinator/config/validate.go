@@ -14,11 +14,9 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/internal/yamlconf"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"github.com/prometheus/exporter-toolkit/web"
 )
-
-// Kinds lists the probe kinds a rule may name, in the order docs list them.
-var Kinds = []string{"tcp", "echo", "dns"}
 
 // Bounds on rule timing: faster would load real endpoints, slower is not monitoring.
 const (
@@ -187,8 +185,8 @@ func (r *Rule) validate(doc *yamlconf.Doc, i int, d Defaults) []error {
 	if r.Kind == "" {
 		r.Kind = "tcp"
 	}
-	if !slices.Contains(Kinds, r.Kind) {
-		errs = append(errs, doc.Errorf(at("kind"), "unknown kind %q; use one of %s", r.Kind, strings.Join(Kinds, ", ")))
+	if _, ok := vocab.ParseKind(r.Kind); !ok {
+		errs = append(errs, doc.Errorf(at("kind"), "unknown kind %q; use one of %s", r.Kind, strings.Join(vocab.KindNames(), ", ")))
 	}
 	if r.Interval == 0 {
 		r.Interval = d.Interval

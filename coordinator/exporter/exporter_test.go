@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -296,7 +297,7 @@ func TestProbesTotalEveryResult(t *testing.T) {
 	got := gather(t, newRegistry(t, s))["linkmesh_path_probes_total"]
 	want := map[string]float64{"ok": 2, "refused": 0, "timeout": 0, "unreachable": 0, "dns": 0, "reset": 0, "mismatch": 0, "error": 0}
 	for code := linkmeshv1.Code_CODE_OK; code <= linkmeshv1.Code_CODE_ERROR; code++ {
-		name := CodeName(code)
+		name := vocab.CodeName(code)
 		w, ok := want[name]
 		if !ok {
 			t.Errorf("code %v has label %q, not in DESIGN §3's list", code, name)
@@ -374,25 +375,6 @@ func TestEmptyStore(t *testing.T) {
 	s := pathstate.New(func() time.Time { return t0 })
 	if n := testutil.CollectAndCount(New(s, func() time.Duration { return staleAfter }, self)); n != 0 {
 		t.Errorf("metrics of an empty store: got %d, want 0", n)
-	}
-}
-
-func TestNames(t *testing.T) {
-	codes := map[linkmeshv1.Code]string{
-		linkmeshv1.Code_CODE_OK: "ok", linkmeshv1.Code_CODE_REFUSED: "refused", linkmeshv1.Code_CODE_TIMEOUT: "timeout",
-		linkmeshv1.Code_CODE_UNREACHABLE: "unreachable", linkmeshv1.Code_CODE_DNS: "dns", linkmeshv1.Code_CODE_RESET: "reset",
-		linkmeshv1.Code_CODE_MISMATCH: "mismatch", linkmeshv1.Code_CODE_ERROR: "error",
-	}
-	for c, want := range codes {
-		if got := CodeName(c); got != want {
-			t.Errorf("CodeName(%v): got %q, want %q", c, got, want)
-		}
-	}
-	kinds := map[linkmeshv1.Kind]string{linkmeshv1.Kind_KIND_TCP: "tcp", linkmeshv1.Kind_KIND_ECHO: "echo", linkmeshv1.Kind_KIND_DNS: "dns"}
-	for k, want := range kinds {
-		if got := KindName(k); got != want {
-			t.Errorf("KindName(%v): got %q, want %q", k, got, want)
-		}
 	}
 }
 

@@ -25,6 +25,10 @@ func (f Failures) Ratio() float64 {
 func (s *Store) Failures(since time.Time) map[Key]Failures {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.failuresLocked(since)
+}
+
+func (s *Store) failuresLocked(since time.Time) map[Key]Failures {
 	out := make(map[Key]Failures, len(s.paths))
 	for k, p := range s.paths {
 		if p.recent == nil {

@@ -17,14 +17,12 @@ import (
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 )
 
 // Buckets are the upper bounds (seconds) of the RTT histogram: 0.1 ms to 10 s,
 // roughly 2.5× apart, dense where LAN, VPN and ExpressRoute paths sit.
 var Buckets = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-
-// NumCodes sizes arrays indexed by linkmeshv1.Code (CODE_ERROR is the last).
-const NumCodes = int(linkmeshv1.Code_CODE_ERROR) + 1
 
 // Key identifies a path. It is also the metric label set.
 type Key struct {
@@ -63,7 +61,7 @@ func Failed(code linkmeshv1.Code, refusedIsReach bool) bool {
 // histograms, so they must never go backwards (see Store.EnableCheckpoints).
 type Counters struct {
 	// Counts holds the attempts per result code, indexed by linkmeshv1.Code.
-	Counts [NumCodes]uint64
+	Counts [vocab.NumCodes]uint64
 	// BucketCounts are the non-cumulative counts per Buckets entry; the last
 	// element counts RTTs above the largest bound.
 	BucketCounts [len(Buckets) + 1]uint64

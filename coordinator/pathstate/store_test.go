@@ -10,6 +10,7 @@ import (
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -323,7 +324,7 @@ func TestIngestLatestByProbeTime(t *testing.T) {
 		t.Errorf("LastSuccess: got %v, want %v", p.LastSuccess, want)
 	}
 	wantCounts := map[linkmeshv1.Code]uint64{linkmeshv1.Code_CODE_OK: 2, linkmeshv1.Code_CODE_TIMEOUT: 1, linkmeshv1.Code_CODE_REFUSED: 1}
-	for c := linkmeshv1.Code_CODE_UNSPECIFIED; int(c) < NumCodes; c++ {
+	for c := linkmeshv1.Code_CODE_UNSPECIFIED; int(c) < vocab.NumCodes; c++ {
 		if p.Counts[c] != wantCounts[c] {
 			t.Errorf("Counts[%v]: got %d, want %d", c, p.Counts[c], wantCounts[c])
 		}

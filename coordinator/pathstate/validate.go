@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -133,7 +134,7 @@ func ValidateResult(r *linkmeshv1.Result) (reason string, err error) {
 	if r.GetSeq() == 0 {
 		return ReasonSeq, fmt.Errorf("seq: must start at 1")
 	}
-	if c := r.GetCode(); c <= linkmeshv1.Code_CODE_UNSPECIFIED || int(c) >= NumCodes {
+	if c := r.GetCode(); !vocab.ValidCode(c) {
 		return ReasonCode, fmt.Errorf("code: %d is not a known result code", int32(c))
 	}
 	if k := r.GetKind(); k <= linkmeshv1.Kind_KIND_UNSPECIFIED || k > linkmeshv1.Kind_KIND_DNS {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -122,7 +123,7 @@ func TestValidateReport(t *testing.T) {
 		{"seq 0", resultCase(func(r *linkmeshv1.Result) { r.Seq = 0 }), "seq"},
 		{"code unspecified", resultCase(func(r *linkmeshv1.Result) { r.Code = linkmeshv1.Code_CODE_UNSPECIFIED }), "code: 0"},
 		{"code 99", resultCase(func(r *linkmeshv1.Result) { r.Code = 99 }), "code: 99"},
-		{"code 9 (one past the last)", resultCase(func(r *linkmeshv1.Result) { r.Code = linkmeshv1.Code(NumCodes) }), "code: 9"},
+		{"code 9 (one past the last)", resultCase(func(r *linkmeshv1.Result) { r.Code = linkmeshv1.Code(vocab.NumCodes) }), "code: 9"},
 		{"code -1", resultCase(func(r *linkmeshv1.Result) { r.Code = -1 }), "code: -1"},
 		{"code min int32", resultCase(func(r *linkmeshv1.Result) { r.Code = math.MinInt32 }), "code"},
 		{"kind unspecified", resultCase(func(r *linkmeshv1.Result) { r.Kind = linkmeshv1.Kind_KIND_UNSPECIFIED }), "kind: 0"},

@@ -73,6 +73,10 @@ type Stats struct {
 func (s *Store) Window(since time.Time) map[Key]Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.windowLocked(since)
+}
+
+func (s *Store) windowLocked(since time.Time) map[Key]Stats {
 	out := make(map[Key]Stats, len(s.paths))
 	var rtts []time.Duration
 	for k, p := range s.paths {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -127,17 +128,10 @@ func matches(site string, labels map[string]string, p *linkmeshv1.ProbeInfo) boo
 	return true
 }
 
-// kindOf maps a config kind name to the API's Kind.
+// kindOf maps a config kind name to the API's Kind (the config validated it).
 func kindOf(name string) linkmeshv1.Kind {
-	switch name {
-	case "tcp":
-		return linkmeshv1.Kind_KIND_TCP
-	case "echo":
-		return linkmeshv1.Kind_KIND_ECHO
-	case "dns":
-		return linkmeshv1.Kind_KIND_DNS
-	}
-	return linkmeshv1.Kind_KIND_UNSPECIFIED
+	k, _ := vocab.ParseKind(name)
+	return k
 }
 
 // Count returns how many paths the rules expand to over the probes.

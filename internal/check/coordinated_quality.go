@@ -39,7 +39,7 @@ func mtuOf(t *linkmeshv1.CheckTarget, from, to string) direction {
 	}
 	for _, r := range t.GetResults() {
 		m := r.GetMtuBytes()
-		if codeOf(r.GetCode()) != attempt.OK || m == 0 {
+		if attempt.CodeOf(r.GetCode()) != attempt.OK || m == 0 {
 			continue
 		}
 		switch {

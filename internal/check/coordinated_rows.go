@@ -15,14 +15,6 @@ import (
 // ForOperator is Fix.For when whoever runs linkmesh can fix it (a probe down).
 const ForOperator = "linkmesh operator"
 
-// codeOf turns the API's result code into the attempt's (the same values).
-func codeOf(c linkmeshv1.Code) attempt.Code {
-	if a := attempt.Code(c); a.Valid() {
-		return a
-	}
-	return attempt.Error
-}
-
 // tally is what a target's attempts found.
 type tally struct {
 	n, ok   int
@@ -37,7 +29,7 @@ func count(t *linkmeshv1.CheckTarget) tally {
 	by := map[attempt.Code]int{}
 	for _, r := range t.GetResults() {
 		tl.n++
-		c := codeOf(r.GetCode())
+		c := attempt.CodeOf(r.GetCode())
 		if c == attempt.OK {
 			tl.ok++
 			if r.GetRtt() != nil {

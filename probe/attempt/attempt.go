@@ -3,13 +3,16 @@
 // an error from the network is classified into a Code.
 //
 // Every probe kind (tcp, echo, dns) returns a Result; the scheduler records it and
-// the reporter sends it to the coordinators. The list of codes here is the only one:
-// metrics, config validation and the check report all read it.
+// the reporter sends it to the coordinators. The codes' names are the wire
+// format's, defined once in proto/vocab; wire.go converts a Result to the wire
+// format and back.
 package attempt
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/linkmesh/linkmesh/proto/vocab"
 )
 
 // Code is the outcome of one attempt. Every attempt ends in exactly one Code.
@@ -36,34 +39,17 @@ const (
 	Error
 )
 
-// Codes lists every valid Code in a stable order. Metrics export a series per
-// code from this list, and config validation reads it.
-var Codes = []Code{OK, Refused, Timeout, Unreachable, DNS, Reset, Mismatch, Error}
-
-var codeNames = map[Code]string{
-	OK:          "ok",
-	Refused:     "refused",
-	Timeout:     "timeout",
-	Unreachable: "unreachable",
-	DNS:         "dns",
-	Reset:       "reset",
-	Mismatch:    "mismatch",
-	Error:       "error",
-}
-
-// String returns the lower-case name used in metrics labels and reports.
+// String returns the name used in metrics labels and reports: the wire
+// code's name in proto/vocab ("ok", "timeout", …), "code(N)" when not Valid.
 func (c Code) String() string {
-	if n, ok := codeNames[c]; ok {
-		return n
+	if !c.Valid() {
+		return fmt.Sprintf("code(%d)", int(c))
 	}
-	return fmt.Sprintf("code(%d)", int(c))
+	return vocab.CodeName(c.Proto())
 }
 
-// Valid reports whether c is one of Codes.
-func (c Code) Valid() bool {
-	_, ok := codeNames[c]
-	return ok
-}
+// Valid reports whether c is one of the codes above.
+func (c Code) Valid() bool { return c >= OK && c <= Error }
 
 // RTTSource says where a Result's RTT came from.
 type RTTSource int

@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/linkmesh/linkmesh/internal/explain"
-	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
 
 // Classify maps an error returned while resolving, dialing, reading or writing to
@@ -63,5 +62,5 @@ func duringConnect(err error) bool {
 // reports and the status page. It says what most likely happened, not how to fix it.
 // The text lives in internal/explain, which the coordinator's API reads too.
 func (c Code) Explain() string {
-	return explain.Result(linkmeshv1.Code(c))
+	return explain.Result(c.Proto())
 }

@@ -9,15 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/linkmesh/linkmesh/probe/attempt"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Prober makes one attempt against a target and honours ctx's deadline. n
@@ -214,10 +211,10 @@ func (s *Scheduler) once(ctx context.Context, p Prober, t *linkmeshv1.Target, po
 	if ctx.Err() != nil {
 		return // the target was stopped mid-attempt: the result says nothing about the path
 	}
-	r := ToProto(t, start, res)
+	r := attempt.ToProto(t, start, res)
 	if t.GetPortEnd() > t.GetPort() {
 		r.ProbedPort = port
-		r.Detail = truncate(fmt.Sprintf("port %d: %s", port, r.GetDetail()), 500)
+		r.Detail = attempt.Truncate(fmt.Sprintf("port %d: %s", port, r.GetDetail()), 500)
 	}
 	s.rec.Record(r)
 }
@@ -245,86 +242,4 @@ func (r *rotation) next() []uint32 {
 	}
 	r.cursor = (r.cursor + r.sample) % r.size
 	return out
-}
-
-// ToProto turns an attempt's result into the API's Result for target t (without a
-// sequence number; the reporter assigns it).
-func ToProto(t *linkmeshv1.Target, start time.Time, r attempt.Result) *linkmeshv1.Result {
-	out := &linkmeshv1.Result{
-		Time:                    timestamppb.New(start),
-		TargetId:                t.GetId(),
-		Kind:                    t.GetKind(),
-		Target:                  t.GetName(),
-		TargetSite:              t.GetSite(),
-		Host:                    t.GetHost(),
-		Port:                    t.GetPort(),
-		Code:                    codeToProto(r.Code),
-		RttSource:               rttSourceToProto(r.RTTSource),
-		SynRetransmits:          r.SYNRetransmits,
-		PortEnd:                 t.GetPortEnd(),
-		RefusedIsReach:          t.GetRefusedIsReach(),
-		Detail:                  truncate(strings.ToValidUTF8(r.Detail, "\uFFFD"), 500),
-		LossRatio:               min(max(r.LossRatio, 0), 1),
-		MtuBytes:                uint32(min(max(r.MTU, 0), 65535)),
-		MtuBlackhole:            r.MTUBlackhole && r.MTU > 0,
-		ThroughputBitsPerSecond: max(r.Throughput, 0),
-		Round:                   t.GetRound(),
-		Exchanges:               r.Exchanges,
-		ExchangesLost:           min(r.ExchangesLost, r.Exchanges),
-	}
-	if r.RTTSource != attempt.RTTNone {
-		out.Rtt = durationpb.New(r.RTT)
-	}
-	if r.Jitter > 0 {
-		out.Jitter = durationpb.New(r.Jitter)
-	}
-	if n := len(r.Addresses); n > 0 {
-		out.Addresses = append([]string(nil), r.Addresses[:min(n, 64)]...)
-	}
-	return out
-}
-
-func codeToProto(c attempt.Code) linkmeshv1.Code {
-	switch c {
-	case attempt.OK:
-		return linkmeshv1.Code_CODE_OK
-	case attempt.Refused:
-		return linkmeshv1.Code_CODE_REFUSED
-	case attempt.Timeout:
-		return linkmeshv1.Code_CODE_TIMEOUT
-	case attempt.Unreachable:
-		return linkmeshv1.Code_CODE_UNREACHABLE
-	case attempt.DNS:
-		return linkmeshv1.Code_CODE_DNS
-	case attempt.Reset:
-		return linkmeshv1.Code_CODE_RESET
-	case attempt.Mismatch:
-		return linkmeshv1.Code_CODE_MISMATCH
-	}
-	return linkmeshv1.Code_CODE_ERROR
-}
-
-func rttSourceToProto(s attempt.RTTSource) linkmeshv1.RTTSource {
-	switch s {
-	case attempt.RTTKernel:
-		return linkmeshv1.RTTSource_RTT_SOURCE_KERNEL
-	case attempt.RTTConnect:
-		return linkmeshv1.RTTSource_RTT_SOURCE_CONNECT
-	case attempt.RTTApplication:
-		return linkmeshv1.RTTSource_RTT_SOURCE_APPLICATION
-	case attempt.RTTLookup:
-		return linkmeshv1.RTTSource_RTT_SOURCE_LOOKUP
-	}
-	return linkmeshv1.RTTSource_RTT_SOURCE_UNSPECIFIED
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

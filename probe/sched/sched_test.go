@@ -11,13 +11,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/linkmesh/linkmesh/probe/attempt"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -486,122 +484,6 @@ func TestLoopback(t *testing.T) {
 	})
 }
 
-func TestToProto(t *testing.T) {
-	tg := target("sql->mi/tcp/mi01:5023/tcp", time.Second, time.Second)
-	tg.Name, tg.Site, tg.Host, tg.Port = "mi01", "mi", "10.1.0.1", 5023
-	start := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
-
-	codes := []struct {
-		in   attempt.Code
-		want linkmeshv1.Code
-	}{
-		{attempt.OK, linkmeshv1.Code_CODE_OK},
-		{attempt.Refused, linkmeshv1.Code_CODE_REFUSED},
-		{attempt.Timeout, linkmeshv1.Code_CODE_TIMEOUT},
-		{attempt.Unreachable, linkmeshv1.Code_CODE_UNREACHABLE},
-		{attempt.DNS, linkmeshv1.Code_CODE_DNS},
-		{attempt.Reset, linkmeshv1.Code_CODE_RESET},
-		{attempt.Mismatch, linkmeshv1.Code_CODE_MISMATCH},
-		{attempt.Error, linkmeshv1.Code_CODE_ERROR},
-		{0, linkmeshv1.Code_CODE_ERROR},  // the invalid zero value
-		{99, linkmeshv1.Code_CODE_ERROR}, // unknown
-	}
-	covered := map[attempt.Code]bool{}
-	for _, tt := range codes {
-		t.Run("code "+tt.in.String(), func(t *testing.T) {
-			covered[tt.in] = true
-			got := ToProto(tg, start, attempt.Result{Code: tt.in})
-			if got.GetCode() != tt.want {
-				t.Errorf("code %v: got %v, want %v", tt.in, got.GetCode(), tt.want)
-			}
-			// Every attempt code's name is the metric label of its proto code.
-			if tt.in.Valid() && "CODE_"+strings.ToUpper(tt.in.String()) != tt.want.String() {
-				t.Errorf("code %v: name %q does not match %v", tt.in, tt.in.String(), tt.want)
-			}
-		})
-	}
-	for _, c := range attempt.Codes {
-		if !covered[c] {
-			t.Errorf("attempt.%v has no ToProto case in this test", c)
-		}
-	}
-
-	sources := []struct {
-		in      attempt.RTTSource
-		want    linkmeshv1.RTTSource
-		wantRTT bool
-	}{
-		{attempt.RTTNone, linkmeshv1.RTTSource_RTT_SOURCE_UNSPECIFIED, false},
-		{attempt.RTTKernel, linkmeshv1.RTTSource_RTT_SOURCE_KERNEL, true},
-		{attempt.RTTConnect, linkmeshv1.RTTSource_RTT_SOURCE_CONNECT, true},
-		{attempt.RTTApplication, linkmeshv1.RTTSource_RTT_SOURCE_APPLICATION, true},
-	}
-	for _, tt := range sources {
-		t.Run("rtt source "+tt.in.String(), func(t *testing.T) {
-			got := ToProto(tg, start, attempt.Result{Code: attempt.Refused, RTT: 1500 * time.Microsecond, RTTSource: tt.in})
-			if got.GetRttSource() != tt.want {
-				t.Errorf("rtt source: got %v, want %v", got.GetRttSource(), tt.want)
-			}
-			if (got.GetRtt() != nil) != tt.wantRTT {
-				t.Errorf("rtt set: got %v, want %v", got.GetRtt() != nil, tt.wantRTT)
-			}
-			if tt.wantRTT && got.GetRtt().AsDuration() != 1500*time.Microsecond {
-				t.Errorf("rtt: got %v, want 1.5ms", got.GetRtt().AsDuration())
-			}
-		})
-	}
-
-	t.Run("fields", func(t *testing.T) {
-		got := ToProto(tg, start, attempt.Result{Code: attempt.OK, RTT: time.Millisecond, RTTSource: attempt.RTTKernel, SYNRetransmits: 2, Detail: "connected",
-			Exchanges: 1, ExchangesLost: 1})
-		want := &linkmeshv1.Result{
-			Time:           timestamppb.New(start),
-			TargetId:       "sql->mi/tcp/mi01:5023/tcp",
-			Kind:           linkmeshv1.Kind_KIND_TCP,
-			Target:         "mi01",
-			TargetSite:     "mi",
-			Host:           "10.1.0.1",
-			Port:           5023,
-			Code:           linkmeshv1.Code_CODE_OK,
-			Rtt:            durationpb.New(time.Millisecond),
-			RttSource:      linkmeshv1.RTTSource_RTT_SOURCE_KERNEL,
-			SynRetransmits: 2,
-			Detail:         "connected",
-			Exchanges:      1,
-			ExchangesLost:  1,
-		}
-		if !proto.Equal(got, want) {
-			t.Errorf("got  %v\nwant %v", got, want)
-		}
-	})
-
-	t.Run("exchanges lost never above exchanges", func(t *testing.T) {
-		got := ToProto(tg, start, attempt.Result{Code: attempt.Timeout, Exchanges: 3, ExchangesLost: 5})
-		if got.GetExchanges() != 3 || got.GetExchangesLost() != 3 {
-			t.Errorf("exchanges %d, lost %d; want 3, 3", got.GetExchanges(), got.GetExchangesLost())
-		}
-	})
-
-	details := []struct {
-		name, in string
-		wantLen  int
-	}{
-		{"short", "refused", 7},
-		{"exactly 500", strings.Repeat("x", 500), 500},
-		{"ASCII over 500", strings.Repeat("x", 600), 500},
-		{"multi-byte rune across the cut", strings.Repeat("x", 499) + "é" + "tail", 499},
-		{"3-byte runes", strings.Repeat("€", 200), 498},
-	}
-	for _, tt := range details {
-		t.Run("detail "+tt.name, func(t *testing.T) {
-			got := ToProto(tg, start, attempt.Result{Code: attempt.Error, Detail: tt.in}).GetDetail()
-			if len(got) != tt.wantLen || !utf8.ValidString(got) || !strings.HasPrefix(tt.in, got) {
-				t.Errorf("detail: got %d bytes (valid UTF-8 %v), want a %d-byte valid prefix", len(got), utf8.ValidString(got), tt.wantLen)
-			}
-		})
-	}
-}
-
 // TestToProtoMarshals: whatever a prober puts in Detail, the result can be sent
 // (proto3 strings must be valid UTF-8, or Marshal fails and the batch with it).
 func TestToProtoMarshals(t *testing.T) {
@@ -612,7 +494,7 @@ func TestToProtoMarshals(t *testing.T) {
 		strings.Repeat("\x80", 600),
 		strings.Repeat("x", 499) + "\xe2\x82",
 	} {
-		r := ToProto(tg, time.Now(), attempt.Result{Code: attempt.Error, Detail: detail})
+		r := attempt.ToProto(tg, time.Now(), attempt.Result{Code: attempt.Error, Detail: detail})
 		r.Seq = 1
 		if _, err := proto.Marshal(r); err != nil {
 			t.Errorf("Marshal of the result for detail %q: %v", detail, err)
