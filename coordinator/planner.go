@@ -11,6 +11,7 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/coordinator/policy"
+	"github.com/linkmesh/linkmesh/internal/notify"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,7 +33,7 @@ type planner struct {
 	plans       map[string]*linkmeshv1.Plan
 	standIns    map[string][]*standInRequest    // by probe
 	rounds      map[string][]*linkmeshv1.Target // targets of check rounds, by probe
-	cfgChanged  chan struct{}
+	cfgChanged  notify.Signal
 	done        chan struct{}
 	stopOnce    sync.Once
 	generations uint64
@@ -44,14 +45,14 @@ type planner struct {
 
 func newPlanner(store *pathstate.Store, cfg func() *config.Config, logger *slog.Logger) *planner {
 	return &planner{
-		store:      store,
-		cfg:        cfg,
-		logger:     logger,
-		plans:      map[string]*linkmeshv1.Plan{},
-		standIns:   map[string][]*standInRequest{},
-		rounds:     map[string][]*linkmeshv1.Target{},
-		cfgChanged: make(chan struct{}),
-		done:       make(chan struct{}),
+		store:    store,
+		cfg:      cfg,
+		logger:   logger,
+		plans:    map[string]*linkmeshv1.Plan{},
+		standIns: map[string][]*standInRequest{},
+		rounds:   map[string][]*linkmeshv1.Target{},
+
+		done: make(chan struct{}),
 	}
 }
 
@@ -70,7 +71,7 @@ func (p *planner) plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, do
 	if !ok {
 		plan = &linkmeshv1.Plan{}
 	}
-	return plan, changed, p.cfgChanged, p.done
+	return plan, changed, p.cfgChanged.C(), p.done
 }
 
 func (p *planner) rebuildLocked(c *config.Config) {
@@ -180,8 +181,7 @@ func (p *planner) configChanged() {
 
 // wakeLocked wakes every plan stream to look at its plan again.
 func (p *planner) wakeLocked() {
-	close(p.cfgChanged)
-	p.cfgChanged = make(chan struct{})
+	p.cfgChanged.Notify()
 }
 
 // stop ends every plan stream (graceful shutdown waits for them).

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/notify"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/linkmesh/linkmesh/proto/vocab"
 )
@@ -174,7 +175,7 @@ type Store struct {
 	paths  map[Key]*Path
 	// changed is closed and replaced whenever the set of probes or their
 	// descriptions change, so plan streams can recompute.
-	changed chan struct{}
+	changed notify.Signal
 
 	limits Limits
 	// skew returns the clock-skew bound (see SetClockSkew).
@@ -248,10 +249,9 @@ func (s *Store) SetLimits(l Limits) {
 // New returns an empty Store. now is the clock (time.Now in production).
 func New(now func() time.Time) *Store {
 	return &Store{
-		now:     now,
-		probes:  map[string]*Probe{},
-		paths:   map[Key]*Path{},
-		changed: make(chan struct{}),
+		now:    now,
+		probes: map[string]*Probe{},
+		paths:  map[Key]*Path{},
 	}
 }
 
@@ -321,15 +321,14 @@ func sameInfo(a, b *linkmeshv1.ProbeInfo) bool {
 }
 
 func (s *Store) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changed.Notify()
 }
 
 // Changed returns a channel that is closed at the next change of membership.
 func (s *Store) Changed() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.changed
+	return s.changed.C()
 }
 
 // StreamOpened and StreamClosed track a probe's plan streams.

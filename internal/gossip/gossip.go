@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/linkmesh/linkmesh/internal/notify"
 )
 
 // DefaultPort is the gossip port (TCP and UDP) when an address gives none.
@@ -67,7 +68,7 @@ type Node struct {
 	mu        sync.Mutex
 	metaBytes []byte
 	members   map[string]*Member
-	changed   chan struct{}
+	changed   notify.Signal
 }
 
 // NodeName is the memberlist name of a member: coordinators are prefixed so a
@@ -91,7 +92,7 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Retain <= 0 {
 		cfg.Retain = time.Hour
 	}
-	n := &Node{logger: cfg.Logger, cfg: cfg, members: map[string]*Member{}, changed: make(chan struct{})}
+	n := &Node{logger: cfg.Logger, cfg: cfg, members: map[string]*Member{}}
 	meta, err := cfg.Meta.encode()
 	if err != nil {
 		return nil, err

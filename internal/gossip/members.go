@@ -96,8 +96,7 @@ func (n *Node) observe(node *memberlist.Node, st State) {
 	}
 	m.State, m.Addr, m.Meta = st, addr, meta
 	m.metaBytes = bytes.Clone(node.Meta)
-	close(n.changed)
-	n.changed = make(chan struct{})
+	n.changed.Notify()
 }
 
 func sameMeta(a, b Meta) bool {
@@ -133,7 +132,7 @@ func (n *Node) Members() []Member {
 func (n *Node) Changed() <-chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.changed
+	return n.changed.C()
 }
 
 // UpdateMeta changes this member's metadata and gossips it.

@@ -117,12 +117,6 @@ func (*Proc) Pid() int { return 0 }
 // Signal fails: the lab needs Linux.
 func (*Proc) Signal(os.Signal) error { return errNotLinux }
 
-// Done returns a closed channel: the lab needs Linux.
-func (*Proc) Done() <-chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}
 
 // Wait fails: the lab needs Linux.
 func (*Proc) Wait(context.Context) error { return errNotLinux }

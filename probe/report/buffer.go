@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/linkmesh/linkmesh/internal/notify"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
 
@@ -25,7 +26,7 @@ type Buffer struct {
 	nextSeq  uint64
 	dropped  uint64
 	acked    map[string]uint64
-	added    chan struct{} // closed and replaced on every Record
+	added    notify.Signal // notified on every Record
 
 	spool        *spool // nil without a spool directory
 	logger       *slog.Logger
@@ -40,7 +41,7 @@ func NewBuffer(capacity int) *Buffer {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &Buffer{capacity: capacity, nextSeq: 1, acked: map[string]uint64{}, added: make(chan struct{})}
+	return &Buffer{capacity: capacity, nextSeq: 1, acked: map[string]uint64{}}
 }
 
 // OpenBuffer returns a buffer that also keeps its results in the spool directory
@@ -111,8 +112,7 @@ func (b *Buffer) Record(r *linkmeshv1.Result) {
 		b.writeErr(b.spool.append(r))
 		b.releaseLocked()
 	}
-	close(b.added)
-	b.added = make(chan struct{})
+	b.added.Notify()
 }
 
 // releaseLocked lets the spool delete what the buffer no longer holds.
@@ -237,7 +237,7 @@ func (b *Buffer) Acked(consumer string) uint64 {
 func (b *Buffer) Added() <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.added
+	return b.added.C()
 }
 
 // Since returns up to n results with seq > after, in order.

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/notify"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
 
@@ -82,7 +83,7 @@ type Manager struct {
 	mu      sync.Mutex
 	allowed []uint32 // ports coordinators may ask for; nil: any (ports.go)
 	entries map[uint32]*entry
-	changed chan struct{}
+	changed notify.Signal
 }
 
 // entry is one requested port.
@@ -104,7 +105,7 @@ type entry struct {
 // New returns a Manager that serves stand-ins with serve. host is the address
 // to bind ("" for all of the host's addresses).
 func New(serve Serve, host string, logger *slog.Logger) *Manager {
-	return &Manager{serve: serve, host: host, logger: logger, entries: map[uint32]*entry{}, changed: make(chan struct{})}
+	return &Manager{serve: serve, host: host, logger: logger, entries: map[uint32]*entry{}}
 }
 
 // Run applies every set of requests received until ctx is done, then releases
@@ -270,8 +271,7 @@ func (m *Manager) ended(e *entry, limit time.Duration) {
 }
 
 func (m *Manager) notifyLocked() {
-	close(m.changed)
-	m.changed = make(chan struct{})
+	m.changed.Notify()
 }
 
 // Statuses returns the state of every requested stand-in, by port. The report
@@ -291,5 +291,5 @@ func (m *Manager) Statuses() []*linkmeshv1.StandInStatus {
 func (m *Manager) Changed() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.changed
+	return m.changed.C()
 }
