@@ -7,7 +7,7 @@ import (
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -16,7 +16,7 @@ import (
 // TestCheckRoundRefused: a request that cannot run is refused at once with a
 // status whose one-line message names the field or the probe at fault.
 func TestCheckRoundRefused(t *testing.T) {
-	s := runServer(t, baseConfig, fastChecks)
+	s := runServerWith(t, baseConfig, Options{Insecure: true, CheckTimes: fastChecks}, nil)
 	api := dial(t, s.GRPCAddr().String())
 	startProbe(t, s, api, "sql1", "sql", "127.0.0.1:5023", nil)
 	startProbe(t, s, api, "mi1", "mi", "127.0.0.2:5023", nil)
@@ -61,7 +61,7 @@ func TestCheckRoundRefused(t *testing.T) {
 			}
 		})
 	}
-	if got, want := testutil.ToFloat64(s.checkRounds.WithLabelValues(outcomeRefused)), float64(len(tests)); got != want {
+	if got, want := counterValue(t, s, "linkmesh_coordinator_check_rounds_total", "outcome", "refused"), float64(len(tests)); got != want {
 		t.Errorf("check_rounds_total{outcome=refused} %v, want %v", got, want)
 	}
 }
@@ -81,7 +81,7 @@ func TestCheckPeerPick(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := runServer(t, baseConfig, fastChecks)
+			s := runServerWith(t, baseConfig, Options{Insecure: true, CheckTimes: fastChecks}, nil)
 			api := dial(t, s.GRPCAddr().String())
 			startProbe(t, s, api, "sql1", "sql", "127.0.0.1:5023", nil)
 			startProbe(t, s, api, "sql2", "sql", "127.0.0.3:5023", nil) // same site: never a peer
@@ -105,7 +105,7 @@ func TestCheckPeerPick(t *testing.T) {
 // either probe is refused (Aborted); when the client goes away the round ends,
 // its targets and stand-in leave the plans and the probes are free again.
 func TestCheckRoundBusyAndCanceled(t *testing.T) {
-	s := runServer(t, baseConfig, fastChecks)
+	s := runServerWith(t, baseConfig, Options{Insecure: true, CheckTimes: fastChecks}, nil)
 	api := dial(t, s.GRPCAddr().String())
 	silent := func(p *fakeProbe) { p.answers = func(*linkmeshv1.Target) int { return 0 } }
 	sql := startProbe(t, s, api, "sql1", "sql", "127.0.0.1:5023", func(p *fakeProbe) {
@@ -157,11 +157,9 @@ func TestCheckRoundBusyAndCanceled(t *testing.T) {
 		return a == 0 && b == 0 && standIns == 0
 	})
 	waitFor(t, 5*time.Second, "the probes free again", func() bool {
-		s.rounds.mu.Lock()
-		defer s.rounds.mu.Unlock()
-		return len(s.rounds.busy) == 0 && len(s.rounds.byID) == 0
+		return s.rounds.Running() == 0
 	})
-	if got := testutil.ToFloat64(s.checkRounds.WithLabelValues(outcomePartial)); got != 1 {
+	if got := counterValue(t, s, "linkmesh_coordinator_check_rounds_total", "outcome", "partial"); got != 1 {
 		t.Errorf("check_rounds_total{outcome=partial} %v, want 1", got)
 	}
 }
@@ -169,15 +167,14 @@ func TestCheckRoundBusyAndCanceled(t *testing.T) {
 // TestCheckRoundDeadline: when results stay away, the round ends at its
 // deadline with what arrived, says which targets are short, and cleans up.
 func TestCheckRoundDeadline(t *testing.T) {
-	s := runServer(t, baseConfig, func(s *Server) {
-		fastChecks(s)
-		s.checkTimes.slack = 500 * time.Millisecond
-	})
+	times := fastChecks
+	times.Slack = 500 * time.Millisecond
+	s := runServerWith(t, baseConfig, Options{Insecure: true, CheckTimes: times}, nil)
 	api := dial(t, s.GRPCAddr().String())
 	sql := startProbe(t, s, api, "sql1", "sql", "127.0.0.1:5023", nil)
 	mi := startProbe(t, s, api, "mi1", "mi", "127.0.0.2:5023", func(p *fakeProbe) {
 		p.answers = func(tg *linkmeshv1.Target) int {
-			return map[string]int{roleP3: 1}[strings.TrimPrefix(tg.GetId(), "check/"+tg.GetRound()+"/")]
+			return map[string]int{vocab.RoleP3: 1}[strings.TrimPrefix(tg.GetId(), "check/"+tg.GetRound()+"/")]
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -186,7 +183,7 @@ func TestCheckRoundDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunCheck: %v", err)
 	}
-	want := map[string]int{roleP3: 1, roleEchoToPeer: 2, roleEchoFromPeer: 0}
+	want := map[string]int{vocab.RoleP3: 1, vocab.RoleEchoToPeer: 2, vocab.RoleEchoFromPeer: 0}
 	for _, ct := range round.GetTargets() {
 		if n := len(ct.GetResults()); n != want[ct.GetRole()] {
 			t.Errorf("%s: %d results, want %d", ct.GetRole(), n, want[ct.GetRole()])
@@ -204,7 +201,7 @@ func TestCheckRoundDeadline(t *testing.T) {
 			return n == 0
 		})
 	}
-	if got := testutil.ToFloat64(s.checkRounds.WithLabelValues(outcomePartial)); got != 1 {
+	if got := counterValue(t, s, "linkmesh_coordinator_check_rounds_total", "outcome", "partial"); got != 1 {
 		t.Errorf("check_rounds_total{outcome=partial} %v, want 1", got)
 	}
 }

@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/coordinator/round"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// fastChecks shortens a round's waits for tests.
-func fastChecks(s *Server) {
-	s.checkTimes = checkTimes{standIn: time.Second, release: 2 * time.Second, slack: 5 * time.Second, poll: 20 * time.Millisecond}
-}
+// fastChecks are shorter waits of check rounds for tests.
+var fastChecks = round.Times{StandIn: time.Second, Release: 2 * time.Second, Slack: 5 * time.Second}
 
 // checkConfig is baseConfig with check rounds on port 5099 too, and further
 // names of sql1's host for its rounds' SQL host.
@@ -75,7 +75,7 @@ func TestCheckRound(t *testing.T) {
 			name:      "stand-in serving: p3 is echo",
 			req:       &linkmeshv1.RunCheckRequest{Probe: "sql1", StandIn: true, BurstBytes: 1 << 20},
 			standIn:   linkmeshv1.StandInState_STAND_IN_STATE_SERVING,
-			wantRoles: []string{roleP3, roleEchoToPeer, roleEchoFromPeer},
+			wantRoles: []string{vocab.RoleP3, vocab.RoleEchoToPeer, vocab.RoleEchoFromPeer},
 			wantP3:    linkmeshv1.Kind_KIND_ECHO,
 			wantHost:  "127.0.0.1",
 			wantSay:   []string{"asking sql1 for a stand-in on 5022…", "sql1 serves a stand-in on 5022", "p3: 3/3 attempts (mi1 → 127.0.0.1:5022: ok)", "sql1 released the stand-in on 5022"},
@@ -86,7 +86,7 @@ func TestCheckRound(t *testing.T) {
 			name:      "port taken: p3 is tcp",
 			req:       &linkmeshv1.RunCheckRequest{Probe: "sql1", Peer: "mi1", SqlHost: "198.18.1.2", SqlPort: 5099, StandIn: true, Attempts: 2},
 			standIn:   linkmeshv1.StandInState_STAND_IN_STATE_PORT_TAKEN,
-			wantRoles: []string{roleP3, roleEchoToPeer, roleEchoFromPeer},
+			wantRoles: []string{vocab.RoleP3, vocab.RoleEchoToPeer, vocab.RoleEchoFromPeer},
 			wantP3:    linkmeshv1.Kind_KIND_TCP,
 			wantHost:  "198.18.1.2",
 			wantSay:   []string{"port 5099 is taken on sql1: P3 connects to what listens there", "p3: 2/2 attempts (mi1 → 198.18.1.2:5099: ok)"},
@@ -96,7 +96,7 @@ func TestCheckRound(t *testing.T) {
 		{
 			name:      "no answer to the stand-in request: tcp",
 			req:       &linkmeshv1.RunCheckRequest{Probe: "sql1", StandIn: true, Attempts: 1},
-			wantRoles: []string{roleP3, roleEchoToPeer, roleEchoFromPeer},
+			wantRoles: []string{vocab.RoleP3, vocab.RoleEchoToPeer, vocab.RoleEchoFromPeer},
 			wantP3:    linkmeshv1.Kind_KIND_TCP,
 			wantHost:  "127.0.0.1",
 			wantSay:   []string{"sql1 did not answer the stand-in request within 1s: P3 connects with tcp"},
@@ -106,7 +106,7 @@ func TestCheckRound(t *testing.T) {
 			name:      "sql host by name: d2, and replays counted once",
 			req:       &linkmeshv1.RunCheckRequest{Probe: "sql1", SqlHost: "sql1.corp.example", Attempts: 4, Timeout: durationpb.New(2 * time.Second)},
 			replay:    true,
-			wantRoles: []string{roleP3, roleD2, roleEchoToPeer, roleEchoFromPeer},
+			wantRoles: []string{vocab.RoleP3, vocab.RoleD2, vocab.RoleEchoToPeer, vocab.RoleEchoFromPeer},
 			wantP3:    linkmeshv1.Kind_KIND_TCP,
 			wantHost:  "sql1.corp.example",
 			wantSay:   []string{"d2: 4/4 attempts (mi1 resolves sql1.corp.example: ok)"},
@@ -114,7 +114,7 @@ func TestCheckRound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := runServer(t, checkConfig, fastChecks)
+			s := runServerWith(t, checkConfig, Options{Insecure: true, CheckTimes: fastChecks}, nil)
 			api := dial(t, s.GRPCAddr().String())
 			sql := startProbe(t, s, api, "sql1", "sql", "127.0.0.1:5023", func(p *fakeProbe) { p.standIn, p.replay = tt.standIn, tt.replay })
 			mi := startProbe(t, s, api, "mi1", "mi", "127.0.0.2:5023", func(p *fakeProbe) { p.replay = tt.replay })
@@ -137,7 +137,7 @@ func TestCheckRound(t *testing.T) {
 			}
 			attempts := tt.req.GetAttempts()
 			if attempts == 0 {
-				attempts = defaultCheckAttempts
+				attempts = 3 // the default
 			}
 			var roles []string
 			for _, ct := range round.GetTargets() {
@@ -152,8 +152,8 @@ func TestCheckRound(t *testing.T) {
 			}
 			if b := tt.req.GetBurstBytes(); b > 0 {
 				e := round.GetTargets()[1].GetTarget()
-				if e.GetEcho().GetBurstBytes() != b || e.GetEcho().GetBurstEvery() != attempts || e.GetTimeout().AsDuration() != defaultCheckTimeout+checkBurstTime {
-					t.Errorf("echo_to_peer with a burst: %v; want %d bytes once in %d attempts, timeout %v", e, b, attempts, defaultCheckTimeout+checkBurstTime)
+				if e.GetEcho().GetBurstBytes() != b || e.GetEcho().GetBurstEvery() != attempts || e.GetTimeout().AsDuration() != 5*time.Second+5*time.Second {
+					t.Errorf("echo_to_peer with a burst: %v; want %d bytes once in %d attempts, timeout %v", e, b, attempts, 10*time.Second)
 				}
 			}
 			// Round results are no path state.
@@ -166,7 +166,7 @@ func TestCheckRound(t *testing.T) {
 			if tt.replay && testutil.ToFloat64(s.duplicates) == 0 {
 				t.Error("replayed round results not counted as duplicates")
 			}
-			if got := testutil.ToFloat64(s.checkRounds.WithLabelValues(outcomeComplete)); got != 1 {
+			if got := counterValue(t, s, "linkmesh_coordinator_check_rounds_total", "outcome", "complete"); got != 1 {
 				t.Errorf("check_rounds_total{outcome=complete} %v, want 1", got)
 			}
 			for _, p := range []*fakeProbe{sql, mi} {
@@ -188,7 +188,7 @@ func checkTarget(t *testing.T, id string, ct *linkmeshv1.CheckTarget, attempts u
 	t.Helper()
 	tg := ct.GetTarget()
 	wantSource := "mi1"
-	if ct.GetRole() == roleEchoToPeer {
+	if ct.GetRole() == vocab.RoleEchoToPeer {
 		wantSource = "sql1"
 	}
 	if tg.GetId() != "check/"+id+"/"+ct.GetRole() || tg.GetRound() != id || tg.GetAttempts() != attempts || ct.GetSource() != wantSource {

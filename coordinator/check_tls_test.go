@@ -13,7 +13,6 @@ import (
 	"github.com/linkmesh/linkmesh/internal/pki"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -64,7 +63,7 @@ func newTLSMesh(t *testing.T, extra string) *tlsMesh {
 		write(n, p, err)
 	}
 	server := m.files("coord")
-	m.s = runServer(t, fmt.Sprintf(`
+	m.s = runServerWith(t, fmt.Sprintf(`
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
 gossip: {disabled: true}
 # the fake probes advertise 127.0.0.2 and 127.0.0.3 and connect from 127.0.0.1
@@ -72,7 +71,7 @@ responder_cidrs: [127.0.0.0/8]
 tls: {ca: %q, cert: %q, key: %q}
 paths:
   - {from: {site: sql}, to: {site: mi}}
-%s`, server.CA, server.Cert, server.Key, extra), fastChecks)
+%s`, server.CA, server.Cert, server.Key, extra), Options{Insecure: true, CheckTimes: fastChecks}, nil)
 	return m
 }
 
@@ -116,7 +115,7 @@ func TestRunCheckProbeCertRefused(t *testing.T) {
 			_, _, err := runCheck(checkCtx(t), m.client(n), &linkmeshv1.RunCheckRequest{Probe: "sql1", Attempts: 1})
 			wantCode(t, err, codes.PermissionDenied, "check rounds need an operator certificate")
 		}
-		if got := testutil.ToFloat64(m.s.checkCallers.counted.WithLabelValues("probe/sql1", "refused")); got != 1 {
+		if got := counterValue(t, m.s, "linkmesh_coordinator_check_round_requests_total", "caller", "probe/sql1", "result", "refused"); got != 1 {
 			t.Errorf("check_round_requests_total{caller=probe/sql1,result=refused} %v, want 1", got)
 		}
 	})
@@ -144,10 +143,10 @@ func TestRunCheckOperatorAllowed(t *testing.T) {
 	if round.GetProbe().GetName() != "sql1" || round.GetPeer().GetName() != "mi1" || round.GetSqlHost() != "127.0.0.1" {
 		t.Errorf("round %v: want sql1 → mi1 with SQL host 127.0.0.1", round)
 	}
-	if got := testutil.ToFloat64(m.s.checkCallers.counted.WithLabelValues("operator/alice", "started")); got != 1 {
+	if got := counterValue(t, m.s, "linkmesh_coordinator_check_round_requests_total", "caller", "operator/alice", "result", "started"); got != 1 {
 		t.Errorf("check_round_requests_total{caller=operator/alice,result=started} %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(m.s.checkRounds.WithLabelValues(outcomeComplete)); got != 1 {
+	if got := counterValue(t, m.s, "linkmesh_coordinator_check_rounds_total", "outcome", "complete"); got != 1 {
 		t.Errorf("check_rounds_total{outcome=complete} %v, want 1", got)
 	}
 	// An operator is no probe: it cannot register or report.
@@ -192,7 +191,7 @@ func TestRunCheckRateLimited(t *testing.T) {
 	if _, _, err := runCheck(checkCtx(t), bob, &linkmeshv1.RunCheckRequest{Probe: "sql1", Attempts: 1}); err != nil {
 		t.Errorf("bob's round after alice's limit: %v", err)
 	}
-	if got := testutil.ToFloat64(m.s.checkCallers.counted.WithLabelValues("operator/alice", "refused")); got != 1 {
+	if got := counterValue(t, m.s, "linkmesh_coordinator_check_round_requests_total", "caller", "operator/alice", "result", "refused"); got != 1 {
 		t.Errorf("check_round_requests_total{caller=operator/alice,result=refused} %v, want 1", got)
 	}
 }

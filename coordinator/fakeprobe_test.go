@@ -4,9 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -20,11 +23,17 @@ import (
 // be nil) adjusts it before it runs. It stops at the end of the test.
 func runServer(t *testing.T, cfgText string, tweak func(*Server)) *Server {
 	t.Helper()
+	return runServerWith(t, cfgText, Options{Insecure: true}, tweak)
+}
+
+// runServerWith is runServer with opts.
+func runServerWith(t *testing.T, cfgText string, opts Options, tweak func(*Server)) *Server {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(cfg, Options{Insecure: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := New(cfg, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,4 +204,29 @@ func (p *fakeProbe) roundTargets() (targets, standIns int) {
 		}
 	}
 	return targets, len(plan.GetStandIns())
+}
+
+// counterValue is the value of the series name{labels...} (label name, value
+// pairs) on s's registry, -1 when there is no such series.
+func counterValue(t *testing.T, s *Server, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == labels[i] && l.GetValue() == labels[i+1] }) {
+					continue series
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return -1
 }

@@ -19,8 +19,10 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/coordinator/exporter"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	"github.com/linkmesh/linkmesh/coordinator/round"
 	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/notify"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,9 +73,10 @@ type Server struct {
 
 	reloadFailures prometheus.Counter
 
-	rounds      *rounds
-	checkRounds *prometheus.CounterVec
-	checkTimes  checkTimes
+	// rounds runs the on-demand check rounds (package round, rounds.go).
+	rounds *round.Runner
+	// standInReports is notified whenever a probe reports its stand-ins.
+	standInReports notify.Signal
 
 	gate  *admit.Gate
 	state *checkpointer // nil without a state directory
@@ -85,8 +88,6 @@ type Server struct {
 	apiRefused prometheus.Counter
 	// pathsHook, when set (tests), runs inside handlePaths while it holds its slot.
 	pathsHook func()
-	// checkCallers rate-limits and counts check rounds per caller (checkauth.go).
-	checkCallers *checkCallers
 }
 
 // Options are the coordinator's settings that do not come from its config file.
@@ -102,6 +103,9 @@ type Options struct {
 	// StandInLease overrides StandInLease, the time a probe holds a stand-in
 	// after its last renewal (tests shorten it).
 	StandInLease time.Duration
+	// CheckTimes overrides round.DefaultTimes, the waits of check rounds
+	// (tests shorten them).
+	CheckTimes round.Times
 }
 
 // New opens the coordinator's listeners (so a port in use fails here, before
@@ -118,18 +122,9 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	cfg.Limits = cfg.Limits.OrDefault()
 	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
 	s.store.SetClockSkew(func() time.Duration { return s.cfg.Load().MaxClockSkew })
+	s.store.SetAside(round.Owns) // a round's results go to the round, not into paths
 	s.plans = newPlanner(s.store, s.cfg.Load, logger)
 	s.plans.standInLease = opts.StandInLease
-	s.rounds = newRounds(logger.With("component", "check"))
-	s.checkTimes = defaultCheckTimes
-	s.checkCallers = newCheckCallers(s.reg)
-	s.checkRounds = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "linkmesh_coordinator_check_rounds_total",
-		Help: "On-demand check rounds (linkmesh check --coordinator), by outcome: complete (every attempt's result arrived), partial (the deadline passed, the client went away or the coordinator stopped first), refused (invalid request, probe not connected, or a round already running on a probe).",
-	}, []string{"outcome"})
-	for _, o := range []string{outcomeComplete, outcomePartial, outcomeRefused} {
-		s.checkRounds.WithLabelValues(o)
-	}
 	// The store keeps these two (in its checkpoints too, so that with a state
 	// directory they continue across a restart or a crash).
 	s.ingested = prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -153,7 +148,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	srvMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	s.reg.MustRegister(
 		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }, gossip.NodeName(gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name})),
-		s.ingested, s.duplicates, s.rejected, s.reloadFailures, s.checkRounds, srvMetrics,
+		s.ingested, s.duplicates, s.rejected, s.reloadFailures, srvMetrics,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "linkmesh_coordinator_targets_left_out",
 			Help: "Targets the policy expands to beyond limits.max_paths, left out of plans (0 when all fit).",
@@ -172,6 +167,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		MaxTrackedProbes:          2 * cfg.Limits.MaxProbes,
 		MaxBatch:                  pathstate.MaxBatch,
 	}, secure, logger.With("component", "admit"), s.reg)
+	s.rounds = s.newRounds(opts.CheckTimes)
 	gopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),

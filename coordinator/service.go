@@ -123,8 +123,9 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 	}
 	v.s.ingestStats.record(v.s.logger, req.GetProbe(), st)
 	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
+	v.s.standInReports.Notify()
 	v.s.recordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
-	v.s.rounds.deliver(req.GetProbe(), st.Round)
+	v.s.rounds.Deliver(req.GetProbe(), st.Aside)
 	if st.Rejected > 0 {
 		v.s.gate.RefuseN(admit.ReasonPathLimit, st.Rejected, "results refused: the probe has limits.max_paths_per_probe paths already", "probe", req.GetProbe(), "results", st.Rejected)
 	}
@@ -134,5 +135,5 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 // RunCheck runs an on-demand check round between the probe on the SQL Server
 // host and a probe of another site; see Server.runCheck.
 func (v *service) RunCheck(req *linkmeshv1.RunCheckRequest, stream grpc.ServerStreamingServer[linkmeshv1.RunCheckResponse]) error {
-	return v.s.runCheck(stream.Context(), req, stream.Send)
+	return v.s.rounds.Run(stream.Context(), req, stream.Send)
 }

@@ -68,12 +68,9 @@ type IngestStats struct {
 	// saturates: year 1 to now fits).
 	ClampedFuture, ClampedPast int
 	ClampedBy                  time.Duration
-	// Round holds the batch's new results of on-demand check rounds
-	// (Result.round set), in sequence order. They move the cursor like any
-	// result (a replay of them is a duplicate) but are no path state: no path,
-	// no metric, no use of Limits.MaxPathsPerProbe. The service hands them to
-	// their round.
-	Round []*linkmeshv1.Result
+	// Aside holds the batch's new results that SetAside's function picked,
+	// in sequence order; they moved the cursor but count nowhere.
+	Aside []*linkmeshv1.Result
 	// AckedSeq is the probe's durable cursor after the batch (see Cursor.Acked).
 	AckedSeq uint64
 	// ReceivedSeq is the probe's in-memory cursor after the batch.
@@ -82,8 +79,8 @@ type IngestStats struct {
 
 // Ingest counts a batch of results from a registered probe. Results at or below the
 // probe's cursor are duplicates and are skipped; invalid results (ValidateResult)
-// are dropped and counted in IngestStats.Invalid; results of check rounds are
-// returned in IngestStats.Round instead of counted. The batch itself must already
+// are dropped and counted in IngestStats.Invalid; results SetAside picks are
+// returned in IngestStats.Aside instead of counted. The batch itself must already
 // be validated (see ValidateReport). A batch whose numbers jump too far ahead
 // (MaxSeqJump) is refused with ErrSeqJump.
 func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*linkmeshv1.Result) (IngestStats, error) {
@@ -131,8 +128,8 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 			st.Invalid[reason]++
 			continue
 		}
-		if r.GetRound() != "" {
-			st.Round = append(st.Round, r)
+		if s.aside != nil && s.aside(r) {
+			st.Aside = append(st.Aside, r)
 			continue
 		}
 		if s.countLocked(p, r, &st) {

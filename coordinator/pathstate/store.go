@@ -180,6 +180,8 @@ type Store struct {
 	limits Limits
 	// skew returns the clock-skew bound (see SetClockSkew).
 	skew func() time.Duration
+	// aside picks the results Ingest hands back instead of counting (SetAside).
+	aside func(*linkmeshv1.Result) bool
 	// checkpoints: acks and exported counters follow committed checkpoints.
 	checkpoints bool
 	// version counts mutations; checkpointed is the version of the last
@@ -231,6 +233,17 @@ func (s *Store) SetClockSkew(f func() time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.skew = f
+}
+
+// SetAside sets which valid results Ingest sets aside: they move the probe's
+// cursor like any result (a replay of them is a duplicate) but are no path
+// state — no path, no metric, no use of Limits.MaxPathsPerProbe — and come
+// back in IngestStats.Aside for the caller to use (the coordinator hands the
+// results of check rounds to their round). nil sets nothing aside.
+func (s *Store) SetAside(f func(*linkmeshv1.Result) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aside = f
 }
 
 // DefaultMaxClockSkew is the config's default max_clock_skew.

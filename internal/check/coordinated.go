@@ -11,20 +11,13 @@ import (
 	"sync"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 )
 
 // BurstBytes is the coordinated mode's throughput burst, from the probe on the
 // SQL Server host to the peer's responder (the direction seeding flows), run
 // when --database-size is given. The probe caps it at 5 seconds.
 const BurstBytes = 64 << 20
-
-// The roles of a round's targets (linkmesh.v1 CheckTarget.role).
-const (
-	roleP3           = "p3"
-	roleD2           = "d2"
-	roleEchoToPeer   = "echo_to_peer"
-	roleEchoFromPeer = "echo_from_peer"
-)
 
 // RoundFunc asks the coordinator for an on-demand round and returns what it
 // measured; progress receives the coordinator's progress lines as they come.
@@ -76,7 +69,7 @@ func (r *Round) Throughput() float64 {
 	if r.res == nil {
 		return 0
 	}
-	bps, _ := throughput(targetOf(r.res, roleEchoToPeer))
+	bps, _ := throughput(targetOf(r.res, vocab.RoleEchoToPeer))
 	return bps
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/linkmesh/linkmesh/probe/attempt"
 	"github.com/linkmesh/linkmesh/probe/pmtu"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 )
 
 // direction is what a round's echo target found about the path MTU one way.
@@ -67,8 +68,8 @@ func mtuOf(t *linkmeshv1.CheckTarget, from, to string) direction {
 func (r *Round) mtuOutcome(rd *linkmeshv1.CheckRound) Outcome {
 	probe, peer := rd.GetProbe().GetName(), rd.GetPeer().GetName()
 	dirs := []direction{
-		mtuOf(targetOf(rd, roleEchoToPeer), probe, peer),
-		mtuOf(targetOf(rd, roleEchoFromPeer), peer, probe),
+		mtuOf(targetOf(rd, vocab.RoleEchoToPeer), probe, peer),
+		mtuOf(targetOf(rd, vocab.RoleEchoFromPeer), peer, probe),
 	}
 	var seen []string
 	var holes, unknown []direction
@@ -143,7 +144,7 @@ func throughput(t *linkmeshv1.CheckTarget) (float64, string) {
 
 // bwOutcome judges BW: what the burst measured, and the seeding time it gives.
 func (r *Round) bwOutcome(rd *linkmeshv1.CheckRound) Outcome {
-	t := targetOf(rd, roleEchoToPeer)
+	t := targetOf(rd, vocab.RoleEchoToPeer)
 	bps, why := throughput(t)
 	from, to := rd.GetProbe().GetName(), rd.GetPeer().GetName()
 	if bps <= 0 {

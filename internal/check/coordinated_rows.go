@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/probe/attempt"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 )
 
 // ForOperator is Fix.For when whoever runs linkmesh can fix it (a probe down).
@@ -78,7 +79,7 @@ func sqlAddr(rd *linkmeshv1.CheckRound) netip.Addr {
 	if a, err := netip.ParseAddr(rd.GetSqlHost()); err == nil {
 		return a.Unmap()
 	}
-	for _, r := range targetOf(rd, roleD2).GetResults() {
+	for _, r := range targetOf(rd, vocab.RoleD2).GetResults() {
 		for _, s := range r.GetAddresses() {
 			if a, err := netip.ParseAddr(s); err == nil {
 				return a.Unmap()
@@ -96,7 +97,7 @@ func servedByStandIn(t *linkmeshv1.CheckTarget) bool {
 // p3Outcome judges P3: the MI's VNet reaches SQL Server's endpoint (or the
 // stand-in in its place).
 func (r *Round) p3Outcome(rd *linkmeshv1.CheckRound) Outcome {
-	t := targetOf(rd, roleP3)
+	t := targetOf(rd, vocab.RoleP3)
 	if t == nil {
 		return Outcome{Status: Fail, Reason: "the round has no P3 target: the coordinator may be of an older linkmesh; upgrade it"}
 	}
@@ -197,7 +198,7 @@ func (r *Round) standInOutcome(rd *linkmeshv1.CheckRound) Outcome {
 
 // d2Outcome judges D2: the MI's VNet resolves the SQL Server host's name.
 func (r *Round) d2Outcome(rd *linkmeshv1.CheckRound) Outcome {
-	t := targetOf(rd, roleD2)
+	t := targetOf(rd, vocab.RoleD2)
 	if t == nil {
 		return Outcome{Status: Skip, Reason: fmt.Sprintf("the SQL Server host is given by address (%s), as recommended: the MI resolves no name for it", rd.GetSqlHost()), NotNeeded: true}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/linkmesh/linkmesh/proto/vocab"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -53,12 +54,12 @@ func goodRound() *linkmeshv1.CheckRound {
 		StandIn:         &linkmeshv1.StandInStatus{Port: 5022, State: linkmeshv1.StandInState_STAND_IN_STATE_SERVING},
 		StandInReleased: true,
 		Targets: []*linkmeshv1.CheckTarget{
-			{Role: roleP3, Source: "mi1", Target: &linkmeshv1.Target{Kind: linkmeshv1.Kind_KIND_ECHO, Host: "sql1.corp.example", Port: 5022}, Results: times(3, ok)},
-			{Role: roleD2, Source: "mi1", Target: &linkmeshv1.Target{Kind: linkmeshv1.Kind_KIND_DNS, Host: "sql1.corp.example"},
+			{Role: vocab.RoleP3, Source: "mi1", Target: &linkmeshv1.Target{Kind: linkmeshv1.Kind_KIND_ECHO, Host: "sql1.corp.example", Port: 5022}, Results: times(3, ok)},
+			{Role: vocab.RoleD2, Source: "mi1", Target: &linkmeshv1.Target{Kind: linkmeshv1.Kind_KIND_DNS, Host: "sql1.corp.example"},
 				Results: times(3, result(linkmeshv1.Code_CODE_OK, func(r *linkmeshv1.Result) { r.Addresses = []string{"198.18.1.2"} }))},
-			{Role: roleEchoToPeer, Source: "sql1", Target: &linkmeshv1.Target{Kind: linkmeshv1.Kind_KIND_ECHO, Host: "198.18.2.2", Port: 5023},
+			{Role: vocab.RoleEchoToPeer, Source: "sql1", Target: &linkmeshv1.Target{Kind: linkmeshv1.Kind_KIND_ECHO, Host: "198.18.2.2", Port: 5023},
 				Results: times(3, result(linkmeshv1.Code_CODE_OK, func(r *linkmeshv1.Result) { r.MtuBytes, r.ThroughputBitsPerSecond = 1500, 190e6 }))},
-			{Role: roleEchoFromPeer, Source: "mi1", Target: &linkmeshv1.Target{Kind: linkmeshv1.Kind_KIND_ECHO, Host: "198.18.1.2", Port: 5023},
+			{Role: vocab.RoleEchoFromPeer, Source: "mi1", Target: &linkmeshv1.Target{Kind: linkmeshv1.Kind_KIND_ECHO, Host: "198.18.1.2", Port: 5023},
 				Results: times(3, result(linkmeshv1.Code_CODE_OK, mtu(1500, false)))},
 		},
 	}

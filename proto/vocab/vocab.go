@@ -105,3 +105,18 @@ func ParseKind(s string) (linkmeshv1.Kind, bool) {
 	}
 	return linkmeshv1.Kind_KIND_UNSPECIFIED, false
 }
+
+// The roles of a check round's targets (CheckTarget.role), in the order a
+// CheckRound lists them.
+const (
+	// RoleP3: the peer connects to SQL Server's endpoint (echo through a
+	// stand-in, else tcp).
+	RoleP3 = "p3"
+	// RoleD2: the peer resolves the SQL host (only when it is a name).
+	RoleD2 = "d2"
+	// RoleEchoToPeer: the probe on the SQL host → the peer's responder (path
+	// MTU, the burst).
+	RoleEchoToPeer = "echo_to_peer"
+	// RoleEchoFromPeer: the peer → the probe's responder (path MTU).
+	RoleEchoFromPeer = "echo_from_peer"
+)

@@ -1,4 +1,4 @@
-package coordinator
+package round
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/linkmesh/linkmesh/proto/vocab"
-	"google.golang.org/protobuf/proto"
 )
 
 // roundEnd is how a round's collection ended.
@@ -24,19 +23,19 @@ const (
 // collect waits for the round's results, saying how each target advances,
 // until every target has its attempts or within has passed, ctx ends or the
 // coordinator stops.
-func (s *Server) collect(ctx context.Context, r *round, targets []*roundTarget, within time.Duration, say func(string, ...any)) (outcome string, ended roundEnd) {
+func (r *Runner) collect(ctx context.Context, rd *round, targets []*roundTarget, within time.Duration, say func(string, ...any)) (outcome string, ended roundEnd) {
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
 	shown := make([]int, len(targets))
 	for {
-		counts, complete, changed := s.rounds.progress(r)
+		counts, complete, changed := r.running.progress(rd)
 		for i, n := range counts {
 			if n == shown[i] {
 				continue
 			}
 			shown[i] = n
 			t := targets[i]
-			say("%s: %d/%d attempts (%s: %s)", t.role, n, t.target.GetAttempts(), t.describe(), codeName(s.rounds.latest(r, i)))
+			say("%s: %d/%d attempts (%s: %s)", t.role, n, t.target.GetAttempts(), t.describe(), codeName(r.running.latest(rd, i)))
 		}
 		if complete {
 			return outcomeComplete, endComplete
@@ -45,11 +44,11 @@ func (s *Server) collect(ctx context.Context, r *round, targets []*roundTarget, 
 		case <-changed:
 		case <-ctx.Done():
 			return outcomePartial, endCanceled
-		case <-s.plans.done:
+		case <-r.cfg.Stopping:
 			say("the coordinator is shutting down: the round ends with the results it has")
 			return outcomePartial, endShutdown
 		case <-deadline.C:
-			counts, _, _ := s.rounds.progress(r)
+			counts, _, _ := r.running.progress(rd)
 			say("%s", partialNews(targets, counts, within))
 			return outcomePartial, endDeadline
 		}
@@ -81,12 +80,12 @@ func codeName(r *linkmeshv1.Result) string {
 	return vocab.CodeName(r.GetCode())
 }
 
-// awaitStandIn waits up to checkTimes.standIn for probe to report what became
-// of the stand-in on port: serving, port taken or failed (nil: no answer).
-func (s *Server) awaitStandIn(ctx context.Context, probe string, port uint32) *linkmeshv1.StandInStatus {
+// awaitStandIn waits up to Times.StandIn for probe to report what became of
+// the stand-in on port: serving, port taken or failed (nil: no answer).
+func (r *Runner) awaitStandIn(ctx context.Context, probe string, port uint32) *linkmeshv1.StandInStatus {
 	var got *linkmeshv1.StandInStatus
-	s.poll(ctx, s.checkTimes.standIn, func() bool {
-		st, ok := s.standInStatus(probe, port)
+	r.await(ctx, r.cfg.Times.StandIn, func() bool {
+		st, ok := r.cfg.StandIns.Status(probe, port)
 		switch st.GetState() {
 		case linkmeshv1.StandInState_STAND_IN_STATE_SERVING, linkmeshv1.StandInState_STAND_IN_STATE_PORT_TAKEN, linkmeshv1.StandInState_STAND_IN_STATE_FAILED:
 			got = st
@@ -97,48 +96,33 @@ func (s *Server) awaitStandIn(ctx context.Context, probe string, port uint32) *l
 	return got
 }
 
-// awaitReleased waits up to checkTimes.release for probe to report that it
-// holds no stand-in on port any more (none listed, or ended).
-func (s *Server) awaitReleased(ctx context.Context, probe string, port uint32) bool {
-	return s.poll(ctx, s.checkTimes.release, func() bool {
-		st, ok := s.standInStatus(probe, port)
+// awaitReleased waits up to Times.Release for probe to report that it holds
+// no stand-in on port any more (none listed, or ended).
+func (r *Runner) awaitReleased(ctx context.Context, probe string, port uint32) bool {
+	return r.await(ctx, r.cfg.Times.Release, func() bool {
+		st, ok := r.cfg.StandIns.Status(probe, port)
 		return !ok || st.GetState() == linkmeshv1.StandInState_STAND_IN_STATE_ENDED
 	})
 }
 
-// standInStatus is a copy of what probe last reported of its stand-in on port.
-func (s *Server) standInStatus(probe string, port uint32) (*linkmeshv1.StandInStatus, bool) {
-	p, ok := s.store.Lookup(probe)
-	if !ok {
-		return nil, false
-	}
-	for _, st := range p.StandIns {
-		if st.GetPort() == port {
-			return proto.Clone(st).(*linkmeshv1.StandInStatus), true
-		}
-	}
-	return nil, false
-}
-
-// poll looks at cond every checkTimes.poll until it holds, within has passed,
-// ctx ends or the coordinator stops; it reports whether cond held.
-func (s *Server) poll(ctx context.Context, within time.Duration, cond func() bool) bool {
+// await looks at cond at every stand-in report until it holds, within has
+// passed, ctx ends or the coordinator stops; it reports whether cond held.
+func (r *Runner) await(ctx context.Context, within time.Duration, cond func() bool) bool {
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
-	tick := time.NewTicker(s.checkTimes.poll)
-	defer tick.Stop()
 	for {
+		changed := r.cfg.StandIns.Changed() // before cond: a report in between wakes us
 		if cond() {
 			return true
 		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-s.plans.done:
+		case <-r.cfg.Stopping:
 			return false
 		case <-deadline.C:
 			return cond()
-		case <-tick.C:
+		case <-changed:
 		}
 	}
 }

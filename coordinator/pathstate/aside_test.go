@@ -15,10 +15,11 @@ func roundRes(seq uint64, id string) *linkmeshv1.Result {
 	return r
 }
 
-// TestIngestRoundResults: results of check rounds move the cursor (a replay of
-// them is a duplicate) and are handed back, but create no path, count nothing
-// and use none of the probe's path limit.
-func TestIngestRoundResults(t *testing.T) {
+// TestIngestAside: results set aside (as the coordinator sets aside those of
+// check rounds) move the cursor (a replay of them is a duplicate) and are
+// handed back, but create no path, count nothing and use none of the probe's
+// path limit.
+func TestIngestAside(t *testing.T) {
 	type batch struct {
 		results     []*linkmeshv1.Result
 		wantCounted int
@@ -65,6 +66,7 @@ func TestIngestRoundResults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := New(newClock().Now)
 			s.SetLimits(Limits{MaxPathsPerProbe: tt.limit})
+			s.SetAside(func(r *linkmeshv1.Result) bool { return r.GetRound() != "" })
 			s.Register(probeInfo("mi01", "mi", 1))
 			for i, b := range tt.batches {
 				st, err := s.Ingest("mi01", 1, 0, b.results)
@@ -72,7 +74,7 @@ func TestIngestRoundResults(t *testing.T) {
 					t.Fatalf("batch %d: %v", i, err)
 				}
 				var got []uint64
-				for _, r := range st.Round {
+				for _, r := range st.Aside {
 					got = append(got, r.GetSeq())
 				}
 				if st.Counted != b.wantCounted || !slices.Equal(got, b.wantRound) || st.Duplicates != b.wantDup || st.AckedSeq != b.wantAcked || st.Rejected != 0 {

@@ -1,4 +1,4 @@
-package coordinator
+package round
 
 import (
 	"fmt"
@@ -19,16 +19,16 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// maxCheckCallers bounds the callers whose rounds are rate-limited and
+// maxCallers bounds the callers whose rounds are rate-limited and
 // counted by name; beyond it, new callers share the "other" label and one
 // rate limiter.
-const maxCheckCallers = 64
+const maxCallers = 64
 
-// checkCallerOther is the caller label of callers beyond maxCheckCallers.
-const checkCallerOther = "other"
+// callerOther is the caller label of callers beyond maxCallers.
+const callerOther = "other"
 
-// checkCallers rate-limits and counts check rounds per caller.
-type checkCallers struct {
+// callers rate-limits and counts check rounds per caller.
+type callers struct {
 	counted *prometheus.CounterVec
 
 	// logs bounds the log lines of refused requests (invalid ones are not
@@ -40,8 +40,8 @@ type checkCallers struct {
 	limiters map[string]*rate.Limiter // by label
 }
 
-func newCheckCallers(reg prometheus.Registerer) *checkCallers {
-	c := &checkCallers{
+func newCallers() *callers {
+	c := &callers{
 		counted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkmesh_coordinator_check_round_requests_total",
 			Help: "Check rounds asked for (RunCheck), by caller (operator/NAME, probe/NAME, unauthenticated under --insecure; \"other\" beyond 64 callers) and result: started, or refused (role, rate or bounds).",
@@ -50,28 +50,27 @@ func newCheckCallers(reg prometheus.Registerer) *checkCallers {
 		labels:   map[string]bool{},
 		limiters: map[string]*rate.Limiter{},
 	}
-	reg.MustRegister(c.counted)
 	return c
 }
 
 // logAllowed reports whether a refused request may be logged now.
-func (c *checkCallers) logAllowed() bool { return c.logs.Allow() }
+func (c *callers) logAllowed() bool { return c.logs.Allow() }
 
 // label returns caller's metric label: its name while fewer than
-// maxCheckCallers are known, else "other". Call with mu held.
-func (c *checkCallers) label(caller string) string {
+// maxCallers are known, else "other". Call with mu held.
+func (c *callers) label(caller string) string {
 	if c.labels[caller] {
 		return caller
 	}
-	if len(c.labels) >= maxCheckCallers {
-		return checkCallerOther
+	if len(c.labels) >= maxCallers {
+		return callerOther
 	}
 	c.labels[caller] = true
 	return caller
 }
 
 // count counts one round asked for by caller.
-func (c *checkCallers) count(caller, result string) {
+func (c *callers) count(caller, result string) {
 	c.mu.Lock()
 	label := c.label(caller)
 	c.mu.Unlock()
@@ -79,7 +78,7 @@ func (c *checkCallers) count(caller, result string) {
 }
 
 // limiter returns the rate limiter of caller's label, at cfg's rate.
-func (c *checkCallers) limiter(caller string, cfg config.CheckRounds) *rate.Limiter {
+func (c *callers) limiter(caller string, cfg config.CheckRounds) *rate.Limiter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	label := c.label(caller)
@@ -98,7 +97,7 @@ func (c *checkCallers) limiter(caller string, cfg config.CheckRounds) *rate.Limi
 // certificate only when check_rounds.allow_probes names it, and only for its
 // own probe; under --insecure anyone (the operator chose no identities; the
 // round is logged as unauthenticated).
-func (s *Server) authorizeCheck(caller admit.Caller, req *linkmeshv1.RunCheckRequest, cfg config.CheckRounds) error {
+func (r *Runner) authorize(caller admit.Caller, req *linkmeshv1.RunCheckRequest, cfg config.CheckRounds) error {
 	switch {
 	case !caller.Secured:
 		return nil
@@ -108,49 +107,49 @@ func (s *Server) authorizeCheck(caller admit.Caller, req *linkmeshv1.RunCheckReq
 		if req.GetProbe() == caller.Identity.Name {
 			return nil
 		}
-		return s.refuseCheck(caller, req, admit.ReasonRole, codes.PermissionDenied, "this certificate is for probe %q, allowed (check_rounds.allow_probes) to run rounds for itself only, not for %q; use an operator certificate (linkmesh certs operator --name NAME)", caller.Identity.Name, req.GetProbe())
+		return r.refuse(caller, req, admit.ReasonRole, codes.PermissionDenied, "this certificate is for probe %q, allowed (check_rounds.allow_probes) to run rounds for itself only, not for %q; use an operator certificate (linkmesh certs operator --name NAME)", caller.Identity.Name, req.GetProbe())
 	}
-	return s.refuseCheck(caller, req, admit.ReasonRole, codes.PermissionDenied, "check rounds need an operator certificate (linkmesh certs operator --name NAME); %s may not run them (a probe certificate may only when the coordinator's check_rounds.allow_probes names it)", caller)
+	return r.refuse(caller, req, admit.ReasonRole, codes.PermissionDenied, "check rounds need an operator certificate (linkmesh certs operator --name NAME); %s may not run them (a probe certificate may only when the coordinator's check_rounds.allow_probes names it)", caller)
 }
 
 // refuseCheck counts, logs and returns a refusal of caller's round.
-func (s *Server) refuseCheck(caller admit.Caller, req *linkmeshv1.RunCheckRequest, reason string, code codes.Code, format string, args ...any) error {
-	s.checkCallers.count(caller.String(), "refused")
+func (r *Runner) refuse(caller admit.Caller, req *linkmeshv1.RunCheckRequest, reason string, code codes.Code, format string, args ...any) error {
+	r.callers.count(caller.String(), "refused")
 	msg := fmt.Sprintf(format, args...)
-	s.gate.Refuse(reason, "check round refused", "caller", caller.String(), "remote", caller.Addr, "probe", req.GetProbe(), "why", msg)
+	r.cfg.Gate.Refuse(reason, "check round refused", "caller", caller.String(), "remote", caller.Addr, "probe", req.GetProbe(), "why", msg)
 	return status.Error(code, msg)
 }
 
 // takeCheckRound takes one round from caller's rate (check_rounds:
 // rounds_per_minute, burst), or refuses with how long to wait.
-func (s *Server) takeCheckRound(caller admit.Caller, req *linkmeshv1.RunCheckRequest, cfg config.CheckRounds) error {
+func (r *Runner) take(caller admit.Caller, req *linkmeshv1.RunCheckRequest, cfg config.CheckRounds) error {
 	who := caller.String()
-	limiter := s.checkCallers.limiter(who, cfg)
-	now := time.Now()
-	r := limiter.ReserveN(now, 1)
-	if d := r.DelayFrom(now); !r.OK() || d > 0 {
-		r.CancelAt(now)
-		s.checkCallers.count(who, "refused")
-		s.gate.Refuse(admit.ReasonCheck, "check round refused: caller over check_rounds.rounds_per_minute", "caller", who, "remote", caller.Addr, "probe", req.GetProbe(), "wait", d.Round(time.Second))
+	limiter := r.callers.limiter(who, cfg)
+	now := r.cfg.Now()
+	res := limiter.ReserveN(now, 1)
+	if d := res.DelayFrom(now); !res.OK() || d > 0 {
+		res.CancelAt(now)
+		r.callers.count(who, "refused")
+		r.cfg.Gate.Refuse(admit.ReasonCheck, "check round refused: caller over check_rounds.rounds_per_minute", "caller", who, "remote", caller.Addr, "probe", req.GetProbe(), "wait", d.Round(time.Second))
 		st, _ := status.New(codes.ResourceExhausted, fmt.Sprintf("%s runs check rounds faster than check_rounds allows (%d a minute, bursts of %d); retry after %v", who, cfg.RoundsPerMinute, cfg.Burst, d.Round(time.Second))).
 			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
 		return st.Err()
 	}
-	s.checkCallers.count(who, "started")
+	r.callers.count(who, "started")
 	return nil
 }
 
 // sqlHostAllowed reports whether host is one of probe's own addresses: the
 // host of its registered responder address, the address its calls come from,
 // or a name check_rounds.sql_host_names gives it. A round tests the SQL host through the probe on it, never another.
-func (s *Server) sqlHostAllowed(probe *linkmeshv1.ProbeInfo, host string, cfg config.CheckRounds) bool {
+func (r *Runner) sqlHostAllowed(probe *linkmeshv1.ProbeInfo, host string, cfg config.CheckRounds) bool {
 	if cfg.HostNamed(probe.GetName(), host) {
 		return true
 	}
 	if h, _, ok := responder(probe); ok && sameHost(h, host) {
 		return true
 	}
-	if a, ok := s.gate.SeenAt(probe.GetName()); ok && sameHost(a.String(), host) {
+	if a, ok := r.cfg.Gate.SeenAt(probe.GetName()); ok && sameHost(a.String(), host) {
 		return true
 	}
 	return false
@@ -164,4 +163,19 @@ func sameHost(a, b string) bool {
 		return pa.Unmap() == pb.Unmap()
 	}
 	return errA != nil && errB != nil && strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
+}
+
+// probeAddrs lists a probe's own addresses, for refusals.
+func (r *Runner) probeAddrs(p *linkmeshv1.ProbeInfo) string {
+	var as []string
+	if h, _, ok := responder(p); ok {
+		as = append(as, "responder host "+h)
+	}
+	if a, ok := r.cfg.Gate.SeenAt(p.GetName()); ok {
+		as = append(as, "seen at "+a.String())
+	}
+	if len(as) == 0 {
+		return "no address known"
+	}
+	return strings.Join(as, ", ")
 }
