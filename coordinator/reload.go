@@ -78,6 +78,6 @@ func (s *Server) Reload(cfg *config.Config) error {
 	}
 	s.cfg.Store(cfg)
 	s.applyForget(cfg)
-	s.plans.configChanged()
+	s.plans.ConfigChanged()
 	return nil
 }

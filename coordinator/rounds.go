@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/coordinator/plan"
 	"github.com/linkmesh/linkmesh/coordinator/round"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/protobuf/proto"
@@ -16,31 +17,25 @@ import (
 func (s *Server) newRounds(times round.Times) *round.Runner {
 	return round.New(round.Config{
 		Probes:     s.store,
-		Plans:      roundPlans{s.plans},
+		Plans:      s.plans,
 		StandIns:   roundStandIns{s},
 		Gate:       s.gate,
 		Bounds:     func() config.CheckRounds { return s.cfg.Load().CheckRounds.OrDefault() },
 		Secured:    func() bool { return s.cfg.Load().TLS.CA != "" },
 		Hint:       s.coordinatorHint,
-		Stopping:   s.plans.done,
+		Stopping:   s.plans.Done(),
 		Times:      times,
 		Logger:     s.logger.With("component", "check"),
 		Registerer: s.reg,
 	})
 }
 
-// roundPlans adapts the planner to round.Plans.
-type roundPlans struct{ p *planner }
-
-func (a roundPlans) AddRound(byProbe map[string][]*linkmeshv1.Target) { a.p.addRound(byProbe) }
-func (a roundPlans) DropRound(id string)                              { a.p.dropRound(id) }
-
 // roundStandIns adapts the server's stand-in requests and the store's
 // stand-in reports to round.StandIns.
 type roundStandIns struct{ s *Server }
 
 func (a roundStandIns) Request(ctx context.Context, probe string, port uint32, d time.Duration) error {
-	return a.s.RequestStandIn(ctx, probe, port, min(d, MaxStandIn))
+	return a.s.RequestStandIn(ctx, probe, port, min(d, plan.MaxStandIn))
 }
 
 func (a roundStandIns) Release(probe string, port uint32) { a.s.ReleaseStandIn(probe, port) }

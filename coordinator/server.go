@@ -19,6 +19,7 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/coordinator/exporter"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	"github.com/linkmesh/linkmesh/coordinator/plan"
 	"github.com/linkmesh/linkmesh/coordinator/round"
 	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
@@ -53,7 +54,7 @@ type Server struct {
 	logger *slog.Logger
 	cfg    atomic.Pointer[config.Config]
 	store  *pathstate.Store
-	plans  *planner
+	plans  *plan.Planner
 	reg    *prometheus.Registry
 
 	grpcLis net.Listener
@@ -100,7 +101,7 @@ type Options struct {
 	MeshKey []byte
 	// WebConfigFile overrides the config's web.config_file (--web.config.file).
 	WebConfigFile string
-	// StandInLease overrides StandInLease, the time a probe holds a stand-in
+	// StandInLease overrides plan.StandInLease, the time a probe holds a stand-in
 	// after its last renewal (tests shorten it).
 	StandInLease time.Duration
 	// CheckTimes overrides round.DefaultTimes, the waits of check rounds
@@ -123,8 +124,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	s.store.SetLimits(pathstate.Limits{MaxProbes: cfg.Limits.MaxProbes, MaxPathsPerProbe: cfg.Limits.MaxPathsPerProbe})
 	s.store.SetClockSkew(func() time.Duration { return s.cfg.Load().MaxClockSkew })
 	s.store.SetAside(round.Owns) // a round's results go to the round, not into paths
-	s.plans = newPlanner(s.store, s.cfg.Load, logger)
-	s.plans.standInLease = opts.StandInLease
+	s.plans = plan.New(s.store, s.cfg.Load, logger, opts.StandInLease)
 	// The store keeps these two (in its checkpoints too, so that with a state
 	// directory they continue across a restart or a crash).
 	s.ingested = prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -152,7 +152,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "linkmesh_coordinator_targets_left_out",
 			Help: "Targets the policy expands to beyond limits.max_paths, left out of plans (0 when all fit).",
-		}, func() float64 { return float64(s.plans.leftOut.Load()) }),
+		}, func() float64 { return float64(s.plans.LeftOut()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -309,7 +309,7 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) shutdown() error {
-	s.plans.stop()
+	s.plans.Stop()
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()

@@ -86,7 +86,7 @@ func (v *service) WatchPlan(req *linkmeshv1.WatchPlanRequest, stream grpc.Server
 	sent := req.GetKnownGeneration()
 	first := true
 	for {
-		plan, membership, cfg, done := v.s.plans.plan(name)
+		plan, membership, cfg, done := v.s.plans.Plan(name)
 		if first || plan.GetGeneration() != sent {
 			if err := stream.Send(&linkmeshv1.WatchPlanResponse{Plan: plan}); err != nil {
 				return err

@@ -1,4 +1,4 @@
-package coordinator
+package plan
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
 
-// TestStandInLeaseRenewedByCoordinator: a stand-in request goes out with its
+// TestStandInLeaseRenewed: a stand-in request goes out with its
 // lease, and the coordinator renews it every third of the lease (a new
 // renewal, a new plan generation) while the requester's context lasts; when
 // that context ends (the round ended) the stand-in leaves the plan, and when
 // the coordinator stops the renewals stop.
-func TestStandInLeaseRenewedByCoordinator(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(baseConfig))
+func TestStandInLeaseRenewed(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte("gossip: {disabled: true}\npaths:\n  - {from: {site: sql}, to: {site: mi}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,12 +27,10 @@ func TestStandInLeaseRenewedByCoordinator(t *testing.T) {
 		store := pathstate.New(time.Now)
 		store.Register(&linkmeshv1.ProbeInfo{Name: "sql1", Site: "sql", ResponderAddress: "10.0.0.1:5023"})
 		store.Register(&linkmeshv1.ProbeInfo{Name: "sql2", Site: "sql", ResponderAddress: "10.0.0.3:5023"})
-		p := newPlanner(store, func() *config.Config { return cfg }, slog.New(slog.DiscardHandler))
-		p.standInLease = 30 * time.Second
-		s := &Server{store: store, plans: p}
-		defer p.stop()
+		p := New(store, func() *config.Config { return cfg }, slog.New(slog.DiscardHandler), 30*time.Second)
+		defer p.Stop()
 		standIn := func(probe string) (*linkmeshv1.StandIn, uint64) {
-			plan, _, _, _ := p.plan(probe)
+			plan, _, _, _ := p.Plan(probe)
 			if len(plan.GetStandIns()) != 1 {
 				return nil, plan.GetGeneration()
 			}
@@ -40,7 +38,7 @@ func TestStandInLeaseRenewedByCoordinator(t *testing.T) {
 		}
 
 		round, endRound := context.WithCancel(t.Context())
-		if err := s.RequestStandIn(round, "sql1", 5022, 10*time.Minute); err != nil {
+		if err := p.RequestStandIn(round, "sql1", 5022, 10*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		si, gen := standIn("sql1")
@@ -63,13 +61,13 @@ func TestStandInLeaseRenewedByCoordinator(t *testing.T) {
 		}
 
 		// The coordinator stops: nothing renews the stand-in any more.
-		if err := s.RequestStandIn(t.Context(), "sql2", 5022, 10*time.Minute); err != nil {
+		if err := p.RequestStandIn(t.Context(), "sql2", 5022, 10*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		before, _ := standIn("sql2")
-		p.stop()
+		p.Stop()
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if after, _ := standIn("sql2"); after.GetRenewal() != before.GetRenewal() {

@@ -1,4 +1,8 @@
-package coordinator
+// Package plan keeps every probe's plan: the policy's targets expanded over
+// the registered probes (within limits.max_paths), the targets of running
+// check rounds, and the stand-ins asked of the probe, renewed as leases. Plan
+// streams (the coordinator's StreamPlan) wait on it for a plan to change.
+package plan
 
 import (
 	"log/slog"
@@ -9,7 +13,6 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
-	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/coordinator/policy"
 	"github.com/linkmesh/linkmesh/internal/notify"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -17,12 +20,25 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// planner keeps every probe's current plan. It expands the policy once per change
+// Source is what the planner reads of the coordinator's probes (the
+// pathstate.Store).
+type Source interface {
+	// Changed returns a channel closed at the next change of membership.
+	Changed() <-chan struct{}
+	// Probes lists the registered probes.
+	Probes() []*linkmeshv1.ProbeInfo
+	// Serving reports whether probe serves the responder protocol on port.
+	Serving(probe string, port uint32) bool
+	// Known reports whether probe is registered.
+	Known(probe string) bool
+}
+
+// Planner keeps every probe's current plan. It expands the policy once per change
 // of membership or config (not once per watcher) and bumps a probe's generation
 // only when its targets actually changed. A plan is the policy's targets, then
 // the targets of running check rounds, and the stand-ins asked of the probe.
-type planner struct {
-	store  *pathstate.Store
+type Planner struct {
+	store  Source
 	cfg    func() *config.Config
 	logger *slog.Logger
 
@@ -43,8 +59,10 @@ type planner struct {
 	standInLease time.Duration
 }
 
-func newPlanner(store *pathstate.Store, cfg func() *config.Config, logger *slog.Logger) *planner {
-	return &planner{
+// New returns a Planner over store's probes and the current config (cfg);
+// lease is the stand-ins' lease (0: StandInLease).
+func New(store Source, cfg func() *config.Config, logger *slog.Logger, lease time.Duration) *Planner {
+	return &Planner{
 		store:    store,
 		cfg:      cfg,
 		logger:   logger,
@@ -56,9 +74,9 @@ func newPlanner(store *pathstate.Store, cfg func() *config.Config, logger *slog.
 	}
 }
 
-// plan returns the probe's current plan and channels that are closed when it may
+// Plan returns the probe's current plan and channels that are closed when it may
 // have changed (membership, config) or when the coordinator stops.
-func (p *planner) plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, done <-chan struct{}) {
+func (p *Planner) Plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, done <-chan struct{}) {
 	changed := p.store.Changed()
 	c := p.cfg()
 	p.mu.Lock()
@@ -74,7 +92,7 @@ func (p *planner) plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, do
 	return plan, changed, p.cfgChanged.C(), p.done
 }
 
-func (p *planner) rebuildLocked(c *config.Config) {
+func (p *Planner) rebuildLocked(c *config.Config) {
 	expanded := policy.Expand(c.Paths, p.store.Probes(), p.store.Serving)
 	p.leftOut.Store(int64(limitPaths(expanded, c.Limits.MaxPaths, p.logger)))
 	now := time.Now()
@@ -99,7 +117,7 @@ func (p *planner) rebuildLocked(c *config.Config) {
 // plannedLocked names the probes whose plans to build: those the policy
 // knows, those with stand-ins or round targets, and those whose current plan
 // still holds stand-ins or round targets that must go.
-func (p *planner) plannedLocked(expanded map[string][]*linkmeshv1.Target) []string {
+func (p *Planner) plannedLocked(expanded map[string][]*linkmeshv1.Target) []string {
 	names := map[string]bool{}
 	for name := range expanded {
 		names[name] = true
@@ -118,9 +136,9 @@ func (p *planner) plannedLocked(expanded map[string][]*linkmeshv1.Target) []stri
 	return slices.Sorted(maps.Keys(names))
 }
 
-// addRound puts a check round's targets into the probes' plans (by probe),
+// AddRound puts a check round's targets into the probes' plans (by probe),
 // after their policy targets, and wakes the plan streams.
-func (p *planner) addRound(targets map[string][]*linkmeshv1.Target) {
+func (p *Planner) AddRound(targets map[string][]*linkmeshv1.Target) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for name, ts := range targets {
@@ -130,9 +148,9 @@ func (p *planner) addRound(targets map[string][]*linkmeshv1.Target) {
 	p.wakeLocked()
 }
 
-// dropRound takes the targets of round id out of every plan and wakes the
+// DropRound takes the targets of round id out of every plan and wakes the
 // plan streams.
-func (p *planner) dropRound(id string) {
+func (p *Planner) DropRound(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for name, ts := range p.rounds {
@@ -172,20 +190,26 @@ func limitPaths(plans map[string][]*linkmeshv1.Target, max int, logger *slog.Log
 // equalMsg compares two plan entries by content.
 func equalMsg[M proto.Message](a, b M) bool { return proto.Equal(a, b) }
 
-// configChanged wakes every plan stream after a config reload.
-func (p *planner) configChanged() {
+// ConfigChanged wakes every plan stream after a config reload.
+func (p *Planner) ConfigChanged() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.wakeLocked()
 }
 
 // wakeLocked wakes every plan stream to look at its plan again.
-func (p *planner) wakeLocked() {
+func (p *Planner) wakeLocked() {
 	p.cfgChanged.Notify()
 }
 
-// stop ends every plan stream (graceful shutdown waits for them).
-func (p *planner) stop() {
+// Done is closed when the planner stops (the coordinator shuts down).
+func (p *Planner) Done() <-chan struct{} { return p.done }
+
+// LeftOut is how many targets the last expansion left out (limits.max_paths).
+func (p *Planner) LeftOut() int64 { return p.leftOut.Load() }
+
+// Stop ends every plan stream (graceful shutdown waits for them).
+func (p *Planner) Stop() {
 	p.stopOnce.Do(func() {
 		close(p.done)
 		p.mu.Lock()
