@@ -21,6 +21,7 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/coordinator/plan"
 	"github.com/linkmesh/linkmesh/coordinator/round"
+	"github.com/linkmesh/linkmesh/coordinator/statedir"
 	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/notify"
@@ -80,7 +81,7 @@ type Server struct {
 	standInReports notify.Signal
 
 	gate  *admit.Gate
-	state *checkpointer // nil without a state directory
+	state *statedir.Saver // nil without a state directory
 
 	// webConfigFile is the exporter-toolkit web config of the HTTP port ("": plain HTTP, no auth).
 	webConfigFile string
@@ -186,7 +187,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	}
 	if cfg.State.Dir != "" {
 		var err error
-		if s.state, err = openCheckpointer(cfg.State.Dir, cfg.State.SnapshotInterval, s.store, s.reg, logger.With("component", "state")); err != nil {
+		if s.state, err = statedir.OpenSaver(cfg.State.Dir, cfg.State.SnapshotInterval, s.store, s.reg, logger.With("component", "state")); err != nil {
 			return nil, err
 		}
 	}
@@ -250,7 +251,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 
 func (s *Server) closeState() {
 	if s.state != nil {
-		s.state.close()
+		s.state.Close()
 	}
 }
 
@@ -285,7 +286,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(s.serveHTTP)
 	g.Go(func() error { return s.forgetLoop(ctx) })
 	if s.state != nil {
-		g.Go(func() error { return s.state.run(ctx) })
+		g.Go(func() error { return s.state.Run(ctx) })
 	}
 	if s.gossip != nil {
 		gctx, stopGossip := context.WithCancel(context.WithoutCancel(ctx))
@@ -325,7 +326,7 @@ func (s *Server) shutdown() error {
 		<-stopped
 	}
 	if s.state != nil {
-		s.state.final() // nothing is ingested any more: the last checkpoint is complete
+		s.state.Final() // nothing is ingested any more: the last checkpoint is complete
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()

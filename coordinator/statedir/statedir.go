@@ -4,6 +4,8 @@
 // leaves the old checkpoint or the new one, never a torn file. A lock held on the
 // directory keeps a second coordinator from sharing it; the operating system
 // drops the lock when the process dies, so kill -9 never leaves it stuck.
+// A Saver writes the store's checkpoint there every interval and commits it,
+// which is what lets the coordinator's acks advance.
 package statedir
 
 import (

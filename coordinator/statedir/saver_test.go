@@ -1,4 +1,4 @@
-package coordinator
+package statedir
 
 import (
 	"bytes"
@@ -51,11 +51,11 @@ func TestCheckpointFailureLoggedOnce(t *testing.T) {
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	store := pathstate.New(time.Now)
-	c, err := openCheckpointer(dir, time.Second, store, prometheus.NewRegistry(), logger)
+	c, err := OpenSaver(dir, time.Second, store, prometheus.NewRegistry(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.close()
+	defer c.Close()
 	register := func(name string) {
 		t.Helper()
 		if _, err := store.TryRegister(&linkmeshv1.ProbeInfo{Name: name, Site: "sql", Epoch: 1}); err != nil {

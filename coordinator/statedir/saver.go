@@ -1,4 +1,4 @@
-package coordinator
+package statedir
 
 import (
 	"context"
@@ -7,15 +7,14 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
-	"github.com/linkmesh/linkmesh/coordinator/statedir"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// checkpointer writes the store's checkpoint to the state directory every
+// Saver writes the store's checkpoint to the state directory every
 // interval (when anything changed) and commits it, which is what lets acks
 // advance: a result is acked only once a checkpoint that counts it is on disk.
-type checkpointer struct {
-	dir      *statedir.Dir
+type Saver struct {
+	dir      *Dir
 	store    *pathstate.Store
 	interval time.Duration
 	logger   *slog.Logger
@@ -34,10 +33,10 @@ type checkpointer struct {
 	closed       bool
 }
 
-// openCheckpointer locks the state directory, restores its checkpoint into
+// OpenSaver locks the state directory at path, restores its checkpoint into
 // store, and switches store to durable acks.
-func openCheckpointer(path string, interval time.Duration, store *pathstate.Store, reg prometheus.Registerer, logger *slog.Logger) (*checkpointer, error) {
-	d, err := statedir.Open(path)
+func OpenSaver(path string, interval time.Duration, store *pathstate.Store, reg prometheus.Registerer, logger *slog.Logger) (*Saver, error) {
+	d, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +62,7 @@ func openCheckpointer(path string, interval time.Duration, store *pathstate.Stor
 	} else {
 		logger.Info("no checkpoint yet; starting with empty state", "dir", path)
 	}
-	c := &checkpointer{
+	c := &Saver{
 		dir: d, store: store, interval: interval, logger: logger,
 		saves: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkmesh_coordinator_checkpoints_total",
@@ -85,8 +84,8 @@ func openCheckpointer(path string, interval time.Duration, store *pathstate.Stor
 	return c, nil
 }
 
-// run saves every interval until ctx is done.
-func (c *checkpointer) run(ctx context.Context) error {
+// Run saves every interval until ctx is done.
+func (c *Saver) Run(ctx context.Context) error {
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	for {
@@ -99,7 +98,7 @@ func (c *checkpointer) run(ctx context.Context) error {
 	}
 }
 
-func (c *checkpointer) save() {
+func (c *Saver) save() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -136,13 +135,14 @@ func (c *checkpointer) save() {
 	c.store.Commit(cp)
 }
 
-// final writes the last checkpoint (after ingest stopped) and releases the directory.
-func (c *checkpointer) final() {
+// Final writes the last checkpoint (after ingest stopped) and releases the directory.
+func (c *Saver) Final() {
 	c.save()
-	c.close()
+	c.Close()
 }
 
-func (c *checkpointer) close() {
+// Close releases the directory without a last save (a start that failed).
+func (c *Saver) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {
