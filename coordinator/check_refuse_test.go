@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/linkmesh/linkmesh/proto/vocab"
 	"google.golang.org/grpc/codes"
@@ -131,7 +132,7 @@ func TestCheckRoundBusyAndCanceled(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, 5*time.Second, "the round's targets in both plans", func() bool {
+	waitfor.Cond(t, 5*time.Second, "the round's targets in both plans", func() bool {
 		a, standIns := sql.roundTargets()
 		b, _ := mi.roundTargets()
 		return a == 1 && b == 2 && standIns == 1
@@ -151,12 +152,12 @@ func TestCheckRoundBusyAndCanceled(t *testing.T) {
 	if err := <-recv; status.Code(err) != codes.Canceled {
 		t.Errorf("the canceled round's stream ended with %v, want Canceled", err)
 	}
-	waitFor(t, 5*time.Second, "the canceled round's targets and stand-in gone from the plans", func() bool {
+	waitfor.Cond(t, 5*time.Second, "the canceled round's targets and stand-in gone from the plans", func() bool {
 		a, standIns := sql.roundTargets()
 		b, _ := mi.roundTargets()
 		return a == 0 && b == 0 && standIns == 0
 	})
-	waitFor(t, 5*time.Second, "the probes free again", func() bool {
+	waitfor.Cond(t, 5*time.Second, "the probes free again", func() bool {
 		return s.rounds.Running() == 0
 	})
 	if got := counterValue(t, s, "linkmesh_coordinator_check_rounds_total", "outcome", "partial"); got != 1 {
@@ -196,7 +197,7 @@ func TestCheckRoundDeadline(t *testing.T) {
 		}
 	}
 	for _, p := range []*fakeProbe{sql, mi} {
-		waitFor(t, 5*time.Second, p.info.GetName()+"'s plan without the round", func() bool {
+		waitfor.Cond(t, 5*time.Second, p.info.GetName()+"'s plan without the round", func() bool {
 			n, _ := p.roundTargets()
 			return n == 0
 		})

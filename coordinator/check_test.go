@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/round"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/linkmesh/linkmesh/proto/vocab"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -170,7 +171,7 @@ func TestCheckRound(t *testing.T) {
 				t.Errorf("check_rounds_total{outcome=complete} %v, want 1", got)
 			}
 			for _, p := range []*fakeProbe{sql, mi} {
-				waitFor(t, 5*time.Second, p.info.GetName()+"'s plan without the round", func() bool {
+				waitfor.Cond(t, 5*time.Second, p.info.GetName()+"'s plan without the round", func() bool {
 					targets, standIns := p.roundTargets()
 					return targets == 0 && standIns == 0
 				})

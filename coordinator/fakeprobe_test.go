@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -121,7 +122,7 @@ func startProbe(t *testing.T, s *Server, api linkmeshv1.MeshServiceClient, name,
 		cancel()
 		<-done
 	})
-	waitFor(t, 5*time.Second, name+"'s plan stream open", func() bool {
+	waitfor.Cond(t, 5*time.Second, name+"'s plan stream open", func() bool {
 		st, ok := s.store.Lookup(name)
 		return ok && st.Streams > 0
 	})

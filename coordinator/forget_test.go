@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -32,7 +33,7 @@ func TestForgetListOnReload(t *testing.T) {
 	if len(s.store.Snapshot(time.Minute).Paths) != 1 {
 		t.Fatal("old1's path was not counted")
 	}
-	waitFor(t, 5*time.Second, "live1's plan stream open", func() bool {
+	waitfor.Cond(t, 5*time.Second, "live1's plan stream open", func() bool {
 		p, ok := s.store.Lookup("live1")
 		return ok && p.Streams > 0
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -21,18 +22,6 @@ responder_cidrs: [127.0.0.0/8]
 paths:
   - {from: {site: sql}, to: {site: mi}}
 `
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("after %v: %s", timeout, what)
-}
 
 // TestWatchConfig: a valid change on disk is applied, an invalid one is refused
 // and counted while the running config stays, and a signal reloads too.
@@ -67,24 +56,24 @@ func TestWatchConfig(t *testing.T) {
 	go func() { done <- s.WatchConfig(ctx, path, loaded, hup) }()
 
 	write(baseConfig + "  - {from: {site: mi}, to: {site: sql}}\n")
-	waitFor(t, 10*time.Second, "the second rule applied", func() bool { return len(s.cfg.Load().Paths) == 2 })
+	waitfor.Cond(t, 10*time.Second, "the second rule applied", func() bool { return len(s.cfg.Load().Paths) == 2 })
 
 	write(baseConfig + "  - {from: {site: mi}, to: {site: sql, port: 70000}}\n")
-	waitFor(t, 10*time.Second, "the invalid file counted as a refused reload", func() bool { return testutil.ToFloat64(s.reloadFailures) == 1 })
+	waitfor.Cond(t, 10*time.Second, "the invalid file counted as a refused reload", func() bool { return testutil.ToFloat64(s.reloadFailures) == 1 })
 	if n := len(s.cfg.Load().Paths); n != 2 {
 		t.Errorf("after an invalid file: %d rules running, want the previous 2", n)
 	}
 
 	// A change that needs a restart is refused too.
 	write("listen: {grpc: \"127.0.0.1:1\", http: \"127.0.0.1:0\"}\ngossip: {disabled: true}\npaths:\n  - {from: {site: sql}, to: {site: mi}}\n")
-	waitFor(t, 10*time.Second, "a listen change refused", func() bool { return testutil.ToFloat64(s.reloadFailures) == 2 })
+	waitfor.Cond(t, 10*time.Second, "a listen change refused", func() bool { return testutil.ToFloat64(s.reloadFailures) == 2 })
 
 	// SIGHUP reloads the file as it is.
 	if err := os.WriteFile(path, []byte(baseConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	hup <- os.Interrupt
-	waitFor(t, 10*time.Second, "the signal reloaded one rule", func() bool { return len(s.cfg.Load().Paths) == 1 })
+	waitfor.Cond(t, 10*time.Second, "the signal reloaded one rule", func() bool { return len(s.cfg.Load().Paths) == 1 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // BenchmarkConvergence builds clusters of N members in one process on loopback,
@@ -55,7 +56,7 @@ func benchBareWith(b *testing.B, n int, d memberlist.Delegate) {
 				b.Fatal(err)
 			}
 		}
-		converged := poll(convergeLimit, func() bool {
+		converged := waitfor.Poll(convergeLimit, func() bool {
 			for _, ml := range mls {
 				if ml.NumMembers() != n {
 					return false
@@ -99,7 +100,7 @@ func benchNode(b *testing.B, n int, profile string, key []byte) {
 		for _, node := range nodes {
 			go func() { node.Run(ctx); done <- struct{}{} }()
 		}
-		converged := poll(convergeLimit, func() bool {
+		converged := waitfor.Poll(convergeLimit, func() bool {
 			for _, node := range nodes {
 				if node.NumAlive() != n {
 					return false
@@ -113,17 +114,6 @@ func benchNode(b *testing.B, n int, profile string, key []byte) {
 			<-done
 		}
 	}
-}
-
-func poll(limit time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
 }
 
 func report(b *testing.B, start time.Time, converged bool) {

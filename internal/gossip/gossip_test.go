@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // syncBuf collects log output from several goroutines.
@@ -64,18 +66,6 @@ func startNode(t testing.TB, meta Meta, key []byte, join []string, logs *syncBuf
 	return n, stop
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("after %v: %s", timeout, what)
-}
-
 func stateOfMember(n *Node, name string) State {
 	for _, m := range n.Members() {
 		if m.NodeName == name {
@@ -92,7 +82,7 @@ func TestMembersSeeEachOther(t *testing.T) {
 	sql, _ := startNode(t, Meta{Role: RoleProbe, Name: "sql1", Site: "sql", Labels: map[string]string{"dc": "ams"}, Responder: ":5023"}, key, seed, nil)
 	mi, _ := startNode(t, Meta{Role: RoleProbe, Name: "mi1", Site: "mi"}, key, seed, nil)
 	for _, n := range []*Node{coord, sql, mi} {
-		waitFor(t, 10*time.Second, "every member sees three alive", func() bool {
+		waitfor.Cond(t, 10*time.Second, "every member sees three alive", func() bool {
 			alive := 0
 			for _, m := range n.Members() {
 				if m.State == StateAlive {
@@ -120,7 +110,7 @@ func TestMembersSeeEachOther(t *testing.T) {
 	if st := stateOfMember(sql, "coordinator:c1"); st != StateAlive {
 		t.Errorf("sql1 sees the coordinator as %q, want alive (node names of coordinators are prefixed)", st)
 	}
-	waitFor(t, 10*time.Second, "a ping RTT recorded", func() bool {
+	waitfor.Cond(t, 10*time.Second, "a ping RTT recorded", func() bool {
 		for _, m := range coord.Members() {
 			if !m.Self && m.RTT > 0 {
 				return true
@@ -136,7 +126,7 @@ func TestDeadAndLeftAreTold(t *testing.T) {
 	seed := []string{coord.Addr()}
 	dying, _ := startNode(t, Meta{Role: RoleProbe, Name: "dying", Site: "mi"}, key, seed, nil)
 	_, stopLeaver := startNode(t, Meta{Role: RoleProbe, Name: "leaver", Site: "sql"}, key, seed, nil)
-	waitFor(t, 10*time.Second, "three alive", func() bool { return coord.NumAlive() == 3 })
+	waitfor.Cond(t, 10*time.Second, "three alive", func() bool { return coord.NumAlive() == 3 })
 
 	// A crash: gossip stops without a goodbye.
 	dying.stopped.Store(true)
@@ -145,15 +135,15 @@ func TestDeadAndLeftAreTold(t *testing.T) {
 	}
 	// A clean stop: Run's exit leaves the cluster.
 	stopLeaver()
-	waitFor(t, 10*time.Second, "the stopped member left", func() bool { return stateOfMember(coord, "leaver") == StateLeft })
-	waitFor(t, 20*time.Second, "the crashed member dead", func() bool { return stateOfMember(coord, "dying") == StateDead })
+	waitfor.Cond(t, 10*time.Second, "the stopped member left", func() bool { return stateOfMember(coord, "leaver") == StateLeft })
+	waitfor.Cond(t, 20*time.Second, "the crashed member dead", func() bool { return stateOfMember(coord, "dying") == StateDead })
 }
 
 func TestWrongKeyIsRefused(t *testing.T) {
 	coordLogs, intruderLogs := &syncBuf{}, &syncBuf{}
 	coord, _ := startNode(t, Meta{Role: RoleCoordinator, Name: "c1"}, testKey(3), nil, coordLogs)
 	intruder, _ := startNode(t, Meta{Role: RoleProbe, Name: "intruder", Site: "x"}, testKey(4), []string{coord.Addr()}, intruderLogs)
-	waitFor(t, 10*time.Second, "the intruder logs why it cannot join", func() bool {
+	waitfor.Cond(t, 10*time.Second, "the intruder logs why it cannot join", func() bool {
 		return strings.Contains(intruderLogs.String(), "same mesh key on every member")
 	})
 	if n := coord.NumAlive(); n != 1 {
@@ -208,5 +198,5 @@ func TestKeyRotationMidway(t *testing.T) {
 	}
 	a := start("a", oldKey, newKey, nil)
 	b := start("b", newKey, oldKey, []string{a.Addr()})
-	waitFor(t, 10*time.Second, "both see two members", func() bool { return a.NumAlive() == 2 && b.NumAlive() == 2 })
+	waitfor.Cond(t, 10*time.Second, "both see two members", func() bool { return a.NumAlive() == 2 && b.NumAlive() == 2 })
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // TestGossipJunkPacketsLogBounded: 2,000 junk UDP packets to a keyed member's
@@ -35,7 +37,7 @@ func TestGossipJunkPacketsLogBounded(t *testing.T) {
 			sent++
 		}
 		// A batch at a time, so the socket's buffer never overflows.
-		waitFor(t, 10*time.Second, "memberlist read the junk", func() bool { return n.logs.lines.Load()-base >= int64(sent) })
+		waitfor.Cond(t, 10*time.Second, "memberlist read the junk", func() bool { return n.logs.lines.Load()-base >= int64(sent) })
 	}
 	errLines := func() int { return strings.Count(logs.String(), "level=ERROR") }
 	if got := errLines(); got != 1 {

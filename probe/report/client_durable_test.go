@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -89,7 +90,7 @@ func TestClientKeepsUntilDurable(t *testing.T) {
 		<-done
 	}()
 
-	waitFor(t, 10*time.Second, "every result received", func() bool {
+	waitfor.Cond(t, 10*time.Second, "every result received", func() bool {
 		fake.mu.Lock()
 		defer fake.mu.Unlock()
 		return fake.received == 1200
@@ -100,7 +101,7 @@ func TestClientKeepsUntilDurable(t *testing.T) {
 	fake.mu.Lock()
 	fake.durable = 1200
 	fake.mu.Unlock()
-	waitFor(t, 5*time.Second, "the buffer emptied after the durable ack", func() bool { return buf.Len() == 0 })
+	waitfor.Cond(t, 5*time.Second, "the buffer emptied after the durable ack", func() bool { return buf.Len() == 0 })
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	for seq := uint64(201); seq <= 1200; seq++ {
@@ -147,9 +148,9 @@ func TestClientSkipsPastCoordinatorCursor(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	waitFor(t, 10*time.Second, "the probe past the coordinator's cursor", func() bool { return buf.LastSeq() >= 50 })
+	waitfor.Cond(t, 10*time.Second, "the probe past the coordinator's cursor", func() bool { return buf.LastSeq() >= 50 })
 	buf.Record(result("mi1"))
-	waitFor(t, 10*time.Second, "the next result counted", func() bool {
+	waitfor.Cond(t, 10*time.Second, "the next result counted", func() bool {
 		fake.mu.Lock()
 		defer fake.mu.Unlock()
 		return fake.counted[51] == 1

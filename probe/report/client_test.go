@@ -10,23 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // coordinator is a fake coordinator: it counts each (epoch, seq) once, as the
 // real one does, and can be told to fail reports or ask for registration.
@@ -180,13 +170,13 @@ func TestClientDelivers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no plan within 5s")
 	}
-	waitFor(t, 5*time.Second, "the backlog", func() bool { return len(coord.counted()) >= 3 })
+	waitfor.Cond(t, 5*time.Second, "the backlog", func() bool { return len(coord.counted()) >= 3 })
 	record(buf, 2)
-	waitFor(t, 5*time.Second, "the new results", func() bool { return len(coord.counted()) >= 5 })
+	waitfor.Cond(t, 5*time.Second, "the new results", func() bool { return len(coord.counted()) >= 5 })
 	if got := coord.counted(); !slices.Equal(got, upTo(5)) {
 		t.Errorf("counted: got %v, want %v", got, upTo(5))
 	}
-	waitFor(t, 2*time.Second, "the buffer to forget acked results", func() bool { return buf.Len() == 0 })
+	waitfor.Cond(t, 2*time.Second, "the buffer to forget acked results", func() bool { return buf.Len() == 0 })
 }
 
 // TestClientResumesAfterFailures: reports failing for a while lose nothing.
@@ -196,12 +186,12 @@ func TestClientResumesAfterFailures(t *testing.T) {
 	buf := NewBuffer(100)
 	startClient(t, addr, buf, make(chan *linkmeshv1.Plan, 10))
 	record(buf, 2)
-	waitFor(t, 5*time.Second, "the first results", func() bool { return len(coord.counted()) >= 2 })
+	waitfor.Cond(t, 5*time.Second, "the first results", func() bool { return len(coord.counted()) >= 2 })
 
 	var before int
 	coord.set(func(c *coordinator) { c.down, before = true, c.reports })
 	record(buf, 5)
-	waitFor(t, 5*time.Second, "a failed report", func() bool {
+	waitfor.Cond(t, 5*time.Second, "a failed report", func() bool {
 		coord.mu.Lock()
 		defer coord.mu.Unlock()
 		return coord.reports > before
@@ -210,7 +200,7 @@ func TestClientResumesAfterFailures(t *testing.T) {
 		t.Errorf("held while the coordinator fails: got %d, want 5", got)
 	}
 	coord.set(func(c *coordinator) { c.down = false })
-	waitFor(t, 5*time.Second, "the backlog after recovery", func() bool { return len(coord.counted()) >= 7 })
+	waitfor.Cond(t, 5*time.Second, "the backlog after recovery", func() bool { return len(coord.counted()) >= 7 })
 	if got := coord.counted(); !slices.Equal(got, upTo(7)) {
 		t.Errorf("counted: got %v, want %v", got, upTo(7))
 	}
@@ -224,7 +214,7 @@ func TestClientReregisters(t *testing.T) {
 	buf := NewBuffer(100)
 	record(buf, 3)
 	startClient(t, addr, buf, make(chan *linkmeshv1.Plan, 10))
-	waitFor(t, 5*time.Second, "the results after registering again", func() bool { return len(coord.counted()) >= 3 })
+	waitfor.Cond(t, 5*time.Second, "the results after registering again", func() bool { return len(coord.counted()) >= 3 })
 	coord.mu.Lock()
 	registers, dup := coord.registers, coord.duplicates
 	coord.mu.Unlock()
@@ -247,14 +237,14 @@ func TestClientCoordinatorRestart(t *testing.T) {
 	buf := NewBuffer(100)
 	startClient(t, addr, buf, make(chan *linkmeshv1.Plan, 10))
 	record(buf, 3)
-	waitFor(t, 5*time.Second, "the first results", func() bool { return len(first.counted()) >= 3 })
-	waitFor(t, 2*time.Second, "the ack", func() bool { return buf.Len() == 0 })
+	waitfor.Cond(t, 5*time.Second, "the first results", func() bool { return len(first.counted()) >= 3 })
+	waitfor.Cond(t, 2*time.Second, "the ack", func() bool { return buf.Len() == 0 })
 
 	stop()
 	record(buf, 4) // seqs 4-7 while the coordinator is away
 	second := &coordinator{}
 	serve(t, second, addr) // same address, fresh state
-	waitFor(t, 10*time.Second, "the backlog at the restarted coordinator", func() bool { return len(second.counted()) >= 4 })
+	waitfor.Cond(t, 10*time.Second, "the backlog at the restarted coordinator", func() bool { return len(second.counted()) >= 4 })
 	if got, want := second.counted(), []uint64{4, 5, 6, 7}; !slices.Equal(got, want) {
 		t.Errorf("counted after restart: got %v, want %v", got, want)
 	}
@@ -271,13 +261,13 @@ func TestClientTwoCoordinators(t *testing.T) {
 	startClient(t, addrA, buf, plans)
 	startClient(t, addrB, buf, plans)
 	record(buf, 4)
-	waitFor(t, 5*time.Second, "coordinator a", func() bool { return len(a.counted()) >= 4 })
+	waitfor.Cond(t, 5*time.Second, "coordinator a", func() bool { return len(a.counted()) >= 4 })
 	if got := buf.Len(); got != 4 {
 		t.Errorf("held while b is away: got %d, want 4", got)
 	}
 	b.set(func(c *coordinator) { c.down = false })
-	waitFor(t, 5*time.Second, "coordinator b", func() bool { return len(b.counted()) >= 4 })
-	waitFor(t, 2*time.Second, "the buffer to empty", func() bool { return buf.Len() == 0 })
+	waitfor.Cond(t, 5*time.Second, "coordinator b", func() bool { return len(b.counted()) >= 4 })
+	waitfor.Cond(t, 2*time.Second, "the buffer to empty", func() bool { return buf.Len() == 0 })
 	for name, c := range map[string]*coordinator{"a": a, "b": b} {
 		if got := c.counted(); !slices.Equal(got, upTo(4)) {
 			t.Errorf("%s counted: got %v, want %v", name, got, upTo(4))

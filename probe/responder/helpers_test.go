@@ -85,18 +85,6 @@ func badNameHello() []byte {
 	return p
 }
 
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // testCert issues a probe certificate for name from a new CA and returns it
 // with the CA's pool.
 func testCert(t testing.TB, name string) (tls.Certificate, *x509.CertPool) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/probe/responder/wire"
 )
 
@@ -88,7 +89,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("burst report %+v (%v), want 19 chunks after the first and a positive duration", res, err)
 	}
 	c.Close()
-	waitFor(t, "connection forgotten", func() bool { live, _ := r.reg.counts(); return live == 0 })
+	waitfor.Cond(t, 5*time.Second, "connection forgotten", func() bool { live, _ := r.reg.counts(); return live == 0 })
 	st := r.Stats()
 	if st.BytesOut > st.BytesIn {
 		t.Errorf("sent %d bytes for %d received", st.BytesOut, st.BytesIn)
@@ -174,7 +175,7 @@ func TestSlowlorisEvicted(t *testing.T) {
 		c.Write([]byte{'L'}) // one byte of a header, then nothing
 		slow = append(slow, c)
 	}
-	waitFor(t, "4 live connections", func() bool { live, _ := r.reg.counts(); return live == 4 })
+	waitfor.Cond(t, 5*time.Second, "4 live connections", func() bool { live, _ := r.reg.counts(); return live == 4 })
 	c := dial(t, addr)
 	if h, _, err := handshake(c, testKey); err != nil || h.Type != wire.AuthOK {
 		t.Fatalf("handshake with %d slow clients connected: %s, %v", len(slow), h.Type, err)

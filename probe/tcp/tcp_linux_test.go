@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/probe/attempt"
 )
 
@@ -97,18 +98,6 @@ func listenOverflows(t *testing.T) int {
 	return 0
 }
 
-// waitFor polls cond every 5 ms until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // dropFirstSYN starts connect (via dial) against a full accept queue, waits until the
 // kernel has dropped its SYN, then makes room so the retransmitted SYN (after the
 // 1 s initial RTO) gets through.
@@ -118,7 +107,7 @@ func dropFirstSYN[T any](t *testing.T, dial func(addr string) T) T {
 	before := listenOverflows(t)
 	done := make(chan T, 1)
 	go func() { done <- dial(addr) }()
-	waitFor(t, 5*time.Second, "the SYN to be dropped", func() bool { return listenOverflows(t) > before })
+	waitfor.Cond(t, 5*time.Second, "the SYN to be dropped", func() bool { return listenOverflows(t) > before })
 	makeRoom()
 	select {
 	case v := <-done:
@@ -241,7 +230,7 @@ func TestCloseDiscardsBanner(t *testing.T) {
 			if _, err := server.Write([]byte("SSH-2.0-banner\r\n")); err != nil {
 				t.Fatalf("write banner: %v", err)
 			}
-			waitFor(t, 5*time.Second, "the banner to reach the client", func() bool {
+			waitfor.Cond(t, 5*time.Second, "the banner to reach the client", func() bool {
 				return pendingBytes(t, client) > 0
 			})
 
