@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -37,13 +39,26 @@ func (s *syncBuf) String() string {
 // that has a cached plan keeps probing from it, keeps the results for later, keeps
 // retrying, and logs the coordinator's absence once, not on every retry.
 func TestUnreachableCoordinatorCachedPlan(t *testing.T) {
-	// A coordinator address where nothing listens.
+	// A coordinator address that resets every connection (as a port where
+	// nothing listens would), counting the probe's attempts to reach it.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l.Close()
 	coord := l.Addr().String()
-	l.Close()
+	var dials atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			dials.Add(1)
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
 	// A target that answers.
 	target, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -77,12 +92,9 @@ func TestUnreachableCoordinatorCachedPlan(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for a.Buffer().Len() < 20 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	// Several reconnect attempts happen in this time (backoff from 0.5 s).
-	time.Sleep(3 * time.Second)
+	waitfor.Poll(10*time.Second, func() bool { return a.Buffer().Len() >= 20 })
+	// Several reconnect attempts (backoff from 0.5 s), each a chance to log again.
+	waitfor.Cond(t, 15*time.Second, "4 attempts to reach the coordinator", func() bool { return dials.Load() >= 4 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

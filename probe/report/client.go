@@ -105,7 +105,10 @@ func (c *Client) Run(ctx context.Context) error {
 	api := linkmeshv1.NewMeshServiceClient(conn)
 
 	backoff := minBackoff
+	// lastErr is the failure logged during this outage ("": connected, or
+	// never tried); lastCode its gRPC code.
 	var lastErr string
+	var lastCode codes.Code
 	var lastReregister time.Time
 	for ctx.Err() == nil {
 		connected := false
@@ -122,8 +125,20 @@ func (c *Client) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if msg := err.Error(); msg != lastErr {
-			c.Logger.Warn("coordinator unavailable; probing goes on and results are kept for it", "error", msg)
+		// One warning per outage and per kind of failure (its gRPC code): a
+		// transport error's text varies from retry to retry (reset while
+		// writing the preface, or while reading it), which is no news.
+		switch msg, code := err.Error(), status.Code(err); {
+		case lastErr == "" || code != lastCode:
+			what := "coordinator unavailable"
+			switch code {
+			case codes.PermissionDenied, codes.Unauthenticated, codes.InvalidArgument, codes.FailedPrecondition:
+				what = "the coordinator refused this probe (the error says why)"
+			}
+			c.Logger.Warn(what+"; probing goes on and results are kept for it", "error", msg)
+			lastErr, lastCode = msg, code
+		case msg != lastErr:
+			c.Logger.Debug("coordinator still unavailable", "error", msg)
 			lastErr = msg
 		}
 		if connected && errors.Is(err, errReregister) && time.Since(lastReregister) > maxBackoff {

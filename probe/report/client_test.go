@@ -1,11 +1,13 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,8 +32,9 @@ type coordinator struct {
 	duplicates int
 	registers  int
 	reports    int
-	down       bool // Report answers Unavailable
-	reregister int  // answer this many reports with Reregister
+	down       bool  // Report answers Unavailable
+	reregister int   // answer this many reports with Reregister
+	refuse     error // Register answers it
 	plan       *linkmeshv1.Plan
 	onReport   func(*linkmeshv1.ReportRequest) // called first in Report, unlocked
 }
@@ -40,6 +43,9 @@ func (c *coordinator) Register(_ context.Context, req *linkmeshv1.RegisterReques
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.registers++
+	if c.refuse != nil {
+		return nil, c.refuse
+	}
 	if req.GetProbe().GetEpoch() != c.epoch {
 		c.epoch, c.acked = req.GetProbe().GetEpoch(), 0
 	}
@@ -119,13 +125,19 @@ func serve(t *testing.T, c *coordinator, addr string) (string, func()) {
 // startClient runs a Client for buf against addr until the test ends.
 func startClient(t *testing.T, addr string, buf *Buffer, plans chan<- *linkmeshv1.Plan) {
 	t.Helper()
+	startClientLogging(t, addr, buf, plans, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// startClientLogging is startClient with the client's logger.
+func startClientLogging(t *testing.T, addr string, buf *Buffer, plans chan<- *linkmeshv1.Plan, logger *slog.Logger) {
+	t.Helper()
 	c := &Client{
 		Address: addr,
 		Creds:   insecure.NewCredentials(),
 		Info:    &linkmeshv1.ProbeInfo{Name: "sql01", Site: "sql", Epoch: 42},
 		Buffer:  buf,
 		Plans:   plans,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:  logger,
 	}
 	buf.Join(addr, 0) // as the agent does: the buffer holds results for c from now on
 	ctx, cancel := context.WithCancel(context.Background())
@@ -272,5 +284,45 @@ func TestClientTwoCoordinators(t *testing.T) {
 		if got := c.counted(); !slices.Equal(got, upTo(4)) {
 			t.Errorf("%s counted: got %v, want %v", name, got, upTo(4))
 		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a logger and the test may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestClientLogsRefusalOnce: a coordinator that refuses the probe's
+// registration is logged as a refusal with its reason — not as "unavailable" —
+// once, however often the client retries.
+func TestClientLogsRefusalOnce(t *testing.T) {
+	coord := &coordinator{refuse: status.Error(codes.PermissionDenied, `this certificate is for probe "sql02"`)}
+	addr, _ := serve(t, coord, "127.0.0.1:0")
+	var logs lockedBuffer
+	startClientLogging(t, addr, NewBuffer(10), make(chan *linkmeshv1.Plan, 1), slog.New(slog.NewTextHandler(&logs, nil)))
+	waitfor.Cond(t, 15*time.Second, "3 registrations refused", func() bool {
+		coord.mu.Lock()
+		defer coord.mu.Unlock()
+		return coord.registers >= 3
+	})
+	out := logs.String()
+	if n := strings.Count(out, "the coordinator refused this probe"); n != 1 || !strings.Contains(out, `this certificate is for probe \"sql02\"`) {
+		t.Errorf("%d refusal lines, want 1 with the coordinator's reason:\n%s", n, out)
+	}
+	if strings.Contains(out, "coordinator unavailable") {
+		t.Errorf("a refusal logged as unavailability:\n%s", out)
 	}
 }
