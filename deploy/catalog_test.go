@@ -19,6 +19,7 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/coordinator/exporter"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/probe"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -157,19 +158,17 @@ paths:
 	}
 	url := "http://" + coord.HTTPAddr().String() + "/metrics"
 	client := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
 	var fams map[string]*dto.MetricFamily
-	for time.Now().Before(deadline) {
+	if waitfor.Poll(30*time.Second, func() bool {
 		fams, err = scrape(client, url)
 		// jitter needs two successes; a refused closed port proves failures count.
-		if err == nil && len(fams["linkmesh_path_jitter_seconds"].GetMetric()) >= 2 && hasZero(fams["linkmesh_path_up"]) {
-			out := map[string]dto.MetricType{}
-			for name, f := range fams {
-				out[name] = f.GetType()
-			}
-			return out, nil
+		return err == nil && len(fams["linkmesh_path_jitter_seconds"].GetMetric()) >= 2 && hasZero(fams["linkmesh_path_up"])
+	}) {
+		out := map[string]dto.MetricType{}
+		for name, f := range fams {
+			out[name] = f.GetType()
 		}
-		time.Sleep(100 * time.Millisecond)
+		return out, nil
 	}
 	return nil, fmt.Errorf("the in-process mesh did not export jitter on both paths and a down path within 30 s (last error %v)", err)
 }

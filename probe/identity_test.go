@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/internal/pki"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/probe/attempt"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc/credentials/insecure"
@@ -94,15 +95,11 @@ func TestEchoIdentityWithTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeProbeFiles(t, miDir, other, otherPair.CertPEM, "mi1")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res := probe("mi1")
-		if res.Code == attempt.Mismatch && strings.Contains(res.Detail, "not one of this mesh's CA") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after mi1's reload: %s %q; want mismatch, its certificate is another CA's", res.Code, res.Detail)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var res attempt.Result
+	if !waitfor.Poll(10*time.Second, func() bool {
+		res = probe("mi1")
+		return res.Code == attempt.Mismatch && strings.Contains(res.Detail, "not one of this mesh's CA")
+	}) {
+		t.Fatalf("after mi1's reload: %s %q; want mismatch, its certificate is another CA's", res.Code, res.Detail)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -102,10 +103,7 @@ func TestPlanCacheDropsRoundTargets(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for standingHits.Load() < 10 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Poll(10*time.Second, func() bool { return standingHits.Load() >= 10 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

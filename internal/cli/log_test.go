@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // TestLogFileRotates: --log-file rotates at --log-file-max-size and keeps
@@ -32,8 +34,8 @@ func TestLogFileRotates(t *testing.T) {
 	}
 	const mb = 1 << 20
 	var names []string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	// The old files are removed in the background: wait for it.
+	waitfor.Poll(10*time.Second, func() bool {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -49,12 +51,8 @@ func TestLogFileRotates(t *testing.T) {
 				t.Fatalf("%s is %d bytes, past --log-file-max-size 1 (MB)", e.Name(), info.Size())
 			}
 		}
-		// The old files are removed in the background: wait for it.
-		if len(names) == 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(names) == 3
+	})
 	if len(names) != 3 {
 		t.Fatalf("files %v: want the log file and 2 rotated ones", names)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/netlab"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // TestLabIdentityWrongAdvertise: a third probe, dr1, runs on the sql host with
@@ -91,8 +92,7 @@ func waitEcho(t *testing.T, paths func(time.Duration) ([]apiPath, error), wants 
 		}
 		return true
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if waitfor.Poll(30*time.Second, func() bool {
 		if ps, err := paths(time.Minute); err == nil {
 			for _, p := range ps {
 				if p.Kind == "echo" {
@@ -100,22 +100,21 @@ func waitEcho(t *testing.T, paths func(time.Duration) ([]apiPath, error), wants 
 				}
 			}
 		}
-		all := true
 		for _, w := range wants {
-			all = all && matches(w)
-		}
-		if all {
-			return got
-		}
-		if time.Now().After(deadline) {
-			for _, w := range wants {
-				p := got[w.src+"→"+w.dst]
-				t.Errorf("%s → %s: state %q, detail %q; want %s with %q", w.src, w.dst, p.State, p.LastDetail, w.state, w.detail)
+			if !matches(w) {
+				return false
 			}
-			t.FailNow()
 		}
-		time.Sleep(200 * time.Millisecond)
+		return true
+	}) {
+		return got
 	}
+	for _, w := range wants {
+		p := got[w.src+"→"+w.dst]
+		t.Errorf("%s → %s: state %q, detail %q; want %s with %q", w.src, w.dst, p.State, p.LastDetail, w.state, w.detail)
+	}
+	t.FailNow()
+	return nil
 }
 
 // TestLabIdentityTLS: in a mesh with certificates (real processes started

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/internal/netlab"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 const killChildEnv = "LINKMESH_E2E_KILL_CHILD"
@@ -62,19 +63,15 @@ func TestLabKilledRunLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		alive := livePids(pids)
-		held := holders(netns)
-		if len(alive) == 0 && len(held) == 0 {
-			t.Logf("after kill -9 of the test process: %d processes and %d namespaces all gone", len(pids), len(netns))
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("10 s after kill -9: processes still alive %v; namespaces still held by %v", alive, held)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var alive []int
+	var held []string
+	if !waitfor.Poll(10*time.Second, func() bool {
+		alive, held = livePids(pids), holders(netns)
+		return len(alive) == 0 && len(held) == 0
+	}) {
+		t.Fatalf("10 s after kill -9: processes still alive %v; namespaces still held by %v", alive, held)
 	}
+	t.Logf("after kill -9 of the test process: %d processes and %d namespaces all gone", len(pids), len(netns))
 }
 
 // TestKilledLabChild is the child of TestLabKilledRunLeavesNothingBehind: it builds

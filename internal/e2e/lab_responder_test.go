@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/internal/netlab"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // TestLabResponderAddressRefused: the probe dr1 runs on the sql host and
@@ -54,16 +55,11 @@ paths:
 	if s := m.scrape(t); len(s.find("linkmesh_probe_up", "probe", "dr1")) != 0 {
 		t.Error("dr1 appears in linkmesh_probe_up: its registration was not refused")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	if !waitfor.Poll(10*time.Second, func() bool {
 		b, _ := os.ReadFile(dr.log)
-		if strings.Contains(string(b), "responder_cidrs") && strings.Contains(string(b), "--advertise") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dr1's log does not say what to fix:\n%s", tail(dr.log, 20))
-		}
-		time.Sleep(100 * time.Millisecond)
+		return strings.Contains(string(b), "responder_cidrs") && strings.Contains(string(b), "--advertise")
+	}) {
+		t.Fatalf("dr1's log does not say what to fix:\n%s", tail(dr.log, 20))
 	}
 	report(t, "dr1 advertised at mi1's responder "+wrong+" from the sql host: registration refused",
 		lineWith(dr.log, "responder_cidrs"))

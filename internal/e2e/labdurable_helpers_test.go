@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/internal/netlab"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // labProc is a linkmesh process in a lab host that a test may kill -9 and start
@@ -144,20 +144,8 @@ func (l *tlsLab) startCoordinator(t *testing.T, policy string) *labProc {
 		t.Fatal(err)
 	}
 	p := startLabProc(t, l.lab.Router(), "coordinator", l.bin, "coordinator", "--config", cfg, "--log-level", "debug")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := l.client.Get(l.coordURL("/readyz"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("coordinator not ready within 15 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHTTPOK(t, l.client, l.coordURL("/readyz"), 15*time.Second, "the coordinator")
+	return p
 }
 
 func (l *tlsLab) coordURL(path string) string {
@@ -183,13 +171,14 @@ func (l *tlsLab) probeURL(h *netlab.Host) string {
 // poll scrapes the coordinator and the given probes until cond holds.
 func (l *tlsLab) poll(t *testing.T, timeout time.Duration, what string, hosts []*netlab.Host, cond func(coord series, probes []series) error) (series, []series) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	var last error
-	for ctx.Err() == nil {
+	var c series
+	var ps []series
+	if waitfor.Poll(timeout, func() bool {
 		// A coordinator that is down scrapes as nil; cond decides whether it matters.
-		c, cerr := scrapeWith(l.client, l.coordURL("/metrics"))
-		ps := make([]series, len(hosts))
+		var cerr error
+		c, cerr = scrapeWith(l.client, l.coordURL("/metrics"))
+		ps = make([]series, len(hosts))
 		var err error
 		for i, h := range hosts {
 			if err == nil {
@@ -198,14 +187,16 @@ func (l *tlsLab) poll(t *testing.T, timeout time.Duration, what string, hosts []
 		}
 		if err == nil {
 			if err = cond(c, ps); err == nil {
-				return c, ps
+				return true
 			}
 			if cerr != nil {
 				err = fmt.Errorf("%w (coordinator: %v)", err, cerr)
 			}
 		}
 		last = err
-		time.Sleep(200 * time.Millisecond)
+		return false
+	}) {
+		return c, ps
 	}
 	t.Fatalf("after %v: %s: %v", timeout, what, last)
 	return nil, nil

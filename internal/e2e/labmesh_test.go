@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/netlab"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // Ports used in the lab mesh.
@@ -114,18 +114,7 @@ func (m *labMesh) startProbe(t *testing.T, site string, extra ...string) *exec.C
 
 func (m *labMesh) waitReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := m.client.Get(m.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("coordinator at %s not ready within 15 s", m.base)
+	waitHTTPOK(t, m.client, m.base+"/readyz", 15*time.Second, "the coordinator")
 }
 
 // metricsURL is the coordinator's /metrics.
@@ -274,18 +263,15 @@ var errNotYet = errors.New("not yet")
 // pollPaths reads /api/v1/paths until f accepts it or timeout passes.
 func (m *labMesh) pollPaths(t *testing.T, timeout time.Duration, window func() time.Duration, f func([]apiPath) error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	var last error
-	for ctx.Err() == nil {
+	if !waitfor.Poll(timeout, func() bool {
 		ps, err := m.paths(window())
 		if err == nil {
-			if err = f(ps); err == nil {
-				return
-			}
+			err = f(ps)
 		}
 		last = err
-		time.Sleep(200 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("after %v: %v", timeout, last)
 	}
-	t.Fatalf("after %v: %v", timeout, last)
 }

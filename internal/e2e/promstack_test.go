@@ -20,6 +20,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/deploy"
 	"github.com/linkmesh/linkmesh/internal/netlab"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -220,18 +221,7 @@ scrape_configs:
 
 func (s *promStack) waitReady(t *testing.T, u, what string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := s.client.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s not ready at %s within 30 s", what, u)
+	waitHTTPOK(t, s.client, u, 30*time.Second, what)
 }
 
 // promSeries is one series of a query result.
@@ -307,14 +297,13 @@ func (s *promStack) series(selector string, start, end time.Time) ([]promSeries,
 // waitQuery evaluates expr until ok accepts the result or timeout passes.
 func (s *promStack) waitQuery(t *testing.T, timeout time.Duration, expr string, ok func([]promSeries) bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
 	var last []promSeries
 	var err error
-	for time.Now().Before(deadline) {
-		if last, err = s.query(expr); err == nil && ok(last) {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
+	if waitfor.Poll(timeout, func() bool {
+		last, err = s.query(expr)
+		return err == nil && ok(last)
+	}) {
+		return
 	}
 	t.Fatalf("after %v: %s: last result %+v (error %v)", timeout, expr, last, err)
 }
@@ -400,12 +389,12 @@ func (w *webhook) matching(since time.Time, status string, kv ...string) []notif
 // wait polls until a notification received since since matches, or timeout.
 func (w *webhook) wait(t *testing.T, timeout time.Duration, since time.Time, status string, kv ...string) notification {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if got := w.matching(since, status, kv...); len(got) > 0 {
-			return got[0]
-		}
-		time.Sleep(50 * time.Millisecond)
+	var got []notification
+	if waitfor.Poll(timeout, func() bool {
+		got = w.matching(since, status, kv...)
+		return len(got) > 0
+	}) {
+		return got[0]
 	}
 	t.Fatalf("after %v: no %s notification with %v reached the webhook; received:\n%s", timeout, status, kv, w.dump())
 	return notification{}

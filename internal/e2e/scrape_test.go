@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -125,19 +126,18 @@ func waitMetrics(t testing.TB, url string, timeout time.Duration, what string, c
 func waitMetricsWith(t testing.TB, client *http.Client, url string, timeout time.Duration, what string, cond func(series) bool) (series, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(timeout)
 	var last series
 	var lastErr error
-	for time.Now().Before(deadline) {
+	if waitfor.Poll(timeout, func() bool {
 		s, err := scrapeWith(client, url)
-		if err == nil {
-			last = s
-			if cond(s) {
-				return s, time.Since(start)
-			}
-		}
 		lastErr = err
-		time.Sleep(100 * time.Millisecond)
+		if err != nil {
+			return false
+		}
+		last = s
+		return cond(s)
+	}) {
+		return last, time.Since(start)
 	}
 	t.Fatalf("after %v: %s did not happen (last scrape error: %v)\nlast linkmesh_path series:\n%s", timeout, what, lastErr, dumpPaths(last))
 	return nil, 0

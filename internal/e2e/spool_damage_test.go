@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/probe"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -140,22 +141,18 @@ paths:
 	// Every attempt the restarted probe made (scraped first) is counted by the
 	// coordinator (scraped after): at some scrape none is in flight.
 	var attempts, counted, missing float64
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	if !waitfor.Poll(20*time.Second, func() bool {
 		ps, perr := scrape(probeURL)
 		cs, cerr := scrape(coordURL)
-		if perr == nil && cerr == nil {
-			attempts = ps.sum("linkmesh_probe_attempts_total")
-			counted = cs.sum("linkmesh_path_probes_total", "source", "sql1") - before
-			missing = cs.sum("linkmesh_probe_missing_results_total", "probe", "sql1")
-			if attempts >= 15 && counted >= attempts {
-				break
-			}
+		if perr != nil || cerr != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 20 s: the restarted probe made %v attempts, the coordinator counted %v of sql1's results since; want every attempt counted", attempts, counted)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval, bounded by the deadline
+		attempts = ps.sum("linkmesh_probe_attempts_total")
+		counted = cs.sum("linkmesh_path_probes_total", "source", "sql1") - before
+		missing = cs.sum("linkmesh_probe_missing_results_total", "probe", "sql1")
+		return attempts >= 15 && counted >= attempts
+	}) {
+		t.Fatalf("after 20 s: the restarted probe made %v attempts, the coordinator counted %v of sql1's results since; want every attempt counted", attempts, counted)
 	}
 	// After damage at the end of the spool the probe skips to above its fence:
 	// the coordinator counts the skipped numbers as missing (at most 1,023 more

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/probe"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc"
@@ -88,23 +90,14 @@ func TestStandInLeaseExpiresWhenCoordinatorDies(t *testing.T) {
 
 	// A stand-in asked directly (no round) outlives several leases while the
 	// coordinator renews it.
-	deadline := time.Now().Add(15 * time.Second)
-	for coord.RequestStandIn(t.Context(), "sql1", uint32(held), time.Minute) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("sql1 never registered")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for !dialable(held) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no stand-in on %d", held)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for end := time.Now().Add(3 * lease); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if !dialable(held) {
-			t.Fatalf("the renewed stand-in on %d went away within %v", held, 3*lease)
-		}
+	waitfor.Cond(t, 15*time.Second, "sql1 registered", func() bool {
+		return coord.RequestStandIn(t.Context(), "sql1", uint32(held), time.Minute) == nil
+	})
+	waitfor.Cond(t, 15*time.Second, fmt.Sprintf("a stand-in on %d", held), func() bool { return dialable(held) })
+	// An absence over time (the stand-in never goes away) is seen only by
+	// watching for that time: three leases of real time.
+	if waitfor.Poll(3*lease, func() bool { return !dialable(held) }) {
+		t.Fatalf("the renewed stand-in on %d went away within %v", held, 3*lease)
 	}
 
 	conn, err := grpc.NewClient(coord.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -115,19 +108,14 @@ func TestStandInLeaseExpiresWhenCoordinatorDies(t *testing.T) {
 	api := linkmeshv1.NewMeshServiceClient(conn)
 	// Both probes connect (a round needs their plan streams).
 	var stream grpc.ServerStreamingClient[linkmeshv1.RunCheckResponse]
-	deadline = time.Now().Add(15 * time.Second)
-	for {
+	if !waitfor.Poll(15*time.Second, func() bool {
 		stream, err = api.RunCheck(t.Context(), &linkmeshv1.RunCheckRequest{Probe: "sql1", StandIn: true, SqlPort: uint32(port), Attempts: 10})
 		if err == nil {
 			_, err = stream.Recv()
 		}
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("RunCheck: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("RunCheck: %v", err)
 	}
 	for {
 		resp, err := stream.Recv()
@@ -164,18 +152,16 @@ func TestStandInLeaseExpiresWhenCoordinatorDies(t *testing.T) {
 	}
 
 	// Within the lease (plus slack for a loaded machine) both ports are free.
-	deadline = stopped.Add(lease + 8*time.Second)
 	for _, p := range []int{port, held} {
-		for {
-			lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err == nil {
+		var err error
+		if !waitfor.Poll(time.Until(stopped.Add(lease+8*time.Second)), func() bool {
+			var lis net.Listener
+			if lis, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
 				lis.Close()
-				break
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("port %d still held %v after the coordinator stopped (lease %v): %v", p, time.Since(stopped).Round(time.Millisecond), lease, err)
-			}
-			time.Sleep(50 * time.Millisecond)
+			return err == nil
+		}) {
+			t.Fatalf("port %d still held %v after the coordinator stopped (lease %v): %v", p, time.Since(stopped).Round(time.Millisecond), lease, err)
 		}
 	}
 	t.Logf("ports free %v after the coordinator stopped (lease %v)", time.Since(stopped).Round(time.Millisecond), lease)

@@ -11,6 +11,7 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/probe"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"google.golang.org/grpc"
@@ -149,13 +150,9 @@ func TestMTLSRefusesImpostors(t *testing.T) {
 				t.Fatal("the coordinator accepted the call")
 			}
 			t.Logf("refused: %v", err)
-			deadline := time.Now().Add(5 * time.Second)
-			for len(logs.lines(append([]string{"level=WARN"}, tt.logWant...)...)) == 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("no log line with %q", tt.logWant)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			waitfor.Cond(t, 5*time.Second, fmt.Sprintf("a log line with %q", tt.logWant), func() bool {
+				return len(logs.lines(append([]string{"level=WARN"}, tt.logWant...)...)) > 0
+			})
 		})
 	}
 	s, err := scrape("http://" + coord.HTTPAddr().String() + "/metrics")

@@ -75,11 +75,13 @@ func TestLogWriterKinds(t *testing.T) {
 	if c := strings.Count(out, "level=INFO"); c != 5 {
 		t.Errorf("info lines: %d, want 5 (not limited)", c)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(logs.String(), "suppressed=4") {
+	waitfor.Poll(5*time.Second, func() bool {
+		if strings.Contains(logs.String(), "suppressed=4") {
+			return true
+		}
 		l.Printf("[ERR] memberlist: Decrypt packet failed: no key from=127.0.0.1:2000")
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	if !strings.Contains(logs.String(), "suppressed=") {
 		t.Errorf("no line carried the count held back:\n%s", logs.String())
 	}

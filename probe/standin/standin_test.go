@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 )
 
@@ -94,12 +95,8 @@ func TestServesAndReleasesWhenWithdrawn(t *testing.T) {
 		t.Fatal("nothing served on the stand-in port")
 	}
 	reqs <- nil
-	deadline := time.Now().Add(5 * time.Second)
-	for len(m.Statuses()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("statuses after withdrawal: %v", m.Statuses())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !waitfor.Poll(5*time.Second, func() bool { return len(m.Statuses()) == 0 }) {
+		t.Fatalf("statuses after withdrawal: %v", m.Statuses())
 	}
 	lis, err := net.Listen("tcp", addr(port)) // released before the status went
 	if err != nil {
