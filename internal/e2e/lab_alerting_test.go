@@ -15,6 +15,7 @@ import (
 
 	"github.com/linkmesh/linkmesh/internal/dashboard"
 	"github.com/linkmesh/linkmesh/internal/netlab"
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 )
 
 // labEchoRules are added to labPolicy when this linkmesh accepts the echo kind,
@@ -196,11 +197,14 @@ func TestLabAlerting(t *testing.T) {
 	if min := time.Now().Add(5 * time.Second); watchUntil.Before(min) {
 		watchUntil = min
 	}
-	for time.Now().Before(watchUntil) {
-		if n := ps.hook.matching(killAt, "firing", "alertname", "LinkmeshPathDown"); len(n) > 0 {
-			t.Fatalf("a dead probe paged as a broken path: LinkmeshPathDown %v", n[0].Labels)
-		}
-		time.Sleep(250 * time.Millisecond)
+	// An absence (no page) is seen only by watching, in real time, for as
+	// long as the alert would need to fire.
+	var paged []notification
+	if waitfor.Poll(time.Until(watchUntil), func() bool {
+		paged = ps.hook.matching(killAt, "firing", "alertname", "LinkmeshPathDown")
+		return len(paged) > 0
+	}) {
+		t.Fatalf("a dead probe paged as a broken path: LinkmeshPathDown %v", paged[0].Labels)
 	}
 	r, err := ps.queryRange(`ALERTS{alertname="LinkmeshPathDown", alertstate="firing"}`, killAt, time.Now(), time.Second)
 	if err != nil {

@@ -78,7 +78,8 @@ func TestLabFaultsOnOneDirection(t *testing.T) {
 				v, ok := upValue(s, b.src, b.dst, b.port)
 				return ok && v == 0 && resultCount(s, b.src, b.dst, b.port, tt.result) > resultCount(before, b.src, b.dst, b.port, tt.result)
 			})
-			// Let a few more attempts run on the other paths while the fault holds.
+			// Let a few more attempts run on the other paths while the fault holds
+			// (real processes in the lab: only real time passes there).
 			time.Sleep(2 * time.Second)
 			during := m.scrape(t)
 			for _, p := range labPaths {

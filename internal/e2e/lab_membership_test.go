@@ -93,7 +93,7 @@ func TestLabGossipCutBetweenSitesKeepsPathsOK(t *testing.T) {
 	defer inj.Remove()
 	before := m.scrape(t)
 	// Long enough for memberlist (WAN timing: 5 s probe interval) to have tried
-	// direct pings across the cut several times.
+	// direct pings across the cut several times: real time, real processes.
 	time.Sleep(25 * time.Second)
 	during := m.scrape(t)
 	for _, p := range labPaths {

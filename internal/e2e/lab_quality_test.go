@@ -43,6 +43,7 @@ func TestLabLossShowsAsRetransmitsNotDown(t *testing.T) {
 	}
 	start := time.Now()
 	// Long enough for ~45 attempts: P(no SYN lost at all) ≈ 0.81^45 ≈ 0.
+	// Real time: the probes are processes in the lab, measuring real loss.
 	time.Sleep(20 * time.Second)
 	during := m.scrape(t)
 	if err := inj.Remove(); err != nil {
@@ -109,7 +110,7 @@ paths:
 			}
 			defer inj.Remove()
 		}
-		time.Sleep(300 * time.Millisecond) // let attempts begun before the change finish
+		time.Sleep(300 * time.Millisecond) // real time: let the lab probes' attempts begun before the change finish
 		since := time.Now()
 		m.pollPaths(t, 30*time.Second, func() time.Duration { return time.Since(since) }, func(ps []apiPath) error {
 			for _, p := range ps {

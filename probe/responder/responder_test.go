@@ -193,7 +193,7 @@ func TestHandshakeDeadlineIsAbsolute(t *testing.T) {
 	var err error
 	for i := 0; i < len(hello) && err == nil; i++ { // a byte every 50 ms
 		_, err = c.Write(hello[i : i+1])
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // real time: a slow client over a real socket is the scenario
 	}
 	assertClosed(t, c)
 	if took := time.Since(start); took > 2*time.Second {
