@@ -114,7 +114,7 @@ type Options struct {
 // anything runs) and builds the server. With cfg.TLS set it serves mTLS only,
 // else plain gRPC. With cfg.State.Dir set it restores the last checkpoint from
 // there and acks only what is durable.
-func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error) {
+func New(cfg *config.Config, opts Options, logger *slog.Logger) (_ *Server, err error) {
 	s := &Server{
 		logger: logger,
 		store:  pathstate.New(time.Now),
@@ -126,6 +126,57 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 	s.store.SetClockSkew(func() time.Duration { return s.cfg.Load().MaxClockSkew })
 	s.store.SetAside(round.Owns) // a round's results go to the round, not into paths
 	s.plans = plan.New(s.store, s.cfg.Load, logger, opts.StandInLease)
+	srvMetrics := s.initMetrics(cfg)
+	s.initGate(cfg)
+	s.rounds = s.newRounds(opts.CheckTimes)
+	if s.grpc, err = s.newGRPC(cfg, srvMetrics); err != nil {
+		return nil, err
+	}
+
+	// What New opens is closed again, newest first, when a later step fails.
+	var opened []func()
+	defer func() {
+		if err != nil {
+			for i := len(opened) - 1; i >= 0; i-- {
+				opened[i]()
+			}
+		}
+	}()
+	if cfg.State.Dir != "" {
+		if s.state, err = statedir.OpenSaver(cfg.State.Dir, cfg.State.SnapshotInterval, s.store, s.reg, logger.With("component", "state")); err != nil {
+			return nil, err
+		}
+		opened = append(opened, s.state.Close)
+	}
+	s.applyForget(cfg)
+	webFile := opts.WebConfigFile
+	if webFile == "" {
+		webFile = cfg.Web.ConfigFile
+	}
+	if err := web.Validate(webFile); err != nil {
+		return nil, fmt.Errorf("web config file %s: %w", webFile, err)
+	}
+	s.initHTTP(logger, webFile)
+	if s.grpcLis, err = net.Listen("tcp", cfg.Listen.GRPC); err != nil {
+		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.Listen.GRPC, err)
+	}
+	opened = append(opened, func() { s.grpcLis.Close() })
+	if s.httpLis, err = net.Listen("tcp", cfg.Listen.HTTP); err != nil {
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.Listen.HTTP, err)
+	}
+	opened = append(opened, func() { s.httpLis.Close() })
+	if !cfg.Gossip.Disabled {
+		if err := s.joinGossip(cfg, opts); err != nil {
+			return nil, err
+		}
+	}
+	s.grpcLis = s.gate.Listener(s.grpcLis)
+	return s, nil
+}
+
+// initMetrics registers the coordinator's own metrics and the exporter, and
+// returns the gRPC server metrics for the interceptors.
+func (s *Server) initMetrics(cfg *config.Config) *grpcprom.ServerMetrics {
 	// The store keeps these two (in its checkpoints too, so that with a state
 	// directory they continue across a restart or a crash).
 	s.ingested = prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -157,7 +208,11 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	return srvMetrics
+}
 
+// initGate builds the admission gate from cfg's limits.
+func (s *Server) initGate(cfg *config.Config) {
 	secure := cfg.TLS.CA != ""
 	s.gate = admit.New(admit.Limits{
 		MaxConnections:            cfg.Limits.MaxConnections,
@@ -167,8 +222,12 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		RequestsPerSecondPerProbe: cfg.Limits.RequestsPerSecondPerProbe,
 		MaxTrackedProbes:          2 * cfg.Limits.MaxProbes,
 		MaxBatch:                  pathstate.MaxBatch,
-	}, secure, logger.With("component", "admit"), s.reg)
-	s.rounds = s.newRounds(opts.CheckTimes)
+	}, secure, s.logger.With("component", "admit"), s.reg)
+}
+
+// newGRPC builds the gRPC server: limits, keepalives, mTLS when cfg.TLS is
+// set, and the interceptors (metrics, panic recovery, admission).
+func (s *Server) newGRPC(cfg *config.Config, srvMetrics *grpcprom.ServerMetrics) (*grpc.Server, error) {
 	gopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
@@ -177,88 +236,55 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (*Server, error)
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, MaxConnectionIdle: 5 * time.Minute}),
 	}
-	if secure {
+	if cfg.TLS.CA != "" {
 		files := tlsconf.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key}
-		src, err := tlsconf.NewSource(files, logger.With("component", "tls"))
+		src, err := tlsconf.NewSource(files, s.logger.With("component", "tls"))
 		if err != nil {
 			return nil, err
 		}
 		gopts = append(gopts, grpc.Creds(tlsconf.ServerCredentials(src, s.gate.HandshakeHook())))
 	}
-	if cfg.State.Dir != "" {
-		var err error
-		if s.state, err = statedir.OpenSaver(cfg.State.Dir, cfg.State.SnapshotInterval, s.store, s.reg, logger.With("component", "state")); err != nil {
-			return nil, err
-		}
-	}
-	s.applyForget(cfg)
-
 	recoveryOpt := recovery.WithRecoveryHandler(func(p any) error {
-		logger.Error("panic in gRPC handler", "panic", p)
+		s.logger.Error("panic in gRPC handler", "panic", p)
 		return status.Error(codes.Internal, "internal error")
 	})
 	gopts = append(gopts,
 		grpc.ChainUnaryInterceptor(srvMetrics.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoveryOpt), s.gate.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(srvMetrics.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoveryOpt), s.gate.StreamInterceptor()),
 	)
-	s.grpc = grpc.NewServer(gopts...)
-	linkmeshv1.RegisterMeshServiceServer(s.grpc, &service{s: s})
-	srvMetrics.InitializeMetrics(s.grpc)
-	webFile := opts.WebConfigFile
-	if webFile == "" {
-		webFile = cfg.Web.ConfigFile
-	}
-	if err := web.Validate(webFile); err != nil {
-		s.closeState()
-		return nil, fmt.Errorf("web config file %s: %w", webFile, err)
-	}
-	s.initHTTP(logger, webFile)
-
-	var err error
-	if s.grpcLis, err = net.Listen("tcp", cfg.Listen.GRPC); err != nil {
-		s.closeState()
-		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.Listen.GRPC, err)
-	}
-	if s.httpLis, err = net.Listen("tcp", cfg.Listen.HTTP); err != nil {
-		s.grpcLis.Close()
-		s.closeState()
-		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.Listen.HTTP, err)
-	}
-	if !cfg.Gossip.Disabled {
-		key := opts.MeshKey
-		var accepted [][]byte
-		if key == nil && cfg.MeshKeyFile != "" {
-			if key, accepted, err = meshkey.LoadRing(cfg.MeshKeyFile); err != nil {
-				s.closeListeners()
-				return nil, err
-			}
-		}
-		if key == nil && !opts.Insecure {
-			s.closeListeners()
-			return nil, errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or turn gossip off with gossip: {disabled: true} (a test setup without TLS may use --insecure for clear-text gossip)")
-		}
-		if key == nil {
-			logger.Warn("gossip without a mesh key: membership travels in clear text and any host can join")
-		}
-		if err := s.startGossip(key, accepted); err != nil {
-			s.closeListeners()
-			return nil, err
-		}
-	}
-	s.grpcLis = s.gate.Listener(s.grpcLis)
-	return s, nil
+	srv := grpc.NewServer(gopts...)
+	linkmeshv1.RegisterMeshServiceServer(srv, &service{s: s})
+	srvMetrics.InitializeMetrics(srv)
+	return srv, nil
 }
 
-func (s *Server) closeState() {
-	if s.state != nil {
-		s.state.Close()
+// joinGossip loads the mesh key (or refuses to gossip in clear text without
+// opts.Insecure) and makes the coordinator a gossip member.
+func (s *Server) joinGossip(cfg *config.Config, opts Options) error {
+	key := opts.MeshKey
+	var accepted [][]byte
+	if key == nil && cfg.MeshKeyFile != "" {
+		var err error
+		if key, accepted, err = meshkey.LoadRing(cfg.MeshKeyFile); err != nil {
+			return err
+		}
 	}
+	if key == nil && !opts.Insecure {
+		return errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or turn gossip off with gossip: {disabled: true} (a test setup without TLS may use --insecure for clear-text gossip)")
+	}
+	if key == nil {
+		s.logger.Warn("gossip without a mesh key: membership travels in clear text and any host can join")
+	}
+	return s.startGossip(key, accepted)
 }
 
+// closeListeners releases what New opened, for a server that will not Run.
 func (s *Server) closeListeners() {
 	s.grpcLis.Close()
 	s.httpLis.Close()
-	s.closeState()
+	if s.state != nil {
+		s.state.Close()
+	}
 }
 
 // GRPCAddr is the address the gRPC API listens on.
