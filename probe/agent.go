@@ -185,7 +185,7 @@ type Agent struct {
 
 // New validates cfg and opens the responder's listener (so a port in use fails
 // here, before anything runs).
-func New(cfg Config, logger *slog.Logger) (*Agent, error) {
+func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -194,19 +194,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		logger: logger,
 		buf:    report.NewBuffer(cfg.BufferSize),
 	}
-	rcfg := responder.Config{Key: cfg.MeshKey, Accepted: cfg.MeshKeysAccepted, MaxConns: cfg.ResponderMaxConns, Name: cfg.Name}
-	id := echoIdentity{name: cfg.Name}
-	if src := cfg.TLS; src != nil {
-		rcfg.Certificate = func() *tls.Certificate { return &src.Current().Cert }
-		id.roots = func() *x509.CertPool { return src.Current().Pool }
-	}
-	a.probers = probers(cfg.MeshKey, cfg.MeshKeysAccepted, cfg.DNSServer, id)
-	a.responder = responder.New(rcfg, logger.With("component", "responder"))
-	// Stand-ins listen on the responder's host: all addresses for ":5023",
-	// loopback only for a responder on loopback (the demo, tests).
-	standInHost, _, _ := net.SplitHostPort(cfg.Responder)
-	a.standIns = standin.New(a.responder.Serve, standInHost, logger.With("component", "stand-in"))
-	a.standIns.AllowPorts(cfg.StandInPorts)
+	a.initProbers()
 	if len(cfg.MeshKey) == 0 {
 		logger.Warn("no mesh key (--mesh-key-file): echo paths to and from this probe will fail; tcp and dns paths work")
 	}
@@ -222,36 +210,32 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		}
 	}
 	a.metrics = newMetrics(a.buf)
+
+	// What New opens is closed again, newest first, when a later step fails.
+	opened := []func(){func() { a.buf.Close() }}
+	defer func() {
+		if err != nil {
+			for i := len(opened) - 1; i >= 0; i-- {
+				opened[i]()
+			}
+		}
+	}()
 	var advertise string
 	if cfg.Responder != "" {
-		lis, err := net.Listen("tcp", cfg.Responder)
-		if err != nil {
-			a.buf.Close()
+		if a.lis, err = net.Listen("tcp", cfg.Responder); err != nil {
 			return nil, fmt.Errorf("responder: listen on %s: %w (another program holds the port? choose another with --responder)", cfg.Responder, err)
 		}
-		a.lis = lis
-		advertise = advertiseAddress(cfg.Advertise, lis.Addr())
+		opened = append(opened, func() { a.lis.Close() })
+		advertise = advertiseAddress(cfg.Advertise, a.lis.Addr())
 	}
 	if cfg.Metrics != "" {
-		lis, err := net.Listen("tcp", cfg.Metrics)
-		if err != nil {
-			if a.lis != nil {
-				a.lis.Close()
-			}
-			a.buf.Close()
+		if a.metricsLis, err = net.Listen("tcp", cfg.Metrics); err != nil {
 			return nil, fmt.Errorf("metrics: listen on %s: %w (choose another with --metrics)", cfg.Metrics, err)
 		}
-		a.metricsLis = lis
+		opened = append(opened, func() { a.metricsLis.Close() })
 	}
 	if cfg.Gossip != nil {
 		if err := a.startGossip(advertise); err != nil {
-			if a.lis != nil {
-				a.lis.Close()
-			}
-			if a.metricsLis != nil {
-				a.metricsLis.Close()
-			}
-			a.buf.Close()
 			return nil, err
 		}
 		if cfg.Advertise == "" && a.lis != nil {
@@ -273,6 +257,24 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		Epoch:            epoch,
 	}
 	return a, nil
+}
+
+// initProbers builds the probe kinds, the responder and the stand-in manager.
+func (a *Agent) initProbers() {
+	cfg := a.cfg
+	rcfg := responder.Config{Key: cfg.MeshKey, Accepted: cfg.MeshKeysAccepted, MaxConns: cfg.ResponderMaxConns, Name: cfg.Name}
+	id := echoIdentity{name: cfg.Name}
+	if src := cfg.TLS; src != nil {
+		rcfg.Certificate = func() *tls.Certificate { return &src.Current().Cert }
+		id.roots = func() *x509.CertPool { return src.Current().Pool }
+	}
+	a.probers = probers(cfg.MeshKey, cfg.MeshKeysAccepted, cfg.DNSServer, id)
+	a.responder = responder.New(rcfg, a.logger.With("component", "responder"))
+	// Stand-ins listen on the responder's host: all addresses for ":5023",
+	// loopback only for a responder on loopback (the demo, tests).
+	standInHost, _, _ := net.SplitHostPort(cfg.Responder)
+	a.standIns = standin.New(a.responder.Serve, standInHost, a.logger.With("component", "stand-in"))
+	a.standIns.AllowPorts(cfg.StandInPorts)
 }
 
 // advertiseAddress combines the --advertise host (or host:port) with the port the
