@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"strconv"
@@ -20,40 +21,8 @@ import (
 func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	host, _ := os.Hostname()
-	cfg := probe.Config{Labels: map[string]string{}}
-	var coords, join, standIns listFlag
-	var insecureFlag, noGossip bool
-	var keyFile, planCache, serverName, dnsServer string
-	var tf tlsFlags
-	gc := probe.GossipConfig{}
-	var lf logFlags
-	fs.StringVar(&cfg.Name, "name", host, "unique name of this probe in the mesh")
-	fs.StringVar(&cfg.Site, "site", "", "site this probe stands in, e.g. sql (beside SQL Server) or mi (in the MI's VNet) (required)")
-	fs.Var(labelFlag(cfg.Labels), "label", "key=value label the path policy can select on (repeatable)")
-	fs.Var(&coords, "coordinator", "coordinator gRPC address host:port (repeatable or comma-separated; the probe reports to all)")
-	fs.StringVar(&cfg.Responder, "responder", ":5023", "responder listen address other probes measure against (\"\" disables it)")
-	fs.StringVar(&cfg.Advertise, "advertise", "", "host or host:port other probes reach the responder at (default: the address the coordinator sees)")
-	fs.IntVar(&cfg.BufferSize, "buffer", 100000, "results kept while no coordinator takes them; beyond it the oldest are dropped and counted")
-	fs.StringVar(&cfg.SpoolDir, "spool-dir", "", "keep unacked results on disk here too, so a restart loses none (the epoch and sequence numbers continue)")
-	fs.StringVar(&cfg.Metrics, "metrics", "", "serve the probe's own /metrics on this address, e.g. :9023 (off by default: a probe opens no port it was not asked to)")
-	fs.StringVar(&cfg.WebConfigFile, webConfigFlag, "", webConfigUsage+"; needs --metrics")
-	fs.Float64Var(&cfg.ReplayRate, "replay-rate", 1000, "results per second sent to each coordinator at most (paces the replay of a backlog)")
-	tf.register(fs, "this probe's certificate (linkmesh certs probe --name NAME; its name must equal --name); it also proves this probe's name to other probes' echo attempts, which then require the same proof from every responder")
-	fs.StringVar(&serverName, "tls-server-name", "", "name to check the coordinator's certificate against (default: the host in --coordinator)")
-	fs.BoolVar(&insecureFlag, "insecure", false, "use plain gRPC without TLS: results and plans in clear text, no proof of who is who (never across untrusted networks); allows gossip without a mesh key")
-	fs.StringVar(&keyFile, "mesh-key-file", "", "file with the mesh key: encrypts gossip and authenticates the echo hello, so every probe of the mesh needs the same one; create one with `linkmesh certs mesh-key`")
-	fs.IntVar(&cfg.ResponderMaxConns, "responder-max-conns", 64, "connections the responder handles at once (the oldest unfinished hello is dropped to make room)")
-	fs.Var(&standIns, "stand-in", "serve the responder protocol on this port (e.g. 5022) for as long as the probe runs, in place of an endpoint that does not exist yet (repeatable; SQL Server cannot create its endpoint on a port the probe holds)")
-	fs.Var((*portList)(&cfg.StandInPorts), "stand-in-ports", "ports a coordinator's check round may ask this probe to serve a stand-in on (comma-separated; others are refused, never bound; default 5022)")
-	fs.BoolVar(&noGossip, "no-gossip", false, "stay out of the gossip cluster (the coordinator then knows this probe only by its reports)")
-	fs.StringVar(&gc.Bind, "gossip-bind", ":7946", "gossip listen address, TCP and UDP")
-	fs.StringVar(&gc.Advertise, "gossip-advertise", "", "host[:port] other members reach this probe's gossip at (NAT)")
-	fs.Var(&join, "join", "gossip seed host[:port] (repeatable; default: the --coordinator hosts on port 7946)")
-	fs.StringVar(&gc.Profile, "gossip-profile", "wan", "gossip timing: wan (sites across VPN/ExpressRoute), lan or local")
-	fs.StringVar(&planCache, "plan-cache", "default", "file that keeps the latest plan so probing goes on across restarts while no coordinator answers (\"default\": in the user cache directory; \"off\" disables)")
-	fs.StringVar(&dnsServer, "dns-server", "", "send the dns kind's queries to this DNS server (IP[:port]) instead of the system's, e.g. the DNS server of the MI's VNet")
-	lf.register(fs, "info")
+	f := probeFlags{cfg: probe.Config{Labels: map[string]string{}}}
+	f.register(fs)
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: linkmesh probe --site SITE --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert NAME.crt --tls-key NAME.key --mesh-key-file FILE | --insecure) [flags]\n\n")
 		fs.PrintDefaults()
@@ -61,69 +30,17 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	logger, err := lf.logger(stderr)
+	logger, err := f.lf.logger(stderr)
 	if err != nil {
 		return err
 	}
-	cfg.Coordinators = coords
-	cfg.Creds = insecure.NewCredentials() // replaced below unless --insecure
-	for _, p := range standIns {
-		n, err := strconv.ParseUint(p, 10, 16)
-		if err != nil || n == 0 {
-			return usageErrorf("--stand-in %q: give a TCP port, e.g. 5022", p)
-		}
-		cfg.StandIns = append(cfg.StandIns, uint32(n))
+	if err := f.config(); err != nil {
+		return err
 	}
-	cfg.Insecure = insecureFlag
-	if dnsServer != "" {
-		if cfg.DNSServer, err = parseDNSServer(dnsServer); err != nil {
-			return &UsageError{Err: err}
-		}
+	if err := f.credentials(logger); err != nil {
+		return err
 	}
-	if !noGossip {
-		gc.Join = join
-		cfg.Gossip = &gc
-	}
-	if keyFile != "" {
-		if cfg.MeshKey, cfg.MeshKeysAccepted, err = meshkey.LoadRing(keyFile); err != nil {
-			return &UsageError{Err: err}
-		}
-	}
-	switch planCache {
-	case "default":
-		cfg.PlanCache = probe.DefaultPlanCache(cfg.Name)
-	case "off", "":
-	default:
-		cfg.PlanCache = planCache
-	}
-	if err := cfg.Validate(); err != nil {
-		return &UsageError{Err: err}
-	}
-	switch {
-	case insecureFlag && !tf.empty():
-		return usageErrorf("probe: --insecure and --tls-* exclude each other; drop one")
-	case insecureFlag:
-		logger.Warn("gRPC without TLS (--insecure): results and plans travel in clear text, and the coordinator cannot tell this probe from an impostor")
-		cfg.Creds = insecure.NewCredentials()
-	default:
-		if err := tf.files().Check("--tls-"); err != nil {
-			return &UsageError{Err: fmt.Errorf("probe: %w, or pass --insecure", err)}
-		}
-		src, err := tlsconf.NewSource(tf.files(), logger.With("component", "tls"))
-		if err != nil {
-			return &UsageError{Err: err}
-		}
-		name, err := tlsconf.ProbeName(src.Current().Leaf)
-		if err != nil {
-			return &UsageError{Err: fmt.Errorf("--tls-cert %s: %w; issue one with `linkmesh certs probe --name %s`", tf.cert, err, cfg.Name)}
-		}
-		if name != cfg.Name {
-			return usageErrorf("--tls-cert %s is for probe %q, but --name is %q: the coordinator would refuse every call; use --name %s or issue a certificate with `linkmesh certs probe --name %s`", tf.cert, name, cfg.Name, name, cfg.Name)
-		}
-		cfg.Creds = tlsconf.ClientCredentials(src, serverName)
-		cfg.TLS = src // the echo hello proves and checks probe names with it
-	}
-	a, err := probe.New(cfg, logger)
+	a, err := probe.New(f.cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -131,6 +48,119 @@ func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// probeFlags are the flags of `linkmesh probe`; cfg collects what they set.
+type probeFlags struct {
+	cfg                                       probe.Config
+	coords, join, standIns                    listFlag
+	insecure, noGossip                        bool
+	keyFile, planCache, serverName, dnsServer string
+	tf                                        tlsFlags
+	gc                                        probe.GossipConfig
+	lf                                        logFlags
+}
+
+func (f *probeFlags) register(fs *flag.FlagSet) {
+	host, _ := os.Hostname()
+	fs.StringVar(&f.cfg.Name, "name", host, "unique name of this probe in the mesh")
+	fs.StringVar(&f.cfg.Site, "site", "", "site this probe stands in, e.g. sql (beside SQL Server) or mi (in the MI's VNet) (required)")
+	fs.Var(labelFlag(f.cfg.Labels), "label", "key=value label the path policy can select on (repeatable)")
+	fs.Var(&f.coords, "coordinator", "coordinator gRPC address host:port (repeatable or comma-separated; the probe reports to all)")
+	fs.StringVar(&f.cfg.Responder, "responder", ":5023", "responder listen address other probes measure against (\"\" disables it)")
+	fs.StringVar(&f.cfg.Advertise, "advertise", "", "host or host:port other probes reach the responder at (default: the address the coordinator sees)")
+	fs.IntVar(&f.cfg.BufferSize, "buffer", 100000, "results kept while no coordinator takes them; beyond it the oldest are dropped and counted")
+	fs.StringVar(&f.cfg.SpoolDir, "spool-dir", "", "keep unacked results on disk here too, so a restart loses none (the epoch and sequence numbers continue)")
+	fs.StringVar(&f.cfg.Metrics, "metrics", "", "serve the probe's own /metrics on this address, e.g. :9023 (off by default: a probe opens no port it was not asked to)")
+	fs.StringVar(&f.cfg.WebConfigFile, webConfigFlag, "", webConfigUsage+"; needs --metrics")
+	fs.Float64Var(&f.cfg.ReplayRate, "replay-rate", 1000, "results per second sent to each coordinator at most (paces the replay of a backlog)")
+	f.tf.register(fs, "this probe's certificate (linkmesh certs probe --name NAME; its name must equal --name); it also proves this probe's name to other probes' echo attempts, which then require the same proof from every responder")
+	fs.StringVar(&f.serverName, "tls-server-name", "", "name to check the coordinator's certificate against (default: the host in --coordinator)")
+	fs.BoolVar(&f.insecure, "insecure", false, "use plain gRPC without TLS: results and plans in clear text, no proof of who is who (never across untrusted networks); allows gossip without a mesh key")
+	fs.StringVar(&f.keyFile, "mesh-key-file", "", "file with the mesh key: encrypts gossip and authenticates the echo hello, so every probe of the mesh needs the same one; create one with `linkmesh certs mesh-key`")
+	fs.IntVar(&f.cfg.ResponderMaxConns, "responder-max-conns", 64, "connections the responder handles at once (the oldest unfinished hello is dropped to make room)")
+	fs.Var(&f.standIns, "stand-in", "serve the responder protocol on this port (e.g. 5022) for as long as the probe runs, in place of an endpoint that does not exist yet (repeatable; SQL Server cannot create its endpoint on a port the probe holds)")
+	fs.Var((*portList)(&f.cfg.StandInPorts), "stand-in-ports", "ports a coordinator's check round may ask this probe to serve a stand-in on (comma-separated; others are refused, never bound; default 5022)")
+	fs.BoolVar(&f.noGossip, "no-gossip", false, "stay out of the gossip cluster (the coordinator then knows this probe only by its reports)")
+	fs.StringVar(&f.gc.Bind, "gossip-bind", ":7946", "gossip listen address, TCP and UDP")
+	fs.StringVar(&f.gc.Advertise, "gossip-advertise", "", "host[:port] other members reach this probe's gossip at (NAT)")
+	fs.Var(&f.join, "join", "gossip seed host[:port] (repeatable; default: the --coordinator hosts on port 7946)")
+	fs.StringVar(&f.gc.Profile, "gossip-profile", "wan", "gossip timing: wan (sites across VPN/ExpressRoute), lan or local")
+	fs.StringVar(&f.planCache, "plan-cache", "default", "file that keeps the latest plan so probing goes on across restarts while no coordinator answers (\"default\": in the user cache directory; \"off\" disables)")
+	fs.StringVar(&f.dnsServer, "dns-server", "", "send the dns kind's queries to this DNS server (IP[:port]) instead of the system's, e.g. the DNS server of the MI's VNet")
+	f.lf.register(fs, "info")
+}
+
+// config completes f.cfg from the parsed flags (all but the TLS credentials)
+// and validates it.
+func (f *probeFlags) config() error {
+	f.cfg.Coordinators = f.coords
+	f.cfg.Creds = insecure.NewCredentials() // replaced below unless --insecure
+	for _, p := range f.standIns {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return usageErrorf("--stand-in %q: give a TCP port, e.g. 5022", p)
+		}
+		f.cfg.StandIns = append(f.cfg.StandIns, uint32(n))
+	}
+	f.cfg.Insecure = f.insecure
+	if f.dnsServer != "" {
+		var err error
+		if f.cfg.DNSServer, err = parseDNSServer(f.dnsServer); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+	if !f.noGossip {
+		f.gc.Join = f.join
+		f.cfg.Gossip = &f.gc
+	}
+	if f.keyFile != "" {
+		var err error
+		if f.cfg.MeshKey, f.cfg.MeshKeysAccepted, err = meshkey.LoadRing(f.keyFile); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+	switch f.planCache {
+	case "default":
+		f.cfg.PlanCache = probe.DefaultPlanCache(f.cfg.Name)
+	case "off", "":
+	default:
+		f.cfg.PlanCache = f.planCache
+	}
+	if err := f.cfg.Validate(); err != nil {
+		return &UsageError{Err: err}
+	}
+	return nil
+}
+
+// credentials sets f.cfg's gRPC credentials: plain under --insecure, else
+// mTLS from the --tls-* files, whose certificate must name this probe.
+func (f *probeFlags) credentials(logger *slog.Logger) error {
+	switch {
+	case f.insecure && !f.tf.empty():
+		return usageErrorf("probe: --insecure and --tls-* exclude each other; drop one")
+	case f.insecure:
+		logger.Warn("gRPC without TLS (--insecure): results and plans travel in clear text, and the coordinator cannot tell this probe from an impostor")
+		f.cfg.Creds = insecure.NewCredentials()
+	default:
+		if err := f.tf.files().Check("--tls-"); err != nil {
+			return &UsageError{Err: fmt.Errorf("probe: %w, or pass --insecure", err)}
+		}
+		src, err := tlsconf.NewSource(f.tf.files(), logger.With("component", "tls"))
+		if err != nil {
+			return &UsageError{Err: err}
+		}
+		name, err := tlsconf.ProbeName(src.Current().Leaf)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("--tls-cert %s: %w; issue one with `linkmesh certs probe --name %s`", f.tf.cert, err, f.cfg.Name)}
+		}
+		if name != f.cfg.Name {
+			return usageErrorf("--tls-cert %s is for probe %q, but --name is %q: the coordinator would refuse every call; use --name %s or issue a certificate with `linkmesh certs probe --name %s`", f.tf.cert, name, f.cfg.Name, name, f.cfg.Name)
+		}
+		f.cfg.Creds = tlsconf.ClientCredentials(src, f.serverName)
+		f.cfg.TLS = src // the echo hello proves and checks probe names with it
+	}
+	return nil
 }
 
 // parseDNSServer reads --dns-server: an IP address, with an optional port (53).
