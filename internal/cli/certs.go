@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/linkmesh/linkmesh/internal/keyfile"
@@ -53,102 +54,126 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		return flag.ErrHelp
 	}
 	what, args := args[0], args[1:]
-	fs := flag.NewFlagSet("certs "+what, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".", "directory of ca.crt/ca.key and of the files written")
-	force := fs.Bool("force", false, "replace existing files")
-	var key keyfile.Options
-	fs.StringVar(&key.Account, "acl-account", "", "Windows only: one more account that may read the key written, e.g. \"NT SERVICE\\linkmesh-probe\" (the probe service; it need not exist yet); SYSTEM, Administrators and you always can, nobody else")
+	c := certsFlags{fs: flag.NewFlagSet("certs "+what, flag.ContinueOnError), stdout: stdout}
+	c.fs.SetOutput(stderr)
+	c.fs.StringVar(&c.dir, "dir", ".", "directory of ca.crt/ca.key and of the files written")
+	c.fs.BoolVar(&c.force, "force", false, "replace existing files")
+	c.fs.StringVar(&c.key.Account, "acl-account", "", "Windows only: one more account that may read the key written, e.g. \"NT SERVICE\\linkmesh-probe\" (the probe service; it need not exist yet); SYSTEM, Administrators and you always can, nobody else")
 	switch what {
 	case "ca":
-		name := fs.String("name", "linkmesh CA", "the CA's name (Common Name)")
-		days := fs.Int("days", 3650, "validity in days")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		_, pair, err := pki.NewCA(*name, days2d(*days))
-		if err != nil {
-			return err
-		}
-		return writePair(stdout, pair, *dir, "ca", *force, key, "copy ca.crt to every probe and coordinator; keep ca.key offline (it issues certificates)")
+		return c.ca(args)
 	case "server", "probe", "operator":
-		name := fs.String("name", "", "the coordinator's, probe's or operator's name (required; a probe's must equal its --name)")
-		var sans listFlag
-		var site *string
-		switch what {
-		case "server":
-			fs.Var(&sans, "san", "host name or IP address probes use to reach the coordinator (repeatable or comma-separated; required)")
-		case "probe":
-			site = fs.String("site", "", "the probe's site (required; must equal the probe's --site: the coordinator refuses the probe under another site)")
-		}
-		days := fs.Int("days", 825, "validity in days")
-		caCert := fs.String("ca-cert", "", "the CA certificate (default DIR/ca.crt)")
-		caKey := fs.String("ca-key", "", "the CA key (default DIR/ca.key)")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if *name == "" {
-			return usageErrorf("certs %s: --name is required", what)
-		}
-		if !probeNameRe.MatchString(*name) {
-			return usageErrorf("certs %s: --name %q: use 1-63 letters, digits, '.', '_', ':', '-'", what, *name)
-		}
-		if site != nil && !siteRe.MatchString(*site) {
-			if *site == "" {
-				return usageErrorf("certs probe: --site is required (the probe's --site, e.g. sql or mi): the certificate binds the probe to it")
-			}
-			return usageErrorf("certs probe: --site %q: use 1-63 letters, digits, '.', '_', '-'", *site)
-		}
-		if *caCert == "" {
-			*caCert = filepath.Join(*dir, "ca.crt")
-		}
-		if *caKey == "" {
-			*caKey = filepath.Join(*dir, "ca.key")
-		}
-		ca, err := pki.LoadCA(*caCert, *caKey)
-		if err != nil {
-			return err
-		}
-		var pair pki.Pair
-		var next string
-		switch what {
-		case "server":
-			if len(sans) == 0 {
-				return usageErrorf("certs server: give the names or addresses probes dial with --san (e.g. --san coord.example.net,10.20.0.4)")
-			}
-			pair, err = ca.IssueServer(*name, sans, days2d(*days))
-			next = fmt.Sprintf("start the coordinator with --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key (or tls: in its config); probes dial one of %v", *name, *name, []string(sans))
-		case "probe":
-			pair, err = ca.IssueProbeSite(*name, *site, days2d(*days))
-			next = fmt.Sprintf("start the probe with --name %s --site %s --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key", *name, *site, *name, *name)
-		default:
-			pair, err = ca.IssueOperator(*name, days2d(*days))
-			next = fmt.Sprintf("run check rounds with linkmesh check --coordinator HOST:PORT --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key --probe <the SQL host's probe>", *name, *name)
-		}
-		if err != nil {
-			return err
-		}
-		return writePair(stdout, pair, *dir, *name, *force, key, next)
+		return c.issue(what, args)
 	case "mesh-key":
-		out := fs.String("out", "mesh.key", "file to write (mode 0600; on Windows readable by SYSTEM, Administrators, you and --acl-account only)")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if _, err := os.Stat(*out); err == nil && !*force {
-			return fmt.Errorf("%s exists; refusing to replace it (pass --force to overwrite; every member needs the same key)", *out)
-		}
-		k, err := meshkey.Generate()
-		if err != nil {
-			return err
-		}
-		if err := meshkey.WriteFor(*out, k, key); err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "wrote %s (copy it to every probe and coordinator of this mesh)\n", *out)
-		return err
+		return c.meshKey(args)
 	}
 	io.WriteString(stderr, certsUsage)
 	return usageErrorf("certs: unknown %q; use ca, server, probe, operator or mesh-key", what)
+}
+
+// certsFlags are the flags every `linkmesh certs` command shares.
+type certsFlags struct {
+	fs     *flag.FlagSet
+	stdout io.Writer
+	dir    string
+	force  bool
+	key    keyfile.Options
+}
+
+// ca creates a CA.
+func (c *certsFlags) ca(args []string) error {
+	name := c.fs.String("name", "linkmesh CA", "the CA's name (Common Name)")
+	days := c.fs.Int("days", 3650, "validity in days")
+	if err := parse(c.fs, args); err != nil {
+		return err
+	}
+	_, pair, err := pki.NewCA(*name, days2d(*days))
+	if err != nil {
+		return err
+	}
+	return writePair(c.stdout, pair, c.dir, "ca", c.force, c.key, "copy ca.crt to every probe and coordinator; keep ca.key offline (it issues certificates)")
+}
+
+// issue issues a server, probe or operator certificate from the CA.
+func (c *certsFlags) issue(what string, args []string) error {
+	fs := c.fs
+	name := fs.String("name", "", "the coordinator's, probe's or operator's name (required; a probe's must equal its --name)")
+	var sans listFlag
+	var site *string
+	switch what {
+	case "server":
+		fs.Var(&sans, "san", "host name or IP address probes use to reach the coordinator (repeatable or comma-separated; required)")
+	case "probe":
+		site = fs.String("site", "", "the probe's site (required; must equal the probe's --site: the coordinator refuses the probe under another site)")
+	}
+	days := fs.Int("days", 825, "validity in days")
+	caCert := fs.String("ca-cert", "", "the CA certificate (default DIR/ca.crt)")
+	caKey := fs.String("ca-key", "", "the CA key (default DIR/ca.key)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *name == "":
+		return usageErrorf("certs %s: --name is required", what)
+	case !probeNameRe.MatchString(*name):
+		return usageErrorf("certs %s: --name %q: use 1-63 letters, digits, '.', '_', ':', '-'", what, *name)
+	case site != nil && *site == "":
+		return usageErrorf("certs probe: --site is required (the probe's --site, e.g. sql or mi): the certificate binds the probe to it")
+	case site != nil && !siteRe.MatchString(*site):
+		return usageErrorf("certs probe: --site %q: use 1-63 letters, digits, '.', '_', '-'", *site)
+	case what == "server" && len(sans) == 0:
+		return usageErrorf("certs server: give the names or addresses probes dial with --san (e.g. --san coord.example.net,10.20.0.4)")
+	}
+	if *caCert == "" {
+		*caCert = filepath.Join(c.dir, "ca.crt")
+	}
+	if *caKey == "" {
+		*caKey = filepath.Join(c.dir, "ca.key")
+	}
+	ca, err := pki.LoadCA(*caCert, *caKey)
+	if err != nil {
+		return err
+	}
+	var pair pki.Pair
+	var next string
+	switch what {
+	case "server":
+		pair, err = ca.IssueServer(*name, sans, days2d(*days))
+		next = fmt.Sprintf("start the coordinator with --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key (or tls: in its config); probes dial one of: %s", *name, *name, strings.Join(sans, ", "))
+	case "probe":
+		pair, err = ca.IssueProbeSite(*name, *site, days2d(*days))
+		next = fmt.Sprintf("start the probe with --name %s --site %s --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key", *name, *site, *name, *name)
+	default:
+		pair, err = ca.IssueOperator(*name, days2d(*days))
+		next = fmt.Sprintf("run check rounds with linkmesh check --coordinator HOST:PORT --tls-ca ca.crt --tls-cert %s.crt --tls-key %s.key --probe <the SQL host's probe>", *name, *name)
+	}
+	if err != nil {
+		return err
+	}
+	return writePair(c.stdout, pair, c.dir, *name, c.force, c.key, next)
+}
+
+// meshKey writes a new mesh key: to --out, else to mesh.key in --dir.
+func (c *certsFlags) meshKey(args []string) error {
+	out := c.fs.String("out", "", "file to write (default DIR/mesh.key; mode 0600; on Windows readable by SYSTEM, Administrators, you and --acl-account only)")
+	if err := parse(c.fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = filepath.Join(c.dir, "mesh.key")
+	}
+	if _, err := os.Stat(*out); err == nil && !c.force {
+		return fmt.Errorf("%s exists; refusing to replace it (pass --force to overwrite; every member needs the same key)", *out)
+	}
+	k, err := meshkey.Generate()
+	if err != nil {
+		return err
+	}
+	if err := meshkey.WriteFor(*out, k, c.key); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.stdout, "wrote %s (copy it to every probe and coordinator of this mesh)\n", *out)
+	return err
 }
 
 func days2d(days int) time.Duration { return time.Duration(days) * 24 * time.Hour }
