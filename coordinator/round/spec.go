@@ -48,6 +48,30 @@ type spec struct {
 // most bounds.MaxBurstBytes, and its SQL host one of the probe's own
 // addresses (sqlHostAllowed) — a round never tests a host the probe is not on.
 func (r *Runner) validate(req *linkmeshv1.RunCheckRequest, bounds config.CheckRounds) (spec, error) {
+	c, err := fields(req, bounds)
+	if err != nil {
+		return c, err
+	}
+	probe, ok := r.cfg.Probes.Lookup(req.GetProbe())
+	if !ok {
+		return c, status.Errorf(codes.InvalidArgument, "probe %q: no probe of that name has registered with this coordinator", req.GetProbe())
+	}
+	if err := r.connected("probe", probe); err != nil {
+		return c, err
+	}
+	c.probe = probe.Info
+	if c.peer, err = r.peer(req, probe); err != nil {
+		return c, err
+	}
+	if c.host, err = r.sqlHost(req, c.probe, bounds); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// fields checks the request's own fields (InvalidArgument) and fills in the
+// defaults.
+func fields(req *linkmeshv1.RunCheckRequest, bounds config.CheckRounds) (spec, error) {
 	invalid := func(format string, args ...any) error { return status.Errorf(codes.InvalidArgument, format, args...) }
 	c := spec{port: defaultPort, standIn: req.GetStandIn(), attempts: defaultAttempts, timeout: defaultTimeout, burst: req.GetBurstBytes()}
 	switch {
@@ -89,63 +113,64 @@ func (r *Runner) validate(req *linkmeshv1.RunCheckRequest, bounds config.CheckRo
 			c.timeout = t
 		}
 	}
+	return c, nil
+}
 
-	probe, ok := r.cfg.Probes.Lookup(req.GetProbe())
-	if !ok {
-		return c, invalid("probe %q: no probe of that name has registered with this coordinator", req.GetProbe())
-	}
-	if err := r.connected("probe", probe); err != nil {
-		return c, err
-	}
-	c.probe = probe.Info
+// peer is the round's probe of another site: req's peer, or the only one
+// connected.
+func (r *Runner) peer(req *linkmeshv1.RunCheckRequest, probe pathstate.Probe) (*linkmeshv1.ProbeInfo, error) {
+	invalid := func(format string, args ...any) error { return status.Errorf(codes.InvalidArgument, format, args...) }
 	if req.GetPeer() != "" {
 		peer, ok := r.cfg.Probes.Lookup(req.GetPeer())
 		switch {
 		case !ok:
-			return c, invalid("peer %q: no probe of that name has registered with this coordinator", req.GetPeer())
+			return nil, invalid("peer %q: no probe of that name has registered with this coordinator", req.GetPeer())
 		case req.GetPeer() == req.GetProbe():
-			return c, invalid("peer %q: the same probe as probe; give the probe in the MI's virtual network", req.GetPeer())
+			return nil, invalid("peer %q: the same probe as probe; give the probe in the MI's virtual network", req.GetPeer())
 		case peer.Info.GetSite() == probe.Info.GetSite():
-			return c, invalid("peer %q: of site %q like probe %q; give a probe of another site (in the MI's virtual network)", req.GetPeer(), peer.Info.GetSite(), req.GetProbe())
+			return nil, invalid("peer %q: of site %q like probe %q; give a probe of another site (in the MI's virtual network)", req.GetPeer(), peer.Info.GetSite(), req.GetProbe())
 		}
 		if err := r.connected("peer", peer); err != nil {
-			return c, err
+			return nil, err
 		}
-		c.peer = peer.Info
-	} else {
-		var names []string
-		for _, p := range r.cfg.Probes.Connected() {
-			if p.GetSite() != probe.Info.GetSite() {
-				c.peer = p
-				names = append(names, p.GetName())
-			}
-		}
-		switch len(names) {
-		case 0:
-			return c, status.Errorf(codes.FailedPrecondition, "no probe of another site is connected to this coordinator: start a probe in the MI's VNet (--site mi) with --coordinator %s", r.cfg.Hint())
-		case 1:
-		default:
-			return c, status.Errorf(codes.FailedPrecondition, "several probes of other sites are connected to this coordinator: give --peer one of: %s", strings.Join(names, ", "))
+		return peer.Info, nil
+	}
+	var found *linkmeshv1.ProbeInfo
+	var names []string
+	for _, p := range r.cfg.Probes.Connected() {
+		if p.GetSite() != probe.Info.GetSite() {
+			found = p
+			names = append(names, p.GetName())
 		}
 	}
-	c.host = req.GetSqlHost()
-	if c.host != "" && !r.sqlHostAllowed(c.probe, c.host, bounds) {
-		r.cfg.Gate.Refuse(admit.ReasonCheck, "check round refused: sql_host is not an address of the probe", "probe", c.probe.GetName(), "sql_host", c.host, "responder", c.probe.GetResponderAddress())
-		return c, status.Errorf(codes.PermissionDenied, "sql_host %q: not an address of probe %s (%s): a round tests the SQL host through the probe on it; leave --sql-host out, give the address the probe registered, or list the name in the coordinator's check_rounds.sql_host_names",
-			c.host, c.probe.GetName(), r.probeAddrs(c.probe))
+	switch len(names) {
+	case 0:
+		return nil, status.Errorf(codes.FailedPrecondition, "no probe of another site is connected to this coordinator: start a probe in the MI's VNet (--site mi) with --coordinator %s", r.cfg.Hint())
+	case 1:
+		return found, nil
 	}
-	if c.host == "" {
-		host, _, err := net.SplitHostPort(c.probe.GetResponderAddress())
-		if err != nil || host == "" {
-			a, ok := r.cfg.Gate.SeenAt(c.probe.GetName())
-			if !ok {
-				return c, status.Errorf(codes.FailedPrecondition, "sql_host: this coordinator knows no address of %s to take SQL Server's host from", c.probe.GetName())
-			}
-			host = a.String()
+	return nil, status.Errorf(codes.FailedPrecondition, "several probes of other sites are connected to this coordinator: give --peer one of: %s", strings.Join(names, ", "))
+}
+
+// sqlHost is SQL Server's host as the peer reaches it: req's, which must be
+// one of the probe's own addresses, else the probe's.
+func (r *Runner) sqlHost(req *linkmeshv1.RunCheckRequest, probe *linkmeshv1.ProbeInfo, bounds config.CheckRounds) (string, error) {
+	if host := req.GetSqlHost(); host != "" {
+		if !r.sqlHostAllowed(probe, host, bounds) {
+			r.cfg.Gate.Refuse(admit.ReasonCheck, "check round refused: sql_host is not an address of the probe", "probe", probe.GetName(), "sql_host", host, "responder", probe.GetResponderAddress())
+			return "", status.Errorf(codes.PermissionDenied, "sql_host %q: not an address of probe %s (%s): a round tests the SQL host through the probe on it; leave --sql-host out, give the address the probe registered, or list the name in the coordinator's check_rounds.sql_host_names",
+				host, probe.GetName(), r.probeAddrs(probe))
 		}
-		c.host = host
+		return host, nil
 	}
-	return c, nil
+	if host, _, err := net.SplitHostPort(probe.GetResponderAddress()); err == nil && host != "" {
+		return host, nil
+	}
+	a, ok := r.cfg.Gate.SeenAt(probe.GetName())
+	if !ok {
+		return "", status.Errorf(codes.FailedPrecondition, "sql_host: this coordinator knows no address of %s to take SQL Server's host from", probe.GetName())
+	}
+	return a.String(), nil
 }
 
 // connected refuses a probe without an open plan stream to this coordinator:
