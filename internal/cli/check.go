@@ -44,26 +44,7 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f checkFlags
-	fs.StringVar(&f.mi, "mi", "", "the MI's VNet-local FQDN, e.g. sqlmi1.abc123def456.database.windows.net (required)")
-	fs.StringVar(&f.miSubnet, "mi-subnet", "", "the MI subnet's CIDR, e.g. 10.0.1.0/24: D1 requires the MI's address in it, and the fixes use it")
-	fs.StringVar(&f.miNode, "mi-node", "", "an MI node, host[:port], for P2 (default: the MI's own address); with a port, only that port is tried")
-	fs.StringVar(&f.hadrPorts, "hadr-ports", check.DefaultHADRPorts.String(), "the MI nodes' HADR port range P2 samples")
-	fs.IntVar(&f.hadrSample, "hadr-sample", 4, "how many ports of --hadr-ports P2 tries, chosen at random")
-	fs.StringVar(&f.sqlEndpoint, "sql-endpoint", fmt.Sprintf("127.0.0.1:%d", check.SQLEndpointPort), "SQL Server's mirroring endpoint on this host, host:port (\"none\": skip EP); its port is the one the link must use")
-	fs.StringVar(&f.sqlDSN, "sql-dsn", "", "SQL Server connection string for the readiness rows, e.g. \"sqlserver://localhost?database=master\" (default: $"+dsnEnv+"; none: no readiness rows)")
-	fs.Var(&f.databases, "databases", "databases to replicate, comma-separated: FULL recovery and a full backup (needs --sql-dsn)")
-	fs.StringVar(&f.databaseSize, "database-size", "", "total size of the databases to seed, e.g. 500GB or 2TiB, for a seeding-time estimate")
-	fs.StringVar(&f.dnsServer, "dns-server", "", "send DNS queries to this server (IP[:port]) instead of the system's, e.g. a DNS server in the MI's VNet")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "deadline of each connection attempt, lookup and SQL query")
-	fs.StringVar(&f.output, "output", "table", "report format: table, json or junit")
-	fs.StringVar(&f.co.addr, "coordinator", "", "coordinated mode: a coordinator's gRPC address, host:port; probes on both sites then also measure P3 (MI → SQL Server), D2, the path MTU and (with --database-size) the throughput")
-	fs.StringVar(&f.co.probe, "probe", "", "coordinated mode: the probe on this host, the SQL Server host (required with an operator's certificate; default: the name in a probe's --tls-cert, else the host name)")
-	fs.StringVar(&f.co.peer, "peer", "", "coordinated mode: the probe in the MI's VNet (default: the one probe of another site connected to the coordinator)")
-	fs.StringVar(&f.co.sqlHost, "sql-host", "", "coordinated mode: this host as the MI reaches it, an IP address (recommended) or a name (then D2 checks the MI's VNet resolves it); one of the probe's own addresses, or a name the coordinator's check_rounds.sql_host_names gives it; default: the address the coordinator sees the probe at")
-	fs.BoolVar(&f.co.standIn, "stand-in", true, "coordinated mode: while the round runs, answer on SQL Server's endpoint port in its place if nothing listens there yet (released afterwards; never when the port is in use)")
-	f.co.tls.register(fs, "coordinated mode: an operator's certificate (linkmesh certs operator --name NAME)")
-	fs.StringVar(&f.co.serverName, "tls-server-name", "", "coordinated mode: the name the coordinator's certificate is checked against (default: the host in --coordinator)")
-	fs.BoolVar(&f.co.insecure, "insecure", false, "coordinated mode: plain gRPC to a coordinator without TLS (test setups only)")
+	f.register(fs)
 	fs.Usage = func() {
 		io.WriteString(stderr, "usage: linkmesh check --mi FQDN [flags]\n       linkmesh check --mi FQDN --coordinator HOST:PORT --probe PROBE (--tls-ca ca.crt --tls-cert OPERATOR.crt --tls-key OPERATOR.key | --insecure) [flags]\n\nRun on the SQL Server host. Tests the MI link's requirements and prints a report;\nwith --coordinator, probes on both sites also test the MI → SQL Server direction,\nthe path MTU and the throughput. Exit code 0: every required row passed, 1: one\nfailed, 2: bad flags, or the coordinator could not run the round, 3: every\nrequired row that ran passed but one could not run (standalone: P3 and MTU).\n\n")
 		fs.PrintDefaults()
@@ -92,23 +73,13 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if co != nil {
 		mode, checks = "coordinated", co.checks
 	}
-	if dsn := f.dsn(); dsn != "" {
-		db, err := sqlserver.Open(dsn)
-		if err != nil {
-			return &UsageError{Err: err}
-		}
-		defer db.Close()
-		port := uint16(check.SQLEndpointPort)
-		if _, p, err := net.SplitHostPort(cfg.SQLEndpoint); err == nil {
-			n, _ := strconv.ParseUint(p, 10, 16)
-			port = uint16(n)
-		}
-		checks = append(checks, sqlserver.Checks(db, sqlserver.Options{EndpointPort: port, Databases: f.databases, Timeout: cfg.Timeout})...)
-		inputs.SQLReadiness = true
-	} else if len(f.databases) > 0 {
-		return usageErrorf("--databases needs --sql-dsn (or $%s): the recovery model and backups are read from SQL Server", dsnEnv)
+	sqlChecks, closeDB, err := f.sqlChecks(cfg)
+	if err != nil {
+		return err
 	}
-
+	defer closeDB()
+	checks = append(checks, sqlChecks...)
+	inputs.SQLReadiness = f.dsn() != ""
 	host, _ := os.Hostname()
 	fmt.Fprintf(stderr, "linkmesh check: %d rows for MI %s (each attempt waits up to %s)\n", len(checks), cfg.MI, cfg.Timeout)
 	started := time.Now()
@@ -132,6 +103,51 @@ func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("interrupted: the report is incomplete")
 	}
 	return verdictError(report)
+}
+
+func (f *checkFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.mi, "mi", "", "the MI's VNet-local FQDN, e.g. sqlmi1.abc123def456.database.windows.net (required)")
+	fs.StringVar(&f.miSubnet, "mi-subnet", "", "the MI subnet's CIDR, e.g. 10.0.1.0/24: D1 requires the MI's address in it, and the fixes use it")
+	fs.StringVar(&f.miNode, "mi-node", "", "an MI node, host[:port], for P2 (default: the MI's own address); with a port, only that port is tried")
+	fs.StringVar(&f.hadrPorts, "hadr-ports", check.DefaultHADRPorts.String(), "the MI nodes' HADR port range P2 samples")
+	fs.IntVar(&f.hadrSample, "hadr-sample", 4, "how many ports of --hadr-ports P2 tries, chosen at random")
+	fs.StringVar(&f.sqlEndpoint, "sql-endpoint", fmt.Sprintf("127.0.0.1:%d", check.SQLEndpointPort), "SQL Server's mirroring endpoint on this host, host:port (\"none\": skip EP); its port is the one the link must use")
+	fs.StringVar(&f.sqlDSN, "sql-dsn", "", "SQL Server connection string for the readiness rows, e.g. \"sqlserver://localhost?database=master\" (default: $"+dsnEnv+"; none: no readiness rows)")
+	fs.Var(&f.databases, "databases", "databases to replicate, comma-separated: FULL recovery and a full backup (needs --sql-dsn)")
+	fs.StringVar(&f.databaseSize, "database-size", "", "total size of the databases to seed, e.g. 500GB or 2TiB, for a seeding-time estimate")
+	fs.StringVar(&f.dnsServer, "dns-server", "", "send DNS queries to this server (IP[:port]) instead of the system's, e.g. a DNS server in the MI's VNet")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "deadline of each connection attempt, lookup and SQL query")
+	fs.StringVar(&f.output, "output", "table", "report format: table, json or junit")
+	fs.StringVar(&f.co.addr, "coordinator", "", "coordinated mode: a coordinator's gRPC address, host:port; probes on both sites then also measure P3 (MI → SQL Server), D2, the path MTU and (with --database-size) the throughput")
+	fs.StringVar(&f.co.probe, "probe", "", "coordinated mode: the probe on this host, the SQL Server host (required with an operator's certificate; default: the name in a probe's --tls-cert, else the host name)")
+	fs.StringVar(&f.co.peer, "peer", "", "coordinated mode: the probe in the MI's VNet (default: the one probe of another site connected to the coordinator)")
+	fs.StringVar(&f.co.sqlHost, "sql-host", "", "coordinated mode: this host as the MI reaches it, an IP address (recommended) or a name (then D2 checks the MI's VNet resolves it); one of the probe's own addresses, or a name the coordinator's check_rounds.sql_host_names gives it; default: the address the coordinator sees the probe at")
+	fs.BoolVar(&f.co.standIn, "stand-in", true, "coordinated mode: while the round runs, answer on SQL Server's endpoint port in its place if nothing listens there yet (released afterwards; never when the port is in use)")
+	f.co.tls.register(fs, "coordinated mode: an operator's certificate (linkmesh certs operator --name NAME)")
+	fs.StringVar(&f.co.serverName, "tls-server-name", "", "coordinated mode: the name the coordinator's certificate is checked against (default: the host in --coordinator)")
+	fs.BoolVar(&f.co.insecure, "insecure", false, "coordinated mode: plain gRPC to a coordinator without TLS (test setups only)")
+}
+
+// sqlChecks are the SQL Server readiness rows (--sql-dsn, else none), with
+// the function that closes their connection.
+func (f *checkFlags) sqlChecks(cfg check.Config) ([]check.Check, func(), error) {
+	dsn := f.dsn()
+	if dsn == "" {
+		if len(f.databases) > 0 {
+			return nil, nil, usageErrorf("--databases needs --sql-dsn (or $%s): the recovery model and backups are read from SQL Server", dsnEnv)
+		}
+		return nil, func() {}, nil
+	}
+	db, err := sqlserver.Open(dsn)
+	if err != nil {
+		return nil, nil, &UsageError{Err: err}
+	}
+	port := uint16(check.SQLEndpointPort)
+	if _, p, err := net.SplitHostPort(cfg.SQLEndpoint); err == nil {
+		n, _ := strconv.ParseUint(p, 10, 16)
+		port = uint16(n)
+	}
+	return sqlserver.Checks(db, sqlserver.Options{EndpointPort: port, Databases: f.databases, Timeout: cfg.Timeout}), func() { db.Close() }, nil
 }
 
 // verdictError is what Check returns for a report that ran: nil when it is
