@@ -83,17 +83,45 @@ func Run(ctx context.Context, opts Options) error {
 		stop := time.AfterFunc(opts.Duration, cancel)
 		defer stop.Stop()
 	}
+	coord, agents, err := build(opts)
+	if err != nil {
+		return err
+	}
+	// The probes stop before the coordinator, so none of them logs it going away.
+	coordCtx, stopCoord := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCoord()
+	coordDone := make(chan error, 1)
+	go func() { coordDone <- coord.Run(coordCtx) }()
+	// The probes stop after the last table is printed, so it shows them up.
+	probeCtx, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProbes()
+	g, gctx := errgroup.WithContext(probeCtx)
+	for _, a := range agents {
+		g.Go(func() error { return a.Run(gctx) })
+	}
+	show(ctx, gctx, opts, coord)
+	stopProbes()
+	err = g.Wait()
+	stopCoord()
+	if cerr := <-coordDone; err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// build makes the demo's coordinator and its two probes (not yet running).
+func build(opts Options) (*coordinator.Server, []*probe.Agent, error) {
 	cfg, err := config.Parse("demo policy", []byte(fmt.Sprintf(policy, opts.Interval, min(800*time.Millisecond, opts.Interval*4/5), 10*opts.Interval)))
 	if err != nil {
-		return fmt.Errorf("demo policy: %w", err)
+		return nil, nil, fmt.Errorf("demo policy: %w", err)
 	}
 	key, err := meshkey.Generate() // in memory only: gossip and the echo hello
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	coord, err := coordinator.New(cfg, coordinator.Options{Insecure: true, MeshKey: key}, opts.Logger.With("component", "coordinator"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var agents []*probe.Agent
 	for _, site := range []string{"sql", "mi"} {
@@ -108,23 +136,17 @@ func Run(ctx context.Context, opts Options) error {
 			MeshKey:      key,
 		}, opts.Logger.With("probe", site+"-probe"))
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		agents = append(agents, a)
 	}
 
-	// The probes stop before the coordinator, so none of them logs it going away.
-	coordCtx, stopCoord := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopCoord()
-	coordDone := make(chan error, 1)
-	go func() { coordDone <- coord.Run(coordCtx) }()
-	// The probes stop after the last table is printed, so it shows them up.
-	probeCtx, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopProbes()
-	g, gctx := errgroup.WithContext(probeCtx)
-	for _, a := range agents {
-		g.Go(func() error { return a.Run(gctx) })
-	}
+	return coord, agents, nil
+}
+
+// show says where to look, then prints the paths every opts.Every until ctx
+// ends (one last table) or a probe fails (gctx).
+func show(ctx, gctx context.Context, opts Options, coord *coordinator.Server) {
 	fmt.Fprintf(opts.Out, "linkmesh demo: a coordinator and two probes (sites sql and mi) on loopback, measuring each other every %v.\n", opts.Interval)
 	fmt.Fprintf(opts.Out, "metrics:\nhttp://%s/metrics\n", coord.HTTPAddr())
 	fmt.Fprintf(opts.Out, "paths as JSON: http://%s/api/v1/paths\n", coord.HTTPAddr())
@@ -138,25 +160,17 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	t := time.NewTicker(opts.Every)
 	defer t.Stop()
-print:
 	for {
 		select {
 		case <-ctx.Done():
 			printTable(opts.Out, coord.Paths(time.Minute))
-			break print
+			return
 		case <-gctx.Done(): // a probe failed: g.Wait says why
-			break print
+			return
 		case <-t.C:
 			printTable(opts.Out, coord.Paths(time.Minute))
 		}
 	}
-	stopProbes()
-	err = g.Wait()
-	stopCoord()
-	if cerr := <-coordDone; err == nil {
-		err = cerr
-	}
-	return err
 }
 
 func printTable(w io.Writer, paths []coordinator.PathStatus) {
