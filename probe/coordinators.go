@@ -84,55 +84,10 @@ func (a *Agent) memberRTTs() []*linkmeshv1.MemberRTT {
 // that leaves the mesh on purpose is dropped (its unacked results with it); one
 // that dies is kept, since it may come back.
 func (a *Agent) manageCoordinators(ctx context.Context, plans chan<- *linkmeshv1.Plan) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	running := map[string]context.CancelFunc{}
-	// The coordinator names the configured addresses answer with: gossip may
-	// announce the same coordinator at another of its addresses.
-	var namesMu sync.Mutex
-	staticNames := map[string]bool{}
-	identified := make(chan struct{}, 1)
-	start := func(addr string, static bool) {
-		a.buf.Join(addr, 0)
-		cctx, cancel := context.WithCancel(ctx)
-		running[addr] = cancel
-		c := &report.Client{
-			Address:    addr,
-			Creds:      a.cfg.Creds,
-			Info:       a.info,
-			Buffer:     a.buf,
-			Plans:      plans,
-			Logger:     a.logger.With("component", "report", "coordinator", addr),
-			MemberRTTs: a.memberRTTs,
-			ReplayRate: a.cfg.ReplayRate,
-			// Every report carries the stand-ins' state; a change is
-			// reported at once.
-			StandIns:        a.standIns.Statuses,
-			StandInsChanged: a.standIns.Changed,
-		}
-		if static {
-			c.OnRegistered = func(name string) {
-				namesMu.Lock()
-				defer namesMu.Unlock()
-				if !staticNames[name] {
-					staticNames[name] = true
-					select {
-					case identified <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Run(cctx); err != nil {
-				a.logger.Error("coordinator client ended", "coordinator", addr, "error", err)
-			}
-		}()
-	}
+	set := &coordinatorSet{a: a, plans: plans, running: map[string]context.CancelFunc{}, staticNames: map[string]bool{}, identified: make(chan struct{}, 1)}
+	defer set.wg.Wait()
 	for _, addr := range a.cfg.Coordinators {
-		start(addr, true)
+		set.start(ctx, addr, true)
 	}
 	if a.gossip == nil {
 		<-ctx.Done()
@@ -140,36 +95,105 @@ func (a *Agent) manageCoordinators(ctx context.Context, plans chan<- *linkmeshv1
 	}
 	for {
 		changed := a.gossip.Changed()
-		namesMu.Lock()
-		known := maps.Clone(staticNames)
-		namesMu.Unlock()
-		for _, m := range a.gossip.Members() {
-			if m.Meta.Role != gossip.RoleCoordinator || m.Meta.GRPC == "" || slices.Contains(a.cfg.Coordinators, m.Meta.GRPC) {
-				continue
-			}
-			cancel, ok := running[m.Meta.GRPC]
-			switch {
-			case known[m.Meta.Name]:
-				if ok {
-					cancel()
-					delete(running, m.Meta.GRPC)
-					a.buf.Leave(m.Meta.GRPC)
-				}
-			case !ok && m.State == gossip.StateAlive:
-				a.logger.Info("coordinator found through gossip", "coordinator", m.Meta.Name, "grpc", m.Meta.GRPC)
-				start(m.Meta.GRPC, false)
-			case ok && m.State == gossip.StateLeft:
-				a.logger.Info("coordinator left the mesh; no longer reporting to it", "coordinator", m.Meta.Name, "grpc", m.Meta.GRPC)
-				cancel()
-				delete(running, m.Meta.GRPC)
-				a.buf.Leave(m.Meta.GRPC)
-			}
-		}
+		set.reconcile(ctx, a.gossip.Members())
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-		case <-identified:
+		case <-set.identified:
+		}
+	}
+}
+
+// coordinatorSet is the report clients of one probe, by coordinator address:
+// the configured ones for as long as the probe runs, those gossip announces
+// while they are alive and not one of the configured ones under another
+// address. Its goroutines end when the context given to start ends.
+type coordinatorSet struct {
+	a     *Agent
+	plans chan<- *linkmeshv1.Plan
+	wg    sync.WaitGroup
+
+	running map[string]context.CancelFunc // by address; used by one goroutine
+	// The coordinator names the configured addresses answer with: gossip may
+	// announce the same coordinator at another of its addresses.
+	namesMu     sync.Mutex
+	staticNames map[string]bool
+	// identified wakes the reconcile loop when a configured address answers
+	// with a new name.
+	identified chan struct{}
+}
+
+// start runs a report client for addr; static marks a configured address.
+func (cs *coordinatorSet) start(ctx context.Context, addr string, static bool) {
+	a := cs.a
+	a.buf.Join(addr, 0)
+	cctx, cancel := context.WithCancel(ctx)
+	cs.running[addr] = cancel
+	c := &report.Client{
+		Address:    addr,
+		Creds:      a.cfg.Creds,
+		Info:       a.info,
+		Buffer:     a.buf,
+		Plans:      cs.plans,
+		Logger:     a.logger.With("component", "report", "coordinator", addr),
+		MemberRTTs: a.memberRTTs,
+		ReplayRate: a.cfg.ReplayRate,
+		// Every report carries the stand-ins' state; a change is
+		// reported at once.
+		StandIns:        a.standIns.Statuses,
+		StandInsChanged: a.standIns.Changed,
+	}
+	if static {
+		c.OnRegistered = cs.registered
+	}
+	cs.wg.Go(func() {
+		if err := c.Run(cctx); err != nil {
+			a.logger.Error("coordinator client ended", "coordinator", addr, "error", err)
+		}
+	})
+}
+
+// registered notes the name a configured address answered with.
+func (cs *coordinatorSet) registered(name string) {
+	cs.namesMu.Lock()
+	defer cs.namesMu.Unlock()
+	if !cs.staticNames[name] {
+		cs.staticNames[name] = true
+		select {
+		case cs.identified <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// reconcile starts and stops the clients of coordinators gossip knows.
+func (cs *coordinatorSet) reconcile(ctx context.Context, members []gossip.Member) {
+	a := cs.a
+	cs.namesMu.Lock()
+	known := maps.Clone(cs.staticNames)
+	cs.namesMu.Unlock()
+	stop := func(grpc string) {
+		cs.running[grpc]()
+		delete(cs.running, grpc)
+		a.buf.Leave(grpc)
+	}
+	for _, m := range members {
+		if m.Meta.Role != gossip.RoleCoordinator || m.Meta.GRPC == "" || slices.Contains(a.cfg.Coordinators, m.Meta.GRPC) {
+			continue
+		}
+		_, ok := cs.running[m.Meta.GRPC]
+		switch {
+		case known[m.Meta.Name]:
+			if ok {
+				stop(m.Meta.GRPC)
+			}
+		case !ok && m.State == gossip.StateAlive:
+			a.logger.Info("coordinator found through gossip", "coordinator", m.Meta.Name, "grpc", m.Meta.GRPC)
+			cs.start(ctx, m.Meta.GRPC, false)
+		case ok && m.State == gossip.StateLeft:
+			a.logger.Info("coordinator left the mesh; no longer reporting to it", "coordinator", m.Meta.Name, "grpc", m.Meta.GRPC)
+			stop(m.Meta.GRPC)
 		}
 	}
 }
