@@ -117,6 +117,5 @@ func (*Proc) Pid() int { return 0 }
 // Signal fails: the lab needs Linux.
 func (*Proc) Signal(os.Signal) error { return errNotLinux }
 
-
 // Wait fails: the lab needs Linux.
 func (*Proc) Wait(context.Context) error { return errNotLinux }
