@@ -83,7 +83,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/paths", s.handlePaths)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("linkmesh coordinator\n\n/metrics        Prometheus metrics\n/api/v1/paths   path states as JSON\n/healthz /readyz\n"))
+		w.Write([]byte("linkmesh coordinator\n\n/metrics        Prometheus metrics\n/api/v1/paths   path states as JSON\n/healthz        alive\n/readyz         ready to serve\n"))
 	})
 	return mux
 }

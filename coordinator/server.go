@@ -22,6 +22,7 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/plan"
 	"github.com/linkmesh/linkmesh/coordinator/round"
 	"github.com/linkmesh/linkmesh/coordinator/statedir"
+	"github.com/linkmesh/linkmesh/internal/buildinfo"
 	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/notify"
@@ -207,6 +208,7 @@ func (s *Server) initMetrics(cfg *config.Config) *grpcprom.ServerMetrics {
 		}, func() float64 { return float64(s.plans.LeftOut()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildinfo.Collector(),
 	)
 	return srvMetrics
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/buildinfo"
 	"github.com/linkmesh/linkmesh/probe/report"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"github.com/linkmesh/linkmesh/proto/vocab"
@@ -64,6 +65,7 @@ func newMetrics(buf *report.Buffer) *metrics {
 		}, func() float64 { return float64(buf.SpoolDamaged()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildinfo.Collector(),
 	)
 	m.reg.MustRegister(ackedCollector{buf: buf, desc: prometheus.NewDesc("linkmesh_probe_acked_sequence_number",
 		"The highest sequence number the coordinator has acked durably.", []string{"coordinator"}, nil)})
@@ -136,6 +138,9 @@ func validateWebConfig(file, metricsAddr string) error {
 // every request and TLS handshake).
 func (m *metrics) serve(ctx context.Context, lis net.Listener, webConfigFile string, logger *slog.Logger) error {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: maxScrapesInFlight, Timeout: 10 * time.Second})))
 	srv := &http.Server{
 		Handler:           mux,

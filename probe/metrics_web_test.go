@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/internal/webtest"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -93,5 +94,46 @@ func TestMetricsWebConfigChecked(t *testing.T) {
 	c.WebConfigFile = wc.File + ".missing"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--web.config.file") {
 		t.Errorf("missing web config: %v, want an error naming --web.config.file", err)
+	}
+}
+
+// TestHealthzAndBuildInfo: a probe with --metrics answers /healthz while it
+// runs and names its build in linkmesh_build_info.
+func TestHealthzAndBuildInfo(t *testing.T) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := New(Config{Name: "sql1", Site: "sql", Coordinators: []string{"127.0.0.1:1"}, Creds: insecure.NewCredentials(),
+		BufferSize: 10, Insecure: true, Metrics: "127.0.0.1:0"}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	get := func(path string) (int, string) {
+		var code int
+		var body string
+		waitfor.Cond(t, 5*time.Second, "an answer on "+path, func() bool {
+			resp, err := http.Get("http://" + a.MetricsAddr().String() + path)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			code, body = resp.StatusCode, string(b)
+			return true
+		})
+		return code, body
+	}
+	if code, body := get("/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz: %d %q, want 200 ok", code, body)
+	}
+	if _, body := get("/metrics"); !strings.Contains(body, "linkmesh_build_info{") {
+		t.Error("/metrics has no linkmesh_build_info")
 	}
 }

@@ -46,16 +46,21 @@ var siteRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Certs runs `linkmesh certs`.
 func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		io.WriteString(stderr, certsUsage)
-		if len(args) == 0 {
-			return usageErrorf("certs: say what to create: ca, server, probe, operator or mesh-key")
-		}
+		return usageErrorf("certs: say what to create: ca, server, probe, operator or mesh-key")
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		io.WriteString(stdout, certsUsage)
 		return flag.ErrHelp
 	}
 	what, args := args[0], args[1:]
-	c := certsFlags{fs: flag.NewFlagSet("certs "+what, flag.ContinueOnError), stdout: stdout}
-	c.fs.SetOutput(stderr)
+	synopsis, ok := certsSynopsis[what]
+	if !ok {
+		io.WriteString(stderr, certsUsage)
+		return usageErrorf("certs: unknown %q; use ca, server, probe, operator or mesh-key", what)
+	}
+	c := certsFlags{fs: newFlagSet("certs "+what, synopsis, args, stdout, stderr), stdout: stdout}
 	c.fs.StringVar(&c.dir, "dir", ".", "directory of ca.crt/ca.key and of the files written")
 	c.fs.BoolVar(&c.force, "force", false, "replace existing files")
 	c.fs.StringVar(&c.key.Account, "acl-account", "", "Windows only: one more account that may read the key written, e.g. \"NT SERVICE\\linkmesh-probe\" (the probe service; it need not exist yet); SYSTEM, Administrators and you always can, nobody else")
@@ -64,11 +69,33 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		return c.ca(args)
 	case "server", "probe", "operator":
 		return c.issue(what, args)
-	case "mesh-key":
+	default: // "mesh-key"
 		return c.meshKey(args)
 	}
-	io.WriteString(stderr, certsUsage)
-	return usageErrorf("certs: unknown %q; use ca, server, probe, operator or mesh-key", what)
+}
+
+// certsSynopsis is the usage text of each `linkmesh certs` command.
+var certsSynopsis = map[string]string{
+	"ca": `usage: linkmesh certs ca [--dir DIR] [--name NAME] [--days N]
+
+Creates the mesh's private CA: DIR/ca.crt (copy it to every probe and
+coordinator) and DIR/ca.key (keep it offline: it issues certificates).`,
+	"server": `usage: linkmesh certs server --name NAME --san HOST[,HOST...] [--dir DIR] [--days N]
+
+Issues a coordinator certificate from DIR/ca.crt and DIR/ca.key for the names
+and addresses probes dial (--san): DIR/NAME.crt and DIR/NAME.key.`,
+	"probe": `usage: linkmesh certs probe --name NAME --site SITE [--dir DIR] [--days N]
+
+Issues a probe certificate: DIR/NAME.crt and DIR/NAME.key. The coordinator
+accepts it only from a probe started with that --name and that --site.`,
+	"operator": `usage: linkmesh certs operator --name NAME [--dir DIR] [--days N]
+
+Issues an operator certificate: DIR/NAME.crt and DIR/NAME.key. It may run check
+rounds (linkmesh check --coordinator), and nothing a probe does.`,
+	"mesh-key": `usage: linkmesh certs mesh-key [--dir DIR | --out FILE] [--force]
+
+Writes a new mesh key (the shared secret of gossip and of the echo hello) to
+DIR/mesh.key, or FILE. Every probe and coordinator of the mesh needs the same one.`,
 }
 
 // certsFlags are the flags every `linkmesh certs` command shares.

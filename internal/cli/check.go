@@ -41,14 +41,16 @@ type checkFlags struct {
 // could not run, and an ExitError with code 3 when every required row that ran
 // passed but one could not run (the verdict PARTIAL).
 func Check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("check", `usage: linkmesh check --mi FQDN [flags]
+       linkmesh check --mi FQDN --coordinator HOST:PORT --probe PROBE (--tls-ca ca.crt --tls-cert OPERATOR.crt --tls-key OPERATOR.key | --insecure) [flags]
+
+Run on the SQL Server host. Tests the MI link's requirements and prints a report;
+with --coordinator, probes on both sites also test the MI → SQL Server direction,
+the path MTU and the throughput. Exit code 0: every required row passed, 1: one
+failed, 2: bad flags, or the coordinator could not run the round, 3: every
+required row that ran passed but one could not run (standalone: P3 and MTU).`, args, stdout, stderr)
 	var f checkFlags
 	f.register(fs)
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh check --mi FQDN [flags]\n       linkmesh check --mi FQDN --coordinator HOST:PORT --probe PROBE (--tls-ca ca.crt --tls-cert OPERATOR.crt --tls-key OPERATOR.key | --insecure) [flags]\n\nRun on the SQL Server host. Tests the MI link's requirements and prints a report;\nwith --coordinator, probes on both sites also test the MI → SQL Server direction,\nthe path MTU and the throughput. Exit code 0: every required row passed, 1: one\nfailed, 2: bad flags, or the coordinator could not run the round, 3: every\nrequired row that ran passed but one could not run (standalone: P3 and MTU).\n\n")
-		fs.PrintDefaults()
-	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -190,3 +190,39 @@ func (f labelFlag) Set(v string) error {
 	}
 	return nil
 }
+
+// newFlagSet returns the flag set of a command. Its usage text is synopsis
+// (the "usage: linkmesh …" lines and what the command does), then the flags.
+// It goes to stdout when args ask for help (-h, -help, --help: the answer
+// is the output asked for), else to stderr (a mistake in the flags).
+func newFlagSet(name, synopsis string, args []string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	out := stderr
+	if wantsHelp(args) {
+		out = stdout
+	}
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintln(out, strings.TrimRight(synopsis, "\n"))
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprint(out, "\nflags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help", "-h=true", "--help=true":
+			return true
+		}
+	}
+	return false
+}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"io"
 	"path/filepath"
 
@@ -14,8 +13,11 @@ import (
 
 // Coordinator runs `linkmesh coordinator`.
 func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("coordinator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("coordinator", `usage: linkmesh coordinator --config FILE [--tls-ca ca.crt --tls-cert coord.crt --tls-key coord.key | --insecure] [flags]
+       linkmesh coordinator --config FILE --check-config
+
+Runs a coordinator: it plans what every probe measures, takes their results,
+exports them on /metrics and answers check rounds. See docs/configuration.md.`, args, stdout, stderr)
 	var file, stateDir, webConfig string
 	var insecureFlag, checkOnly bool
 	var tf tlsFlags
@@ -27,10 +29,6 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&webConfig, webConfigFlag, "", webConfigUsage+" (overrides web.config_file in the config)")
 	fs.BoolVar(&checkOnly, "check-config", false, "validate the config, print a summary and exit")
 	lf.register(fs, "info")
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh coordinator --config FILE [--tls-ca ca.crt --tls-cert coord.crt --tls-key coord.key | --insecure] [flags]\n\n")
-		fs.PrintDefaults()
-	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"io"
 
 	"github.com/linkmesh/linkmesh/internal/demo"
@@ -10,8 +9,11 @@ import (
 
 // Demo runs `linkmesh demo`.
 func Demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", `usage: linkmesh demo [--duration 20s] [flags]
+
+Runs a whole mesh in this process, on loopback: a coordinator and two probes
+(sites sql and mi) that measure each other, and prints the path table every
+--every. It needs no certificates and opens only loopback ports.`, args, stdout, stderr)
 	var opts demo.Options
 	var lf logFlags
 	fs.DurationVar(&opts.Duration, "duration", 0, "end the demo cleanly after this long, e.g. 20s (0: run until Ctrl-C)")

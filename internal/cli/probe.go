@@ -19,14 +19,13 @@ import (
 
 // Probe runs `linkmesh probe`.
 func Probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("probe", `usage: linkmesh probe --site SITE --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert NAME.crt --tls-key NAME.key --mesh-key-file FILE | --insecure) [flags]
+
+Runs a probe agent: beside SQL Server (--site sql) or in the MI's virtual
+network (--site mi). It measures the paths its coordinators plan, answers
+other probes' measurements on --responder, and reports the results.`, args, stdout, stderr)
 	f := probeFlags{cfg: probe.Config{Labels: map[string]string{}}}
 	f.register(fs)
-	fs.Usage = func() {
-		io.WriteString(stderr, "usage: linkmesh probe --site SITE --coordinator HOST:PORT (--tls-ca ca.crt --tls-cert NAME.crt --tls-key NAME.key --mesh-key-file FILE | --insecure) [flags]\n\n")
-		fs.PrintDefaults()
-	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -9,10 +9,14 @@ import (
 )
 
 // Version runs `linkmesh version`.
-func Version(_ context.Context, args []string, stdout, _ io.Writer) error {
-	if len(args) > 0 {
-		return usageErrorf("version takes no arguments")
+func Version(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", `usage: linkmesh version   (or linkmesh --version)
+
+Prints the version, the commit it was built from and when, the Go release and
+the platform.`, args, stdout, stderr)
+	if err := parse(fs, args); err != nil {
+		return err
 	}
-	_, err := fmt.Fprintf(stdout, "linkmesh %s %s\n", buildinfo.Version(), buildinfo.Platform())
+	_, err := fmt.Fprintln(stdout, buildinfo.Get())
 	return err
 }
