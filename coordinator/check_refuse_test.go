@@ -50,7 +50,7 @@ func TestCheckRoundRefused(t *testing.T) {
 		{"peer is the probe", &req{Probe: "sql1", Peer: "sql1"}, codes.InvalidArgument, `peer "sql1": the same probe as probe`},
 		{"peer of the same site", &req{Probe: "sql1", Peer: "sql2"}, codes.InvalidArgument, `peer "sql2": of site "sql" like probe "sql1"`},
 		{"probe not connected", &req{Probe: "sql2"}, codes.FailedPrecondition, "probe sql2 is not connected to this coordinator (no open plan stream)"},
-		{"sql port not in check_rounds.sql_ports", &req{Probe: "sql1", SqlPort: 5099}, codes.InvalidArgument, "sql_port 5099: not one of the coordinator's check_rounds.sql_ports [5022]"},
+		{"sql port not in check_rounds.sql_ports", &req{Probe: "sql1", SqlPort: 5099}, codes.InvalidArgument, "sql_port 5099: not one of the coordinator's check_rounds.sql_ports (5022)"},
 		{"burst over check_rounds.max_burst_bytes", &req{Probe: "sql1", BurstBytes: 64<<20 + 1}, codes.InvalidArgument, "burst_bytes 67108865: at most 67108864 (the coordinator's check_rounds.max_burst_bytes)"},
 		{"foreign sql host", &req{Probe: "sql1", Peer: "mi1", SqlHost: "198.51.100.7"}, codes.PermissionDenied, `sql_host "198.51.100.7": not an address of probe sql1`},
 	}

@@ -166,7 +166,7 @@ func TestRunCheckForeignSQLHostRefused(t *testing.T) {
 		wantCode(t, err, codes.PermissionDenied, fmt.Sprintf("sql_host %q: not an address of probe sql1", host))
 	}
 	_, _, err := runCheck(checkCtx(t), alice, &linkmeshv1.RunCheckRequest{Probe: "sql1", SqlPort: 1433, Attempts: 1})
-	wantCode(t, err, codes.InvalidArgument, "sql_port 1433: not one of the coordinator's check_rounds.sql_ports [5022]")
+	wantCode(t, err, codes.InvalidArgument, "sql_port 1433: not one of the coordinator's check_rounds.sql_ports (5022)")
 	for _, host := range []string{"127.0.0.1", "SQL1.corp.example."} {
 		if _, round, err := runCheck(checkCtx(t), alice, &linkmeshv1.RunCheckRequest{Probe: "sql1", SqlHost: host, Attempts: 1}); err != nil || round.GetSqlHost() != host {
 			t.Errorf("sql_host %s: %v, round %v", host, err, round)

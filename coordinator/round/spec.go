@@ -2,6 +2,7 @@ package round
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,7 +97,11 @@ func fields(req *linkmeshv1.RunCheckRequest, bounds config.CheckRounds) (spec, e
 		c.port = p
 	}
 	if !bounds.AllowsPort(c.port) {
-		return c, invalid("sql_port %d: not one of the coordinator's check_rounds.sql_ports %v", c.port, bounds.SQLPorts)
+		ports := make([]string, len(bounds.SQLPorts))
+		for i, p := range bounds.SQLPorts {
+			ports[i] = strconv.FormatUint(uint64(p), 10)
+		}
+		return c, invalid("sql_port %d: not one of the coordinator's check_rounds.sql_ports (%s)", c.port, strings.Join(ports, ", "))
 	}
 	if a := req.GetAttempts(); a != 0 {
 		c.attempts = a

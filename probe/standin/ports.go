@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -34,10 +36,14 @@ func (m *Manager) startAllowed(ctx context.Context, r Request, wg *sync.WaitGrou
 	if r.Continuous || m.allowed == nil || slices.Contains(m.allowed, r.Port) {
 		return m.start(ctx, r, wg)
 	}
+	allowed := make([]string, len(m.allowed))
+	for i, p := range m.allowed {
+		allowed[i] = strconv.FormatUint(uint64(p), 10)
+	}
 	e := &entry{req: r, status: &linkmeshv1.StandInStatus{
 		Port:   r.Port,
 		State:  linkmeshv1.StandInState_STAND_IN_STATE_FAILED,
-		Detail: fmt.Sprintf("port %d is not one of this probe's --stand-in-ports %v: not bound", r.Port, m.allowed),
+		Detail: fmt.Sprintf("port %d is not one of this probe's --stand-in-ports (%s): not bound", r.Port, strings.Join(allowed, ", ")),
 	}}
 	m.logger.Warn("stand-in refused: the port is not in --stand-in-ports", "port", r.Port, "allowed", m.allowed)
 	return e

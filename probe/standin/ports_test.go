@@ -18,7 +18,7 @@ func TestStandInPortNotAllowed(t *testing.T) {
 	m.AllowPorts([]uint32{allowed})
 	reqs <- []Request{{Port: foreign}, {Port: allowed}, {Port: own, Continuous: true}}
 	st := waitState(t, m, foreign, linkmeshv1.StandInState_STAND_IN_STATE_FAILED)
-	if want := fmt.Sprintf("port %d is not one of this probe's --stand-in-ports [%d]", foreign, allowed); !strings.Contains(st.GetDetail(), want) {
+	if want := fmt.Sprintf("port %d is not one of this probe's --stand-in-ports (%d)", foreign, allowed); !strings.Contains(st.GetDetail(), want) {
 		t.Errorf("detail %q, want %q", st.GetDetail(), want)
 	}
 	waitState(t, m, allowed, linkmeshv1.StandInState_STAND_IN_STATE_SERVING)
@@ -40,7 +40,7 @@ func TestStandInDefaultPorts(t *testing.T) {
 	port := freePort(t)
 	reqs <- []Request{{Port: port}}
 	st := waitState(t, m, port, linkmeshv1.StandInState_STAND_IN_STATE_FAILED)
-	if !strings.Contains(st.GetDetail(), "--stand-in-ports [5022]") {
+	if !strings.Contains(st.GetDetail(), "--stand-in-ports (5022)") {
 		t.Errorf("detail %q", st.GetDetail())
 	}
 }
