@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,10 @@ import (
 func TestRunExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
+	meshKey := filepath.Join(dir, "mesh.key")
+	if code := run([]string{"certs", "mesh-key", "--out", meshKey}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("certs mesh-key: exit %d", code)
+	}
 	if err := os.WriteFile(bad, []byte("paths:\n  - from: {site: sql}\n    to: {address: mi.example.net, port: 70000}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +43,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"version", []string{"version"}, 0, "linkmesh ", ""},
 		{"coordinator without config", []string{"coordinator", "--insecure"}, 2, "", "--config FILE is required"},
 		{"coordinator bad config", []string{"coordinator", "--config", bad, "--insecure"}, 2, "", "bad.yaml:3: paths[0].to.port: 70000 is not a TCP port"},
-		{"coordinator check example", []string{"coordinator", "--config", "deploy/examples/coordinator.yaml", "--check-config"}, 0, "coordinator.yaml: ok", ""},
+		{"coordinator check example", []string{"coordinator", "--config", "deploy/examples/coordinator.yaml", "--check-config", "--insecure", "--mesh-key-file", meshKey, "--state-dir", filepath.Join(dir, "state")}, 0, "coordinator.yaml: ok", ""},
+		{"coordinator check without the files", []string{"coordinator", "--config", "deploy/examples/coordinator.yaml", "--check-config", "--tls-ca", filepath.Join(dir, "ca.crt"), "--tls-cert", filepath.Join(dir, "c.crt"), "--tls-key", filepath.Join(dir, "c.key"), "--mesh-key-file", filepath.Join(dir, "none.key"), "--state-dir", filepath.Join(bad, "state")}, 2, "", "none.key"},
 		{"coordinator needs --insecure", []string{"coordinator", "--config", "deploy/examples/coordinator.yaml"}, 2, "", "pass --insecure"},
 		{"probe without site", []string{"probe", "--coordinator", "127.0.0.1:1", "--insecure"}, 2, "", "--site"},
 		{"probe without coordinator", []string{"probe", "--site", "sql", "--insecure"}, 2, "", "--coordinator"},

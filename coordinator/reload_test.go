@@ -2,10 +2,13 @@ package coordinator
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +80,24 @@ func TestWatchConfig(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFailedStartLeavesStateDirAlone: a start that cannot work (here the mesh
+// key file is missing) fails before it opens, creates or locks the state
+// directory.
+func TestFailedStartLeavesStateDirAlone(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("listen: {grpc: \"127.0.0.1:0\", http: \"127.0.0.1:0\"}\ngossip: {bind: \"127.0.0.1:0\"}\nmesh_key_file: %q\nstate: {dir: %q}\npaths:\n  - {from: {site: sql}, to: {site: mi}}\n", filepath.Join(dir, "missing.key"), state)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg, Options{}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "missing.key") {
+		t.Fatalf("New: %v, want the missing mesh key named", err)
+	}
+	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the failed start touched the state directory: %v", err)
 	}
 }

@@ -133,6 +133,15 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (_ *Server, err 
 	if s.grpc, err = s.newGRPC(cfg, srvMetrics); err != nil {
 		return nil, err
 	}
+	// Everything that can fail without side effects comes first, so that a
+	// failed start leaves the state directory as it was.
+	var key []byte
+	var accepted [][]byte
+	if !cfg.Gossip.Disabled {
+		if key, accepted, err = s.meshKey(cfg, opts); err != nil {
+			return nil, err
+		}
+	}
 
 	// What New opens is closed again, newest first, when a later step fails.
 	var opened []func()
@@ -167,7 +176,7 @@ func New(cfg *config.Config, opts Options, logger *slog.Logger) (_ *Server, err 
 	}
 	opened = append(opened, func() { s.httpLis.Close() })
 	if !cfg.Gossip.Disabled {
-		if err := s.joinGossip(cfg, opts); err != nil {
+		if err := s.startGossip(key, accepted); err != nil {
 			return nil, err
 		}
 	}
@@ -260,24 +269,22 @@ func (s *Server) newGRPC(cfg *config.Config, srvMetrics *grpcprom.ServerMetrics)
 	return srv, nil
 }
 
-// joinGossip loads the mesh key (or refuses to gossip in clear text without
-// opts.Insecure) and makes the coordinator a gossip member.
-func (s *Server) joinGossip(cfg *config.Config, opts Options) error {
-	key := opts.MeshKey
-	var accepted [][]byte
+// meshKey loads the mesh key gossip needs (opts.MeshKey, else the config's
+// mesh_key_file), or refuses to gossip in clear text without opts.Insecure.
+func (s *Server) meshKey(cfg *config.Config, opts Options) (key []byte, accepted [][]byte, err error) {
+	key = opts.MeshKey
 	if key == nil && cfg.MeshKeyFile != "" {
-		var err error
 		if key, accepted, err = meshkey.LoadRing(cfg.MeshKeyFile); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	if key == nil && !opts.Insecure {
-		return errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or turn gossip off with gossip: {disabled: true} (a test setup without TLS may use --insecure for clear-text gossip)")
+		return nil, nil, errors.New("gossip needs the mesh key: set mesh_key_file in the config (create one with `linkmesh certs mesh-key`), or turn gossip off with gossip: {disabled: true} (a test setup without TLS may use --insecure for clear-text gossip)")
 	}
 	if key == nil {
 		s.logger.Warn("gossip without a mesh key: membership travels in clear text and any host can join")
 	}
-	return s.startGossip(key, accepted)
+	return key, accepted, nil
 }
 
 // closeListeners releases what New opened, for a server that will not Run.

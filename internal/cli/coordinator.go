@@ -2,11 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
 )
@@ -18,7 +25,7 @@ func Coordinator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 Runs a coordinator: it plans what every probe measures, takes their results,
 exports them on /metrics and answers check rounds. See docs/configuration.md.`, args, stdout, stderr)
-	var file, stateDir, webConfig string
+	var file, stateDir, webConfig, meshKeyFile string
 	var insecureFlag, checkOnly bool
 	var tf tlsFlags
 	var lf logFlags
@@ -27,7 +34,8 @@ exports them on /metrics and answers check rounds. See docs/configuration.md.`, 
 	fs.StringVar(&stateDir, "state-dir", "", "directory for the checkpoint of path state and probe cursors (overrides state.dir; empty: nothing survives a restart)")
 	fs.BoolVar(&insecureFlag, "insecure", false, "serve plain gRPC without TLS: anyone who reaches the port can report as any probe (never across untrusted networks)")
 	fs.StringVar(&webConfig, webConfigFlag, "", webConfigUsage+" (overrides web.config_file in the config)")
-	fs.BoolVar(&checkOnly, "check-config", false, "validate the config, print a summary and exit")
+	fs.StringVar(&meshKeyFile, "mesh-key-file", "", "file with the mesh key (overrides mesh_key_file in the config; e.g. a systemd credential)")
+	fs.BoolVar(&checkOnly, "check-config", false, "validate the config and check the files the start needs (TLS, mesh key, state and web config), print a summary and exit")
 	lf.register(fs, "info")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -60,18 +68,17 @@ exports them on /metrics and answers check rounds. See docs/configuration.md.`, 
 			return usageErrorf("--%s %s: %w", webConfigFlag, webConfig, err)
 		}
 	}
+	if meshKeyFile != "" {
+		cfg.MeshKeyFile = meshKeyFile
+	}
+	if err := checkStart(file, cfg, insecureFlag, checkOnly); err != nil {
+		return &UsageError{Err: err}
+	}
 	if checkOnly {
 		return printConfigSummary(stdout, file, cfg, webConfig)
 	}
 	for _, w := range cfg.Warnings() {
 		logger.Warn("config: " + w)
-	}
-	secure := cfg.TLS.CA != ""
-	switch {
-	case secure && insecureFlag:
-		return usageErrorf("coordinator: --insecure and TLS files (--tls-* or tls: in %s) exclude each other; drop one", file)
-	case !secure && !insecureFlag:
-		return usageErrorf("coordinator: give the TLS files (--tls-ca, --tls-cert, --tls-key, or tls: in the config; create them with `linkmesh certs`) or pass --insecure")
 	}
 	if insecureFlag {
 		logger.Warn("gRPC without TLS (--insecure): anyone who reaches the gRPC port can register and report as any probe, and results cross the network in clear text")
@@ -123,4 +130,65 @@ func printConfigSummary(w io.Writer, file string, cfg *config.Config, webConfig 
 		}
 	}
 	return nil
+}
+
+// checkStart checks what a start of the coordinator needs beyond a valid
+// config: TLS files or --insecure, and with --check-config (full) also that
+// the TLS material and the mesh key load and the state directory can be
+// made. It reports every problem it finds.
+func checkStart(file string, cfg *config.Config, insecureFlag, full bool) error {
+	secure := cfg.TLS.CA != ""
+	switch {
+	case secure && insecureFlag:
+		return fmt.Errorf("coordinator: --insecure and TLS files (--tls-* or tls: in %s) exclude each other; drop one", file)
+	case !secure && !insecureFlag:
+		return errors.New("coordinator: give the TLS files (--tls-ca, --tls-cert, --tls-key, or tls: in the config; create them with `linkmesh certs`) or pass --insecure")
+	case !full:
+		return nil
+	}
+	var errs []error
+	if secure {
+		if _, err := tlsconf.NewSource(tlsconf.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key}, slog.New(slog.DiscardHandler)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !cfg.Gossip.Disabled {
+		switch {
+		case cfg.MeshKeyFile != "":
+			if _, _, err := meshkey.LoadRing(cfg.MeshKeyFile); err != nil {
+				errs = append(errs, fmt.Errorf("mesh_key_file %s: %w", cfg.MeshKeyFile, err))
+			}
+		case !insecureFlag:
+			errs = append(errs, errors.New("gossip needs the mesh key: set mesh_key_file (or --mesh-key-file; create one with `linkmesh certs mesh-key`), or turn gossip off with gossip: {disabled: true}"))
+		}
+	}
+	if dir := cfg.State.Dir; dir != "" {
+		if err := writableDir(dir); err != nil {
+			errs = append(errs, fmt.Errorf("state dir %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writableDir reports whether dir is a writable directory, or could be made
+// as one (its nearest existing parent is a writable directory), without
+// creating anything.
+func writableDir(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && filepath.Dir(d) != d:
+			continue
+		case err != nil:
+			return err
+		case !fi.IsDir():
+			return fmt.Errorf("%s is not a directory", d)
+		}
+		f, err := os.CreateTemp(d, ".linkmesh-check-*")
+		if err != nil {
+			return fmt.Errorf("cannot write in %s: %w", d, err)
+		}
+		f.Close()
+		return os.Remove(f.Name())
+	}
 }
