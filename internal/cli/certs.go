@@ -63,6 +63,7 @@ func Certs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	c := certsFlags{fs: newFlagSet("certs "+what, synopsis, args, stdout, stderr), stdout: stdout}
 	c.fs.StringVar(&c.dir, "dir", ".", "directory of ca.crt/ca.key and of the files written")
 	c.fs.BoolVar(&c.force, "force", false, "replace existing files")
+	c.fs.StringVar(&c.key.Group, "group", "", "Unix only: a group that may read the key written (mode 0640), e.g. linkmesh, the group the packaged services run as; default: the key is yours alone (0600)")
 	c.fs.StringVar(&c.key.Account, "acl-account", "", "Windows only: one more account that may read the key written, e.g. \"NT SERVICE\\linkmesh-probe\" (the probe service; it need not exist yet); SYSTEM, Administrators and you always can, nobody else")
 	switch what {
 	case "ca":

@@ -6,7 +6,8 @@
 // path, so a reader sees the old file or the whole new one. The temporary file
 // is created already restricted, before any secret byte is written:
 //
-//   - on Unix with mode 0600 (owner read/write), whatever the umask;
+//   - on Unix with mode 0600 (owner read/write), whatever the umask, or 0640
+//     owned by Options.Group when it names one (the group a service runs as);
 //   - on Windows with a protected DACL (nothing inherited from the folder) that
 //     grants full control to SYSTEM, BUILTIN\Administrators and the user
 //     running the program (so they can copy the file), and read access to one
@@ -34,6 +35,10 @@ type Options struct {
 	// SID (S-1-...). Empty: none. Other platforms refuse a non-empty Account:
 	// a Unix file has one owner and mode 0600.
 	Account string
+	// Group is a Unix group given read access (mode 0640, the file's group
+	// set to it), e.g. linkmesh, the group the packaged services run as. Its
+	// name or numeric id. Empty: none. Windows refuses it (use Account).
+	Group string
 }
 
 // Write stores data at path atomically, readable only as the package comment

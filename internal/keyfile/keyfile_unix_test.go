@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -126,5 +127,31 @@ func TestWriteIsAtomic(t *testing.T) {
 	}
 	if bad == 0 {
 		t.Logf("%d concurrent reads, all whole", reads)
+	}
+}
+
+// TestWriteGroup: with Options.Group the key is 0640 and belongs to that
+// group (here the test's own primary group, which any user may give a file
+// it owns); an unknown group is refused before anything is written.
+func TestWriteGroup(t *testing.T) {
+	dir := tempDir(t)
+	gid := os.Getgid()
+	path := filepath.Join(dir, "probe.key")
+	if err := Write(path, []byte("secret\n"), Options{Group: strconv.Itoa(gid)}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o640 || int(fi.Sys().(*syscall.Stat_t).Gid) != gid {
+		t.Errorf("mode %v, gid %d; want 0640 and gid %d", fi.Mode().Perm(), fi.Sys().(*syscall.Stat_t).Gid, gid)
+	}
+	err = Write(filepath.Join(dir, "other.key"), []byte("secret\n"), Options{Group: "no-such-group-linkmesh"})
+	if err == nil || !strings.Contains(err.Error(), "no such group") {
+		t.Errorf("unknown group: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("files left behind: %v", ents)
 	}
 }

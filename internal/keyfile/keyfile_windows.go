@@ -19,6 +19,9 @@ const fileAllAccess = windows.STANDARD_RIGHTS_REQUIRED | windows.SYNCHRONIZE | 0
 // descriptor in the same call, so no handle to it is ever opened under the
 // folder's inherited ACL, and opens it for writing, shared with nobody.
 func createSecret(path string, opt Options) (*os.File, error) {
+	if opt.Group != "" {
+		return nil, errors.New("a group is for Unix; on Windows give the account that reads the key with --acl-account")
+	}
 	sa, err := secretAttributes(opt)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs the .deb that build.sh made on this machine (as root), checks what
+# it installed — the binary runs and names its build, the system user, the
+# directories and modes, the units verify and score at most 3.0 in
+# `systemd-analyze security` — starts the installed coordinator as the
+# service user with keys written by `linkmesh certs --group linkmesh`, then
+# removes and purges the package and checks that nothing of it is left.
+# .ci/run runs it; it touches only what the package installs and
+# /etc/linkmesh, /var/lib/linkmesh-test, and ends what it started.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+deb=$(ls dist/linkmesh_*_amd64.deb)
+fail() { echo "test-install: $*" >&2; exit 1; }
+
+if dpkg -s linkmesh >/dev/null 2>&1; then dpkg -P linkmesh >/dev/null; fi
+dpkg -i "$deb"
+/usr/bin/linkmesh version
+/usr/bin/linkmesh version | grep -q "commit $(git rev-parse --short=12 HEAD)" || fail "the installed binary does not name this commit"
+getent passwd linkmesh >/dev/null || fail "no system user linkmesh"
+[ "$(stat -c '%a %U:%G' /etc/linkmesh)" = "750 root:linkmesh" ] || fail "/etc/linkmesh: $(stat -c '%a %U:%G' /etc/linkmesh)"
+[ "$(stat -c '%a %U:%G' /etc/linkmesh/coordinator.yaml)" = "640 root:linkmesh" ] || fail "coordinator.yaml mode"
+for f in /usr/lib/systemd/system/linkmesh-probe.service /usr/lib/systemd/system/linkmesh-coordinator.service \
+  /etc/default/linkmesh-probe /etc/default/linkmesh-coordinator \
+  /usr/share/linkmesh/prometheus/linkmesh-rules.yml /usr/share/linkmesh/grafana/linkmesh.json /usr/share/doc/linkmesh/README.md; do
+  [ -f "$f" ] || fail "missing $f"
+done
+units=(/usr/lib/systemd/system/linkmesh-probe.service /usr/lib/systemd/system/linkmesh-coordinator.service)
+systemd-analyze verify "${units[@]}"
+for u in "${units[@]}"; do
+  # --threshold is the exposure × 10: fails above 3.0.
+  systemd-analyze security --offline=yes --threshold=30 --no-pager "$u" | tail -1
+done
+
+# The installed coordinator, as the service user, with the files the units name.
+linkmesh certs ca --dir /etc/linkmesh >/dev/null
+linkmesh certs server --dir /etc/linkmesh --group linkmesh --name coordinator --san 127.0.0.1 >/dev/null
+linkmesh certs mesh-key --dir /etc/linkmesh --group linkmesh >/dev/null
+state=/var/lib/linkmesh-test
+install -d -o linkmesh -g linkmesh -m 0700 "$state"
+cfg=$(mktemp /etc/linkmesh/test-XXXX.yaml)
+cat >"$cfg" <<YAML
+listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:17999"}
+gossip: {bind: "127.0.0.1:0"}
+mesh_key_file: /etc/linkmesh/mesh.key
+paths:
+  - {from: {site: sql}, to: {site: mi}}
+YAML
+chgrp linkmesh "$cfg"; chmod 640 "$cfg"
+args=(--config "$cfg" --tls-ca /etc/linkmesh/ca.crt --tls-cert /etc/linkmesh/coordinator.crt
+  --tls-key /etc/linkmesh/coordinator.key --state-dir "$state")
+as_linkmesh() { setpriv --reuid=linkmesh --regid=linkmesh --init-groups "$@"; }
+as_linkmesh linkmesh coordinator "${args[@]}" --check-config >/dev/null
+as_linkmesh linkmesh coordinator "${args[@]}" --log-level warn &
+pid=$!
+ready=""
+for _ in $(seq 100); do
+  if curl -fsS http://127.0.0.1:17999/readyz >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.1
+done
+curl -fsS http://127.0.0.1:17999/metrics | grep -q '^linkmesh_build_info{' || ready=""
+kill -TERM "$pid"; wait "$pid" || true
+[ -n "$ready" ] || fail "the installed coordinator did not become ready as user linkmesh"
+echo "test-install: the installed coordinator served as user linkmesh"
+rm -f "$cfg" /etc/linkmesh/ca.* /etc/linkmesh/coordinator.crt /etc/linkmesh/coordinator.key /etc/linkmesh/mesh.key
+rm -rf "$state"
+
+dpkg -r linkmesh
+[ ! -e /usr/bin/linkmesh ] || fail "/usr/bin/linkmesh left after removal"
+[ ! -e /usr/lib/systemd/system/linkmesh-probe.service ] || fail "unit left after removal"
+dpkg -P linkmesh
+[ ! -e /etc/default/linkmesh-probe ] || fail "/etc/default/linkmesh-probe left after purge"
+[ ! -e /etc/linkmesh/coordinator.yaml ] || fail "/etc/linkmesh/coordinator.yaml left after purge"
+[ ! -e /etc/linkmesh ] || fail "/etc/linkmesh left after purge: $(ls -A /etc/linkmesh)"
+echo "test-install: installed, ran and removed cleanly"
