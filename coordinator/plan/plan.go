@@ -63,14 +63,14 @@ type Planner struct {
 // lease is the stand-ins' lease (0: StandInLease).
 func New(store Source, cfg func() *config.Config, logger *slog.Logger, lease time.Duration) *Planner {
 	return &Planner{
-		store:    store,
-		cfg:      cfg,
-		logger:   logger,
-		plans:    map[string]*linkmeshv1.Plan{},
-		standIns: map[string][]*standInRequest{},
-		rounds:   map[string][]*linkmeshv1.Target{},
-
-		done: make(chan struct{}),
+		store:        store,
+		cfg:          cfg,
+		logger:       logger,
+		plans:        map[string]*linkmeshv1.Plan{},
+		standIns:     map[string][]*standInRequest{},
+		rounds:       map[string][]*linkmeshv1.Target{},
+		standInLease: lease,
+		done:         make(chan struct{}),
 	}
 }
 

@@ -27,7 +27,7 @@ func TestStandInLeaseRenewed(t *testing.T) {
 		store := pathstate.New(time.Now)
 		store.Register(&linkmeshv1.ProbeInfo{Name: "sql1", Site: "sql", ResponderAddress: "10.0.0.1:5023"})
 		store.Register(&linkmeshv1.ProbeInfo{Name: "sql2", Site: "sql", ResponderAddress: "10.0.0.3:5023"})
-		p := New(store, func() *config.Config { return cfg }, slog.New(slog.DiscardHandler), 30*time.Second)
+		p := New(store, func() *config.Config { return cfg }, slog.New(slog.DiscardHandler), 12*time.Second) // not the default: New must pass it on
 		defer p.Stop()
 		standIn := func(probe string) (*linkmeshv1.StandIn, uint64) {
 			plan, _, _, _ := p.Plan(probe)
@@ -42,15 +42,15 @@ func TestStandInLeaseRenewed(t *testing.T) {
 			t.Fatal(err)
 		}
 		si, gen := standIn("sql1")
-		if si.GetLease().AsDuration() != 30*time.Second || si.GetRenewal() != 0 {
-			t.Fatalf("first plan's stand-in %v, want lease 30s, renewal 0", si)
+		if si.GetLease().AsDuration() != 12*time.Second || si.GetRenewal() != 0 {
+			t.Fatalf("first plan's stand-in %v, want lease 12s, renewal 0", si)
 		}
 		for want := uint64(1); want <= 6; want++ {
-			time.Sleep(10 * time.Second)
+			time.Sleep(4 * time.Second) // a third of the lease
 			synctest.Wait()
 			got, g := standIn("sql1")
 			if got.GetRenewal() != want || g == gen {
-				t.Fatalf("%v in: stand-in %v, generation %d (was %d); want renewal %d in a new plan", time.Duration(want)*10*time.Second, got, g, gen, want)
+				t.Fatalf("%v in: stand-in %v, generation %d (was %d); want renewal %d in a new plan", time.Duration(want)*4*time.Second, got, g, gen, want)
 			}
 			gen = g
 		}
