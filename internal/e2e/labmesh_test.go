@@ -60,6 +60,12 @@ func newLabMesh(t *testing.T, lab *netlab.Lab, policy string, listenPorts ...int
 // listener of its own.
 func startLabMesh(t *testing.T, lab *netlab.Lab, policy string, probeArgs map[string][]string) *labMesh {
 	t.Helper()
+	return startLabMeshSites(t, lab, policy, probeArgs, "sql", "mi")
+}
+
+// startLabMeshSites is startLabMesh with probes in the given sites only.
+func startLabMeshSites(t *testing.T, lab *netlab.Lab, policy string, probeArgs map[string][]string, sites ...string) *labMesh {
+	t.Helper()
 	bin := netlab.BuildLinkmesh(t)
 	router, sql := lab.Router(), lab.SQL()
 	dir := t.TempDir()
@@ -92,7 +98,7 @@ func startLabMesh(t *testing.T, lab *netlab.Lab, policy string, probeArgs map[st
 	m.waitReady(t)
 	m.bin, m.dir, m.key = bin, dir, keyFile
 	m.probes = map[string]*exec.Cmd{}
-	for _, site := range []string{"sql", "mi"} {
+	for _, site := range sites {
 		m.startProbe(t, site, probeArgs[site]...)
 	}
 	return m
