@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,4 +215,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("a config without paths was accepted")
 		}
 	})
+}
+
+// TestEveryErrorUpToABound: a config with many errors reports each (with its
+// line) up to 20, then how many more.
+func TestEveryErrorUpToABound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("paths:\n")
+	for i := range 25 {
+		fmt.Fprintf(&b, "  - {from: {site: sql}, to: {address: mi%d.example.net, port: %d}}\n", i, 70000+i)
+	}
+	_, err := Parse("many.yaml", []byte(b.String()))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "is not a TCP port"); n != 20 || !strings.Contains(msg, "… and 5 more errors") || !strings.Contains(msg, "many.yaml:2:") || !strings.Contains(msg, "many.yaml:21:") {
+		t.Errorf("%d port errors; want 20 with their lines, then \"… and 5 more errors\":\n%s", n, msg)
+	}
 }

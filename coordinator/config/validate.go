@@ -42,6 +42,19 @@ func (c *Config) validate(doc *yamlconf.Doc) error {
 	errs = append(errs, c.CheckRounds.validate(doc)...)
 	errs = append(errs, c.validatePaths(doc)...)
 	c.warnings = c.ruleWarnings(doc)
+	return bounded(errs)
+}
+
+// maxErrors bounds the errors a config reports: every one up to it, then
+// how many more (a file of 10,000 broken rules prints a screen, not a book).
+const maxErrors = 20
+
+// bounded joins errs (nil ones left out), at most maxErrors of them.
+func bounded(errs []error) error {
+	errs = slices.DeleteFunc(errs, func(err error) bool { return err == nil })
+	if n := len(errs); n > maxErrors {
+		errs = append(errs[:maxErrors], fmt.Errorf("… and %d more errors", n-maxErrors))
+	}
 	return errors.Join(errs...)
 }
 
