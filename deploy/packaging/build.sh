@@ -18,6 +18,7 @@ else
   version="0.0.0~git$(git rev-list --count HEAD).${commit%-dirty}"
 fi
 mkdir -p dist
+rm -f dist/linkmesh_*.deb dist/linkmesh-*.rpm   # one version at a time
 bin="dist/linkmesh-linux-$arch"
 pkg=github.com/linkmesh/linkmesh/internal/buildinfo
 CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false \

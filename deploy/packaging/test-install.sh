@@ -9,8 +9,21 @@
 # /etc/linkmesh, /var/lib/linkmesh-test, and ends what it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-deb=$(ls dist/linkmesh_*_amd64.deb)
+deb=$(ls -t dist/linkmesh_*_amd64.deb | head -1)
 fail() { echo "test-install: $*" >&2; exit 1; }
+state=/var/lib/linkmesh-test
+pid=""
+# Whatever happens, what this script made goes: the test files, the process,
+# and on failure the package.
+cleanup() {
+  rc=$?
+  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -f /etc/linkmesh/test-*.yaml /etc/linkmesh/ca.crt /etc/linkmesh/ca.key /etc/linkmesh/coordinator.crt \
+    /etc/linkmesh/coordinator.key /etc/linkmesh/mesh.key
+  rm -rf "$state"
+  if [ $rc -ne 0 ] && dpkg -s linkmesh >/dev/null 2>&1; then dpkg -P linkmesh >/dev/null || true; fi
+}
+trap cleanup EXIT
 
 if dpkg -s linkmesh >/dev/null 2>&1; then dpkg -P linkmesh >/dev/null; fi
 dpkg -i "$deb"
@@ -35,11 +48,13 @@ done
 linkmesh certs ca --dir /etc/linkmesh >/dev/null
 linkmesh certs server --dir /etc/linkmesh --group linkmesh --name coordinator --san 127.0.0.1 >/dev/null
 linkmesh certs mesh-key --dir /etc/linkmesh --group linkmesh >/dev/null
-state=/var/lib/linkmesh-test
 install -d -o linkmesh -g linkmesh -m 0700 "$state"
 cfg=$(mktemp /etc/linkmesh/test-XXXX.yaml)
+# A loopback port nothing listens on (the coordinator must be reachable at a known one).
+port=$(shuf -i 20000-29999 -n 1)
+while ss -Htan "sport = :$port" | grep -q .; do port=$(shuf -i 20000-29999 -n 1); done
 cat >"$cfg" <<YAML
-listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:17999"}
+listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:$port"}
 gossip: {bind: "127.0.0.1:0"}
 mesh_key_file: /etc/linkmesh/mesh.key
 paths:
@@ -50,19 +65,21 @@ args=(--config "$cfg" --tls-ca /etc/linkmesh/ca.crt --tls-cert /etc/linkmesh/coo
   --tls-key /etc/linkmesh/coordinator.key --state-dir "$state")
 as_linkmesh() { setpriv --reuid=linkmesh --regid=linkmesh --init-groups "$@"; }
 as_linkmesh linkmesh coordinator "${args[@]}" --check-config >/dev/null
-as_linkmesh linkmesh coordinator "${args[@]}" --log-level warn &
+# Not through the function: $! must be the coordinator's own pid (setpriv execs it).
+setpriv --reuid=linkmesh --regid=linkmesh --init-groups linkmesh coordinator "${args[@]}" --log-level warn &
 pid=$!
 ready=""
 for _ in $(seq 100); do
-  if curl -fsS http://127.0.0.1:17999/readyz >/dev/null 2>&1; then ready=1; break; fi
+  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.1
 done
-curl -fsS http://127.0.0.1:17999/metrics | grep -q '^linkmesh_build_info{' || ready=""
-kill -TERM "$pid"; wait "$pid" || true
+curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^linkmesh_build_info{' || ready=""
+kill -TERM "$pid"
+wait "$pid" || true
+pid=""
 [ -n "$ready" ] || fail "the installed coordinator did not become ready as user linkmesh"
 echo "test-install: the installed coordinator served as user linkmesh"
-rm -f "$cfg" /etc/linkmesh/ca.* /etc/linkmesh/coordinator.crt /etc/linkmesh/coordinator.key /etc/linkmesh/mesh.key
-rm -rf "$state"
+cleanup
 
 dpkg -r linkmesh
 [ ! -e /usr/bin/linkmesh ] || fail "/usr/bin/linkmesh left after removal"
