@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,7 @@ func TestLabWindowsProbe(t *testing.T) {
 	dir := t.TempDir()
 	exe := buildWindows(t, dir)
 	m := startLabMeshSites(t, lab, `
-defaults: {interval: 1s, timeout: 2s}
+defaults: {interval: 2s, timeout: 2s}
 stale_after: 15s
 paths:
   - {name: tcp, from: {site: sql}, to: {site: mi}}
@@ -97,17 +98,20 @@ paths:
 
 	// linkmesh.exe check on the SQL Server host, against the MI host's address.
 	serveAndClose(t, lab.MI(), 5022)
+	serveAndClose(t, lab.MI(), checkHADRPort)
 	mi := lab.MI().Addr().String()
+	miSubnet := netip.PrefixFrom(lab.MI().Addr(), 24).Masked().String()
 	run := func(output string) (string, int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		cmd := sql.Command(wine, exe, "check", "--mi", mi, "--sql-endpoint", "none", "--timeout", "2s", "--output", output)
+		cmd := sql.Command(wine, exe, "check", "--mi", mi, "--mi-subnet", miSubnet, "--mi-node", net.JoinHostPort(mi, fmt.Sprint(checkHADRPort)),
+			"--sql-endpoint", "none", "--timeout", "2s", "--output", output)
 		cmd.Env = os.Environ()
 		var out bytes.Buffer
 		cmd.Stdout = &out
 		err := cmd.Run()
-		if ctx.Err() != nil {
-			t.Fatalf("linkmesh.exe check --output %s did not end", output)
+		if ctx.Err() != nil || cmd.ProcessState == nil {
+			t.Fatalf("linkmesh.exe check --output %s: %v (did it end?)", output, err)
 		}
 		return out.String(), cmd.ProcessState.ExitCode()
 	}
@@ -120,16 +124,16 @@ paths:
 		Verdict string `json:"verdict"`
 		Rows    []struct {
 			ID     string `json:"id"`
-			Result string `json:"result"`
+			Status string `json:"status"`
 		} `json:"rows"`
 	}
 	if err := json.Unmarshal([]byte(js), &rep); err != nil || code != 3 || rep.Verdict != "partial" {
 		t.Fatalf("check (json) under Wine: exit %d, verdict %q, %v:\n%s", code, rep.Verdict, err, js)
 	}
 	for _, r := range rep.Rows {
-		if r.ID == "P1" && r.Result != "pass" {
-			t.Errorf("P1 (SQL Server host → MI:5022) is %q under Wine, want pass:\n%s", r.Result, js)
+		if (r.ID == "P1" || r.ID == "P2") && r.Status != "pass" {
+			t.Errorf("%s is %q under Wine, want pass:\n%s", r.ID, r.Status, js)
 		}
 	}
-	report(t, "linkmesh.exe check under Wine in the sql host, --mi "+mi, "table and JSON reports, P1 pass, verdict PARTIAL (D1 needs a name)")
+	report(t, "linkmesh.exe check under Wine in the sql host, --mi "+mi, "table and JSON reports, P1 and P2 pass, verdict PARTIAL (D1 needs a name)")
 }
