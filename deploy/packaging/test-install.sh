@@ -73,7 +73,8 @@ for _ in $(seq 100); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.1
 done
-curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^linkmesh_build_info{' || ready=""
+metrics=$(curl -fsS "http://127.0.0.1:$port/metrics" || true)   # whole, not piped into grep -q (SIGPIPE under pipefail)
+grep -q '^linkmesh_build_info{' <<<"$metrics" || ready=""
 kill -TERM "$pid"
 wait "$pid" || true
 pid=""
