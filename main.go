@@ -26,6 +26,7 @@ var commands = []command{
 	{"check", "pre-cutover check from the SQL Server host: every MI link requirement, pass/fail and the fix", cli.Check},
 	{"demo", "run a whole mesh on loopback: a coordinator and two probes (sql, mi)", cli.Demo},
 	{"certs", "create the private CA, coordinator and probe certificates, and the mesh key", cli.Certs},
+	{"service", "Windows: install the probe as a service, start, stop, status, uninstall", cli.Service},
 	{"version", "print the version", cli.Version},
 }
 

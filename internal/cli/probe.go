@@ -33,17 +33,24 @@ other probes' measurements on --responder, and reports the results.`, args, stdo
 	if err != nil {
 		return err
 	}
-	if err := f.config(); err != nil {
-		return err
-	}
-	if err := f.credentials(logger); err != nil {
+	logger, closeEvents := serviceLogger(f.serviceName, logger)
+	defer closeEvents()
+	if err := f.start(logger); err != nil {
+		// A service has no console: the reason goes to its log (and the
+		// Event Log) too.
+		if isService() {
+			logger.Error("the probe cannot start", "error", err)
+		}
 		return err
 	}
 	a, err := probe.New(f.cfg, logger)
 	if err != nil {
+		if isService() {
+			logger.Error("the probe cannot start", "error", err)
+		}
 		return err
 	}
-	if handled, err := AsService(ctx, "linkmesh-probe", a.Run); handled {
+	if handled, err := AsService(ctx, f.serviceName, a.Run); handled {
 		return err
 	}
 	return a.Run(ctx)
@@ -58,6 +65,7 @@ type probeFlags struct {
 	tf                                        tlsFlags
 	gc                                        probe.GossipConfig
 	lf                                        logFlags
+	serviceName                               string
 }
 
 func (f *probeFlags) register(fs *flag.FlagSet) {
@@ -88,6 +96,15 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.planCache, "plan-cache", "default", "file that keeps the latest plan so probing goes on across restarts while no coordinator answers (\"default\": in the user cache directory; \"off\" disables)")
 	fs.StringVar(&f.dnsServer, "dns-server", "", "send the dns kind's queries to this DNS server (IP[:port]) instead of the system's, e.g. the DNS server of the MI's VNet")
 	f.lf.register(fs, "info")
+	fs.StringVar(&f.serviceName, "windows-service-name", DefaultServiceName, "Windows: the service's name, its Event Log source (linkmesh service install sets it)")
+}
+
+// start completes and checks f.cfg: config, then credentials.
+func (f *probeFlags) start(logger *slog.Logger) error {
+	if err := f.config(); err != nil {
+		return err
+	}
+	return f.credentials(logger)
 }
 
 // config completes f.cfg from the parsed flags (all but the TLS credentials)
