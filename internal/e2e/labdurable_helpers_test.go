@@ -174,7 +174,7 @@ func (l *tlsLab) poll(t *testing.T, timeout time.Duration, what string, hosts []
 	var last error
 	var c series
 	var ps []series
-	if waitfor.Poll(timeout, func() bool {
+	if waitfor.PollEvery(timeout, 200*time.Millisecond, func() bool {
 		// A coordinator that is down scrapes as nil; cond decides whether it matters.
 		var cerr error
 		c, cerr = scrapeWith(l.client, l.coordURL("/metrics"))

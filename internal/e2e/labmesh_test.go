@@ -270,7 +270,7 @@ var errNotYet = errors.New("not yet")
 func (m *labMesh) pollPaths(t *testing.T, timeout time.Duration, window func() time.Duration, f func([]apiPath) error) {
 	t.Helper()
 	var last error
-	if !waitfor.Poll(timeout, func() bool {
+	if !waitfor.PollEvery(timeout, 200*time.Millisecond, func() bool {
 		ps, err := m.paths(window())
 		if err == nil {
 			err = f(ps)

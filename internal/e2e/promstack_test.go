@@ -298,7 +298,7 @@ func (s *promStack) waitQuery(t *testing.T, timeout time.Duration, expr string, 
 	t.Helper()
 	var last []promSeries
 	var err error
-	if waitfor.Poll(timeout, func() bool {
+	if waitfor.PollEvery(timeout, 250*time.Millisecond, func() bool {
 		last, err = s.query(expr)
 		return err == nil && ok(last)
 	}) {

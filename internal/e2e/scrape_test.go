@@ -128,7 +128,7 @@ func waitMetricsWith(t testing.TB, client *http.Client, url string, timeout time
 	start := time.Now()
 	var last series
 	var lastErr error
-	if waitfor.Poll(timeout, func() bool {
+	if waitfor.PollEvery(timeout, 100*time.Millisecond, func() bool {
 		s, err := scrapeWith(client, url)
 		lastErr = err
 		if err != nil {

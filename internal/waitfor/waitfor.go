@@ -26,15 +26,22 @@ func Cond(t testing.TB, within time.Duration, what string, cond func() bool) {
 // Poll polls cond until it holds or within has passed, and reports whether it
 // held. It looks again after 1 ms, then backs off to every 50 ms.
 func Poll(within time.Duration, cond func() bool) bool {
+	return PollEvery(within, 50*time.Millisecond, cond)
+}
+
+// PollEvery is Poll backing off to every, for a cond that costs something
+// the measurement under test competes with (a scrape, an API call in the
+// lab): the lab's delayer shares the test's CPU.
+func PollEvery(within, every time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(within)
-	pause := time.Millisecond
+	pause := min(time.Millisecond, every)
 	for !cond() {
 		if !time.Now().Before(deadline) {
 			return cond()
 		}
 		// Real time is the point here: what we wait for runs on its own clock.
 		time.Sleep(min(pause, time.Until(deadline)))
-		pause = min(2*pause, 50*time.Millisecond)
+		pause = min(2*pause, every)
 	}
 	return true
 }
