@@ -24,6 +24,9 @@ import (
 // delayerQueueLen bounds both the kernel's queue and the delayer's FIFO.
 const delayerQueueLen = 16384
 
+// lateRing is how many release latenesses a delayer keeps.
+const lateRing = 4096
+
 // delayer holds the packets an NFQUEUE rule hands it for a fixed delay, then
 // accepts them in arrival order. The Delay fault that starts it owns it and
 // ends it with stop.
@@ -42,6 +45,11 @@ type delayer struct {
 	draining atomic.Bool   // release at once: the rule is gone
 	quit     chan struct{} // closed by stop
 	done     chan struct{} // closed when the releaser has ended
+
+	// late holds how late (ns past due) each of the latest released packets
+	// went, a ring of lateRing; guarded by mu.
+	late  [lateRing]int64
+	lateN int
 
 	dropped       atomic.Uint64 // dropped here because the FIFO was full
 	kernelDropped atomic.Uint64 // the kernel's count, read at stop
@@ -137,12 +145,6 @@ func (d *delayer) peek() (held, bool) {
 	return d.ring[d.head], true
 }
 
-func (d *delayer) pop() {
-	d.mu.Lock()
-	d.head = (d.head + 1) % len(d.ring)
-	d.n--
-	d.mu.Unlock()
-}
 
 // release accepts each packet when it is due. It sleeps with clock_nanosleep
 // on a thread with 1 ns timer slack: Go's timers round sub-millisecond waits
@@ -177,9 +179,31 @@ func (d *delayer) release() {
 			_ = unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil)
 			continue
 		}
-		d.pop()
 		_ = d.nf.SetVerdict(h.id, nfqueue.NfAccept)
+		d.popLate(max(monotonicNow()-h.due, 0))
 	}
+}
+
+// popLate pops the released packet and records how late it went.
+func (d *delayer) popLate(late int64) {
+	d.mu.Lock()
+	d.head = (d.head + 1) % len(d.ring)
+	d.n--
+	d.late[d.lateN%lateRing] = late
+	d.lateN++
+	d.mu.Unlock()
+}
+
+// lateness returns the release latenesses recorded (the latest lateRing).
+func (d *delayer) lateness() []time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := min(d.lateN, lateRing)
+	out := make([]time.Duration, n)
+	for i := range n {
+		out[i] = time.Duration(d.late[i])
+	}
+	return out
 }
 
 // stop ends the delayer once its rule is gone: it releases held packets at

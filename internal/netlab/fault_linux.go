@@ -69,6 +69,22 @@ func (inj *Injection) Remove() error {
 	return inj.err
 }
 
+// MedianLateness is the median of how late the injection's delayers released
+// the packets they held (past the fault's delay), over the latest 4096 of
+// each: how much the harness itself — its timers, on a noisy machine — added
+// to the delay. 0 without delayers.
+func (inj *Injection) MedianLateness() time.Duration {
+	var all []time.Duration
+	for _, d := range inj.delayers {
+		all = append(all, d.lateness()...)
+	}
+	if len(all) == 0 {
+		return 0
+	}
+	slices.Sort(all)
+	return all[len(all)/2]
+}
+
 // Dropped returns how many packets the injection's delayers dropped because
 // their queue was full (in the delayer or in the kernel).
 func (inj *Injection) Dropped() uint64 {
