@@ -145,7 +145,6 @@ func (d *delayer) peek() (held, bool) {
 	return d.ring[d.head], true
 }
 
-
 // release accepts each packet when it is due. It sleeps with clock_nanosleep
 // on a thread with 1 ns timer slack: Go's timers round sub-millisecond waits
 // up to ~1 ms. It ends when quit is closed, after releasing what it holds,
