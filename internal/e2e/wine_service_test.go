@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,10 +28,8 @@ func TestWineService(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "mesh.key"), []byte("bWVzaC1rZXktZm9yLXRoZS13aW5lLXRlc3QtMDAwMDAwMDA=\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	name := "linkmesh-test-" + filepath.Base(dir)
-	if len(name) > 60 {
-		name = name[:60]
-	}
+	// A name of this run: a service left by an interrupted run is not this one.
+	name := fmt.Sprintf("linkmesh-test-%d", os.Getpid())
 	run := func(args ...string) (string, int) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
