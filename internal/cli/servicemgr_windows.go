@@ -184,6 +184,7 @@ func uninstallService(ctx context.Context, m *mgr.Mgr, spec serviceSpec, out io.
 			_ = waitState(ctx, s, svc.Stopped, io.Discard)
 		}
 	}
+	rules := installedRules(s, spec.Name)
 	if err := s.Delete(); err != nil {
 		return fmt.Errorf("delete service %s: %w", spec.Name, err)
 	}
@@ -192,12 +193,24 @@ func uninstallService(ctx context.Context, m *mgr.Mgr, spec serviceSpec, out io.
 	if err := eventlog.Remove(spec.Name); err != nil {
 		errs = append(errs, fmt.Errorf("remove the event log source %s: %w", spec.Name, err))
 	}
-	// The rules of every port the probe may have had: deleting an absent rule is no error here.
-	for _, r := range (serviceSpec{Name: spec.Name, ProbeArgs: []string{"--metrics", ":9023"}}).FirewallRules() {
+	for _, r := range rules { // deleting an absent rule is no error here
 		_ = exec.Command("netsh", "advfirewall", "firewall", "delete", "rule", "name="+r.Name).Run()
 	}
-	_ = exec.Command("netsh", "advfirewall", "firewall", "delete", "rule", "name="+spec.Name).Run()
 	return errors.Join(errs...)
+}
+
+// installedRules are the firewall rules install made for the service: from
+// the probe flags of its installed command line (a --responder or
+// --stand-in-ports of its own included), or, when that cannot be read, the
+// rules of the default ports and --metrics :9023.
+func installedRules(s *mgr.Service, name string) []firewallRule {
+	spec := serviceSpec{Name: name, ProbeArgs: []string{"--metrics", ":9023"}}
+	if cfg, err := s.Config(); err == nil {
+		if args, err := windows.DecomposeCommandLine(cfg.BinaryPathName); err == nil && len(args) > 2 && args[1] == "probe" {
+			spec.ProbeArgs = args[2:]
+		}
+	}
+	return spec.FirewallRules()
 }
 
 // waitState waits up to 30 s for the service to reach want.
