@@ -16,7 +16,8 @@ import (
 const DefaultServiceName = "linkmesh-probe"
 
 const serviceSynopsis = `usage: linkmesh service install [--name NAME] [--dir DIR] -- PROBE FLAGS
-       linkmesh service uninstall|start|stop|status [--name NAME]
+       linkmesh service uninstall|start|stop [--name NAME] [--if-installed]
+       linkmesh service status [--name NAME]
 
 Windows only. Installs the probe as a Windows service (again: updates it),
 running "linkmesh.exe probe PROBE FLAGS" from where this linkmesh.exe is, as
@@ -25,7 +26,9 @@ failure (also a clean exit with an error); its key files in DIR readable only
 by SYSTEM, Administrators and the service; an Event Log source NAME for its
 warnings and errors; Windows Firewall rules for its ports (created once,
 removed on uninstall). Logs, spool and plan cache go to DIR unless the probe
-flags say otherwise. On Linux the packages' systemd units do this
+flags say otherwise. start and stop are no error when the service already
+runs or has stopped; --if-installed makes start, stop and uninstall do nothing
+when there is no such service (the MSI uses it). On Linux the packages' systemd units do this
 (docs/install.md).
 
 Example (PowerShell, as Administrator, in C:\ProgramData\linkmesh):
@@ -51,7 +54,10 @@ func Service(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("service "+what, serviceSynopsis, args[1:], stdout, stderr)
 	spec := serviceSpec{}
 	fs.StringVar(&spec.Name, "name", DefaultServiceName, "the service's name (and its account NT SERVICE\\NAME and Event Log source)")
-	if what == "install" {
+	switch what {
+	case "start", "stop", "uninstall":
+		fs.BoolVar(&spec.IfInstalled, "if-installed", false, "do nothing, successfully, when there is no such service")
+	case "install":
 		fs.StringVar(&spec.Dir, "dir", `C:\ProgramData\linkmesh`, "the folder of the probe's files (ca.crt, mesh.key, its certificate and key); relative paths in the probe flags are taken from it")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
@@ -78,6 +84,9 @@ type serviceSpec struct {
 	Name      string
 	Dir       string   // install: the probe's folder
 	ProbeArgs []string // install: the probe's flags
+	// IfInstalled makes start, stop and uninstall succeed, doing nothing,
+	// when there is no such service.
+	IfInstalled bool
 }
 
 // Account is the service's virtual account.

@@ -27,25 +27,38 @@ func manageService(ctx context.Context, what string, spec serviceSpec, out io.Wr
 		return fmt.Errorf("the service manager: %w (run as Administrator)", err)
 	}
 	defer m.Disconnect()
-	switch what {
-	case "install":
+	if what == "install" {
 		return installService(m, spec, out)
-	case "uninstall":
-		return uninstallService(ctx, m, spec, out)
 	}
 	s, err := m.OpenService(spec.Name)
+	if errors.Is(err, windows.ERROR_SERVICE_DOES_NOT_EXIST) && spec.IfInstalled {
+		_, err = fmt.Fprintf(out, "service %s is not installed: nothing to %s\n", spec.Name, what)
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("service %s: %w (install it with linkmesh service install)", spec.Name, err)
 	}
 	defer s.Close()
 	switch what {
+	case "uninstall":
+		return uninstallService(ctx, s, spec, out)
 	case "start":
-		if err := s.Start(); err != nil {
+		err := s.Start()
+		if errors.Is(err, windows.ERROR_SERVICE_ALREADY_RUNNING) {
+			_, err = fmt.Fprintf(out, "%s: already running\n", spec.Name)
+			return err
+		}
+		if err != nil {
 			return fmt.Errorf("start %s: %w", spec.Name, err)
 		}
 		return waitState(ctx, s, svc.Running, out)
 	case "stop":
-		if _, err := s.Control(svc.Stop); err != nil {
+		_, err := s.Control(svc.Stop)
+		if errors.Is(err, windows.ERROR_SERVICE_NOT_ACTIVE) {
+			_, err = fmt.Fprintf(out, "%s: already stopped\n", spec.Name)
+			return err
+		}
+		if err != nil {
 			return fmt.Errorf("stop %s: %w", spec.Name, err)
 		}
 		return waitState(ctx, s, svc.Stopped, out)
@@ -173,12 +186,7 @@ func addFirewallRule(r firewallRule, exe string) error {
 
 // uninstallService stops the service, deletes it, its Event Log source and
 // its firewall rules.
-func uninstallService(ctx context.Context, m *mgr.Mgr, spec serviceSpec, out io.Writer) error {
-	s, err := m.OpenService(spec.Name)
-	if err != nil {
-		return fmt.Errorf("service %s: %w (not installed?)", spec.Name, err)
-	}
-	defer s.Close()
+func uninstallService(ctx context.Context, s *mgr.Service, spec serviceSpec, out io.Writer) error {
 	if st, err := s.Query(); err == nil && st.State != svc.Stopped {
 		if _, err := s.Control(svc.Stop); err == nil {
 			_ = waitState(ctx, s, svc.Stopped, io.Discard)
@@ -213,8 +221,10 @@ func installedRules(s *mgr.Service, name string) []firewallRule {
 	return spec.FirewallRules()
 }
 
-// waitState waits up to 30 s for the service to reach want.
+// waitState waits up to 30 s for the service to reach want; waiting for
+// Running, a service that stops instead is an error at once.
 func waitState(ctx context.Context, s *mgr.Service, want svc.State, out io.Writer) error {
+	name := s.Name
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := s.Query()
@@ -224,6 +234,10 @@ func waitState(ctx context.Context, s *mgr.Service, want svc.State, out io.Write
 		if st.State == want {
 			_, err := fmt.Fprintf(out, "%s\n", stateName(want))
 			return err
+		}
+		if want == svc.Running && st.State == svc.Stopped {
+			return fmt.Errorf("it stopped (exit code %d, service code %d): see the Event Log, source %s, and the log file",
+				st.Win32ExitCode, st.ServiceSpecificExitCode, name)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("still %s after 30 s (want %s); see the Event Log and the log file", stateName(st.State), stateName(want))

@@ -28,6 +28,7 @@ func wineEnv(t *testing.T) (wine string) {
 		t.Skip("no Wine: apt-get install wine64 gcc-mingw-w64-x86-64-win32, WINEPREFIX=/tmp/linkmesh-wine internal/winetest/setup.sh, then set LINKMESH_WINE=/usr/lib/wine/wine64 and WINEPREFIX (.ci/run does)")
 	}
 	t.Setenv("WINEDEBUG", "-all")
+	netlab.MarkRan(t)
 	return wine
 }
 

@@ -18,7 +18,7 @@ import (
 // creates the service under its virtual account with the probe's command
 // line, registers the Event Log source, restricts the mesh key and adds the
 // firewall rules; status reads it; uninstall deletes it, and a second
-// uninstall finds nothing. Wine refuses the delayed start and the recovery
+// uninstall finds nothing (an error, unless --if-installed). Wine refuses the delayed start and the recovery
 // actions ("Invalid level"), so install reports those steps failed and exits
 // 1 — the test checks that it says so rather than claiming success.
 func TestWineService(t *testing.T) {
@@ -66,11 +66,22 @@ func TestWineService(t *testing.T) {
 	if out, code := run("service", "status", "--name", name); code != 0 || !strings.Contains(out, name+": stopped") {
 		t.Errorf("status: exit %d:\n%s", code, out)
 	}
+	if out, code := run("service", "stop", "--name", name); code != 0 || !strings.Contains(out, name+": already stopped") {
+		t.Errorf("stop of a stopped service: exit %d:\n%s", code, out)
+	}
 	if out, code := run("service", "uninstall", "--name", name); code != 0 || !strings.Contains(out, "deleted service "+name) {
 		t.Errorf("uninstall: exit %d:\n%s", code, out)
 	}
 	if out, code := run("service", "status", "--name", name); code == 0 || !strings.Contains(out, "does not exist") {
 		t.Errorf("status after uninstall: exit %d:\n%s", code, out)
+	}
+	for _, what := range []string{"start", "stop", "uninstall"} {
+		if out, code := run("service", what, "--name", name, "--if-installed"); code != 0 || !strings.Contains(out, "not installed: nothing to "+what) {
+			t.Errorf("%s --if-installed of no service: exit %d:\n%s", what, code, out)
+		}
+	}
+	if _, code := run("service", "uninstall", "--name", name); code == 0 {
+		t.Errorf("uninstall of no service (without --if-installed): exit 0")
 	}
 }
 

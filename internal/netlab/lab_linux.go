@@ -61,7 +61,7 @@ func NewWithHosts(tb testing.TB, names ...string) *Lab {
 		}
 		tb.Skip(msg)
 	}
-	markRan(tb)
+	MarkRan(tb)
 	start := time.Now()
 	l := &Lab{tb: tb, id: randomID(), nextSubnet: 1, busyMTU: map[string]bool{}, busyRate: map[string]bool{}}
 	tb.Cleanup(func() {
@@ -264,10 +264,11 @@ func (l *Lab) Close() error {
 	return errors.Join(errs...)
 }
 
-// markRan appends the test's name to the file named by $LINKMESH_LAB_RAN when the
-// test ends without skipping: .ci/run compares that list with every TestLab test
-// so a lab test that silently skipped fails CI.
-func markRan(tb testing.TB) {
+// MarkRan appends the test's name to the file named by $LINKMESH_LAB_RAN when
+// the test ends without skipping: .ci/run compares that list with every
+// TestLab and TestWine test, so a test that silently skipped fails CI. New
+// calls it; a test that needs CI's tools but no lab (Wine) calls it itself.
+func MarkRan(tb testing.TB) {
 	path := os.Getenv("LINKMESH_LAB_RAN")
 	if path == "" {
 		return
