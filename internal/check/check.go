@@ -76,28 +76,6 @@ type Outcome struct {
 	NotNeeded bool
 }
 
-// Fix is what to change to make a row pass, written for the person who applies it.
-type Fix struct {
-	// For names who applies it: "network team", "DBA", "DNS administrator".
-	For string
-	// Summary says in one sentence what is wrong and where.
-	Summary string
-	// Steps are the changes, in the order to try them.
-	Steps []Step
-}
-
-// Step is one change of a Fix: what to do and, when there is one, the exact
-// command to run.
-type Step struct {
-	// Text says what to do and where.
-	Text string
-	// Command is the line to run, with the values linkmesh knows filled in and
-	// <placeholders> for those it cannot know. Empty when there is none.
-	Command string
-	// Shell is where Command runs: "azure-cli", "powershell", "t-sql" or "sh".
-	Shell string
-}
-
 // Row is one requirement after it ran: the Check's identity and its Outcome.
 type Row struct {
 	// ID, What and Required are the Check's.

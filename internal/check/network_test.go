@@ -53,7 +53,7 @@ func TestP1NeverDialsPublic(t *testing.T) {
 }
 
 func testPaths() paths {
-	return paths{sqlHost: "198.18.1.2/32", miSubnet: "10.0.1.0/24", miAddr: "10.0.1.254"}
+	return paths{SQLHost: "198.18.1.2/32", MISubnet: "10.0.1.0/24", MIAddr: "10.0.1.254"}
 }
 
 // TestP1Outcome maps each attempt result to the row, and the fix has the exact

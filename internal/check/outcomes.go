@@ -44,8 +44,8 @@ func p1Outcome(res attempt.Result, dst netip.AddrPort, timeout time.Duration, p 
 		o.Measured = fmt.Sprintf("no answer within %s", timeout)
 		o.Reason = fmt.Sprintf("nothing answered from %s: an NSG, a firewall or a route drops the packets", dst)
 		o.Fix = &Fix{For: ForNetwork,
-			Summary: fmt.Sprintf("The SQL Server host (%s) gets no answer from the MI at %s: the packets are dropped on the way.", p.sqlHost, dst),
-			Steps:   []Step{p.nsgInbound("allow-mi-link-from-sql-host", linkPorts), p.hostOutbound(linkPorts), p.routes()}}
+			Summary: fmt.Sprintf("The SQL Server host (%s) gets no answer from the MI at %s: the packets are dropped on the way.", p.SQLHost, dst),
+			Steps:   []Step{p.NSGInbound("allow-mi-link-from-sql-host", linkPorts), p.HostOutbound(linkPorts), p.Routes()}}
 	case attempt.Refused:
 		o.Measured = "refused (TCP reset)"
 		o.Reason = fmt.Sprintf("%s answered with a reset: nothing listens on %d there (a private endpoint or the public endpoint cannot carry the link), or a firewall rejects the connection", dst.Addr(), dst.Port())
@@ -57,7 +57,7 @@ func p1Outcome(res attempt.Result, dst netip.AddrPort, timeout time.Duration, p 
 	case attempt.Reset:
 		o.Measured = acceptedThenCut(res)
 		o.Reason = fmt.Sprintf("something at %s completed the TCP handshake and at once cut the connection (%s): a proxy or firewall in the path, or the endpoint refusing this host", dst, o.Measured)
-		o.Fix = &Fix{For: ForNetwork, Summary: fmt.Sprintf("Connections from the SQL Server host (%s) to the MI at %s are accepted and then reset: the link's would be cut the same way.", p.sqlHost, dst),
+		o.Fix = &Fix{For: ForNetwork, Summary: fmt.Sprintf("Connections from the SQL Server host (%s) to the MI at %s are accepted and then reset: the link's would be cut the same way.", p.SQLHost, dst),
 			Steps: []Step{
 				{Text: fmt.Sprintf("Find the device that answers TCP %d for %s: look in the logs of the firewalls, proxies and intrusion-prevention systems between the SQL Server host and the MI for this connection.", dst.Port(), dst.Addr())},
 				{Text: fmt.Sprintf("Let TCP %s through to the MI subnet without a TCP proxy or inspection (the mirroring protocol is proprietary and encrypted; inspecting firewalls often break it).", strings.Join(linkPorts, " and "))},
@@ -65,13 +65,13 @@ func p1Outcome(res attempt.Result, dst netip.AddrPort, timeout time.Duration, p 
 	case attempt.Unreachable:
 		o.Measured = "unreachable (ICMP)"
 		o.Reason = fmt.Sprintf("a router or firewall reported %s unreachable or prohibited: a route is missing, or a rule rejects the traffic", dst.Addr())
-		o.Fix = &Fix{For: ForNetwork, Summary: fmt.Sprintf("The way from the SQL Server host (%s) to the MI at %s is refused by a router or firewall.", p.sqlHost, dst),
-			Steps: []Step{p.routes(), p.nsgInbound("allow-mi-link-from-sql-host", linkPorts), p.hostOutbound(linkPorts)}}
+		o.Fix = &Fix{For: ForNetwork, Summary: fmt.Sprintf("The way from the SQL Server host (%s) to the MI at %s is refused by a router or firewall.", p.SQLHost, dst),
+			Steps: []Step{p.Routes(), p.NSGInbound("allow-mi-link-from-sql-host", linkPorts), p.HostOutbound(linkPorts)}}
 	default:
 		o.Measured = res.Code.String()
 		o.Reason = fmt.Sprintf("%s: %s", res.Code.Explain(), res.Detail)
 		o.Fix = &Fix{For: ForNetwork, Summary: fmt.Sprintf("The connection to the MI at %s failed: %s.", dst, res.Detail),
-			Steps: []Step{{Text: "Look in the logs of the firewalls and intrusion-prevention systems between the SQL Server host and the MI for this connection."}, p.routes()}}
+			Steps: []Step{{Text: "Look in the logs of the firewalls and intrusion-prevention systems between the SQL Server host and the MI for this connection."}, p.Routes()}}
 	}
 	o.Status = Fail
 	return o
@@ -177,8 +177,8 @@ func p2Outcome(in p2Input) Outcome {
 	o.Status, o.Result = Fail, worst.String()
 	ports := []string{in.rng.String()}
 	o.Fix = &Fix{For: ForNetwork,
-		Summary: fmt.Sprintf("The SQL Server host (%s) cannot reach all of the MI nodes' HADR ports %s at %s.", in.paths.sqlHost, in.rng, in.addr),
-		Steps:   []Step{in.paths.nsgInbound("allow-mi-link-hadr-from-sql-host", ports), in.paths.hostOutbound(ports), in.paths.routes()}}
+		Summary: fmt.Sprintf("The SQL Server host (%s) cannot reach all of the MI nodes' HADR ports %s at %s.", in.paths.SQLHost, in.rng, in.addr),
+		Steps:   []Step{in.paths.NSGInbound("allow-mi-link-hadr-from-sql-host", ports), in.paths.HostOutbound(ports), in.paths.Routes()}}
 	switch {
 	case len(cut) > 0:
 		// The handshake completed, so the SYNs passed; but what answered

@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func sampleReport() Report {
 	cfg := Config{MI: "sqlmi1.abc123def456.database.windows.net", MIPort: 5022, MISubnet: netip.MustParsePrefix("10.0.1.0/24"),
 		HADRPorts: DefaultHADRPorts, HADRSample: 4, SQLEndpoint: "127.0.0.1:5022", Timeout: 5 * time.Second}
-	p := paths{sqlHost: "192.168.10.5/32", miSubnet: "10.0.1.0/24", miAddr: "10.0.1.254"}
+	p := paths{SQLHost: "192.168.10.5/32", MISubnet: "10.0.1.0/24", MIAddr: "10.0.1.254"}
 	rows := []Row{
 		{ID: "D1", What: "MI's name resolves to a private address in 10.0.1.0/24", Required: true, Duration: 12 * time.Millisecond,
 			Outcome: Outcome{Status: Pass, Measured: "10.0.1.254", Reason: "inside the MI subnet 10.0.1.0/24"}},
