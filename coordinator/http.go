@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	"github.com/linkmesh/linkmesh/coordinator/statuspage"
 	"github.com/linkmesh/linkmesh/internal/explain"
 	"github.com/linkmesh/linkmesh/internal/seeding"
 	"github.com/linkmesh/linkmesh/proto/vocab"
@@ -81,10 +83,8 @@ func (s *Server) routes() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	mux.HandleFunc("GET /api/v1/paths", s.handlePaths)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("linkmesh coordinator\n\n/metrics        Prometheus metrics\n/api/v1/paths   path states as JSON\n/healthz        alive\n/readyz         ready to serve\n"))
-	})
+	mux.HandleFunc("GET /api/v1/status", s.handleStatus)
+	statuspage.Register(mux)
 	return mux
 }
 
@@ -154,55 +154,59 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // attempts of the last window; the demo and /api/v1/paths use it.
 func (s *Server) Paths(window time.Duration) []PathStatus {
 	view := s.store.View(s.StaleAfter(), window)
-	snap, stats, fails := &view.Snapshot, view.Stats, view.Failures
-	out := make([]PathStatus, 0, len(snap.Paths))
-	for i := range snap.Paths {
-		p := &snap.Paths[i]
-		ps := PathStatus{
-			Source: p.Source, SourceSite: p.SourceSite, Target: p.Target, TargetSite: p.TargetSite,
-			Port: p.Port, PortEnd: p.PortEnd, Kind: vocab.KindName(p.Kind), LastResult: vocab.CodeName(p.Last),
-			LastTime: p.LastTime, LastRTTMilli: ms(p.LastRTT), LastDetail: p.LastDetail,
-			LastExplanation: explain.Result(p.Last), Results: map[string]uint64{},
-		}
-		switch {
-		case !snap.Known(p):
-			ps.State = "unknown"
-		case p.Up():
-			ps.State = "up"
-		default:
-			ps.State = "down"
-		}
-		if !p.LastSuccess.IsZero() {
-			t := p.LastSuccess
-			ps.LastSuccess = &t
-			ps.LastSuccessRTTMilli = ms(p.LastSuccessRTT)
-		}
-		if !p.MTUTime.IsZero() {
-			hole := p.MTUBlackhole
-			ps.MTUBytes, ps.MTUBlackhole = p.MTU, &hole
-		}
-		if !p.ThroughputTime.IsZero() {
-			ps.ThroughputBPS = p.Throughput
-			ps.Seeding100GB = seeding.Describe(100*seeding.GB, p.Throughput)
-		}
-		ps.Addresses = p.Addresses
-		if st, ok := stats[p.Key]; ok {
-			ps.Window = &WindowStatus{
-				Attempts: st.Attempts, OK: st.OK, SYNRetransmits: st.SYNRetransmits, LossRatio: st.LossRatio,
-				RTTMinMilli: ms(st.RTTMin), RTTP50Milli: ms(st.RTTP50), RTTP90Milli: ms(st.RTTP90),
-				RTTP99Milli: ms(st.RTTP99), RTTMaxMilli: ms(st.RTTMax), JitterMilli: ms(st.Jitter),
-			}
-			f := fails[p.Key]
-			ps.Window.Failed, ps.Window.FailureRatio = f.Failed, f.Ratio()
-		}
-		for _, code := range vocab.Codes {
-			if n := p.Counts[code]; n > 0 {
-				ps.Results[vocab.CodeName(code)] = n
-			}
-		}
-		out = append(out, ps)
+	out := make([]PathStatus, 0, len(view.Paths))
+	for i := range view.Paths {
+		out = append(out, pathStatus(&view, &view.Paths[i]))
 	}
 	return out
+}
+
+// pathStatus is one path of a View, judged as of the View.
+func pathStatus(view *pathstate.View, p *pathstate.Path) PathStatus {
+	snap, stats, fails := &view.Snapshot, view.Stats, view.Failures
+	ps := PathStatus{
+		Source: p.Source, SourceSite: p.SourceSite, Target: p.Target, TargetSite: p.TargetSite,
+		Port: p.Port, PortEnd: p.PortEnd, Kind: vocab.KindName(p.Kind), LastResult: vocab.CodeName(p.Last),
+		LastTime: p.LastTime, LastRTTMilli: ms(p.LastRTT), LastDetail: p.LastDetail,
+		LastExplanation: explain.Result(p.Last), Results: map[string]uint64{},
+	}
+	switch {
+	case !snap.Known(p):
+		ps.State = "unknown"
+	case p.Up():
+		ps.State = "up"
+	default:
+		ps.State = "down"
+	}
+	if !p.LastSuccess.IsZero() {
+		t := p.LastSuccess
+		ps.LastSuccess = &t
+		ps.LastSuccessRTTMilli = ms(p.LastSuccessRTT)
+	}
+	if !p.MTUTime.IsZero() {
+		hole := p.MTUBlackhole
+		ps.MTUBytes, ps.MTUBlackhole = p.MTU, &hole
+	}
+	if !p.ThroughputTime.IsZero() {
+		ps.ThroughputBPS = p.Throughput
+		ps.Seeding100GB = seeding.Describe(100*seeding.GB, p.Throughput)
+	}
+	ps.Addresses = p.Addresses
+	if st, ok := stats[p.Key]; ok {
+		ps.Window = &WindowStatus{
+			Attempts: st.Attempts, OK: st.OK, SYNRetransmits: st.SYNRetransmits, LossRatio: st.LossRatio,
+			RTTMinMilli: ms(st.RTTMin), RTTP50Milli: ms(st.RTTP50), RTTP90Milli: ms(st.RTTP90),
+			RTTP99Milli: ms(st.RTTP99), RTTMaxMilli: ms(st.RTTMax), JitterMilli: ms(st.Jitter),
+		}
+		f := fails[p.Key]
+		ps.Window.Failed, ps.Window.FailureRatio = f.Failed, f.Ratio()
+	}
+	for _, code := range vocab.Codes {
+		if n := p.Counts[code]; n > 0 {
+			ps.Results[vocab.CodeName(code)] = n
+		}
+	}
+	return ps
 }
 
 // StandInStatus is one probe's stand-in endpoint in the /api/v1/paths answer.

@@ -123,6 +123,7 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 	}
 	v.s.ingestStats.record(v.s.logger, req.GetProbe(), st)
 	v.s.store.SetStandIns(req.GetProbe(), req.GetStandIns())
+	v.s.store.SetBacklog(req.GetProbe(), req.GetBacklog())
 	v.s.standInReports.Notify()
 	v.s.recordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
 	v.s.rounds.Deliver(req.GetProbe(), st.Aside)

@@ -42,3 +42,12 @@ func servingPorts(statuses []*linkmeshv1.StandInStatus) []uint32 {
 	slices.Sort(ports)
 	return ports
 }
+
+// SetBacklog records the backlog a probe reported (ReportRequest.backlog).
+func (s *Store) SetBacklog(probe string, backlog uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.probes[probe]; ok {
+		p.Backlog = backlog
+	}
+}

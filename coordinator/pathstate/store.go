@@ -146,6 +146,9 @@ type Probe struct {
 	MemberRTTs map[string]RTTSample
 	// StandIns is what the probe last reported of its stand-in endpoints.
 	StandIns []*linkmeshv1.StandInStatus
+	// Backlog is what the probe last said it holds unacknowledged by this
+	// coordinator (its word: shown, never used to count).
+	Backlog uint64
 
 	// durableEpoch and durableSeq are the cursor as of the last committed
 	// checkpoint; paths counts the paths this probe is the source of.

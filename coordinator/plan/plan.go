@@ -92,6 +92,29 @@ func (p *Planner) Plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, do
 	return plan, changed, p.cfgChanged.C(), p.done
 }
 
+// Planned returns every probe's policy targets as its current plan holds them
+// (round targets left out), by probe name: what should be measured, whether
+// or not a result has come yet.
+func (p *Planner) Planned() map[string][]*linkmeshv1.Target {
+	changed := p.store.Changed()
+	c := p.cfg()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if changed != p.builtFor || c != p.builtCfg || p.dirty {
+		p.rebuildLocked(c)
+		p.builtFor, p.builtCfg, p.dirty = changed, c, false
+	}
+	out := make(map[string][]*linkmeshv1.Target, len(p.plans))
+	for name, plan := range p.plans {
+		for _, t := range plan.GetTargets() {
+			if t.GetRound() == "" {
+				out[name] = append(out[name], t)
+			}
+		}
+	}
+	return out
+}
+
 func (p *Planner) rebuildLocked(c *config.Config) {
 	expanded := policy.Expand(c.Paths, p.store.Probes(), p.store.Serving)
 	p.leftOut.Store(int64(limitPaths(expanded, c.Limits.MaxPaths, p.logger)))

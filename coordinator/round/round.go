@@ -105,6 +105,7 @@ type Runner struct {
 	running  *registry
 	callers  *callers
 	outcomes *prometheus.CounterVec
+	history  history
 }
 
 // The outcomes of linkmesh_coordinator_check_rounds_total.

@@ -202,6 +202,18 @@ func TestRoundComplete(t *testing.T) {
 		if !strings.Contains(strings.Join(lines, "\n"), "p3: 2/2 attempts (mi1 → 10.0.0.5:5022: ok)") {
 			t.Errorf("progress lines lack p3's last advance:\n%s", strings.Join(lines, "\n"))
 		}
+		// The status page's record of it.
+		recent := m.runner.Recent()
+		if len(recent) != 1 {
+			t.Fatalf("Recent: %d rounds, want 1", len(recent))
+		}
+		s := recent[0]
+		if s.ID != got.GetId() || s.Probe != "sql1" || s.Peer != "mi1" || s.Outcome != outcomeComplete || s.Took != 2*m.delay || len(s.Rows) != 3 {
+			t.Errorf("summary %+v", s)
+		}
+		if r := s.Rows[0]; r.Role != vocab.RoleP3 || r.Results["ok"] != 2 || r.Latest != "ok" {
+			t.Errorf("p3 row %+v", r)
+		}
 	})
 }
 

@@ -55,6 +55,7 @@ func (r *Runner) Run(ctx context.Context, req *linkmeshv1.RunCheckRequest, send 
 		return err
 	}
 	r.outcomes.WithLabelValues(result.outcome).Inc()
+	r.history.add(summarize(rd.id, caller.String(), caller.Addr, sp, started, r.cfg.Now().Sub(started), result))
 	log.Info("check round ended", "outcome", result.outcome, "how", string(ended), "duration", r.cfg.Now().Sub(started).Round(time.Millisecond), "results", result.results())
 	if ended == endCanceled {
 		return status.FromContextError(ctx.Err()).Err()

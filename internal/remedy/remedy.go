@@ -15,23 +15,23 @@ import (
 // person who applies it.
 type Fix struct {
 	// For names who applies it: "network team", "DBA", "DNS administrator".
-	For string
+	For string `json:"for"`
 	// Summary says in one sentence what is wrong and where.
-	Summary string
+	Summary string `json:"summary"`
 	// Steps are the changes, in the order to try them.
-	Steps []Step
+	Steps []Step `json:"steps"`
 }
 
 // Step is one change of a Fix: what to do and, when there is one, the exact
 // command to run.
 type Step struct {
 	// Text says what to do and where.
-	Text string
+	Text string `json:"text"`
 	// Command is the line to run, with the values linkmesh knows filled in and
 	// <placeholders> for those it cannot know. Empty when there is none.
-	Command string
+	Command string `json:"command,omitempty"`
 	// Shell is where Command runs: "azure-cli", "powershell", "t-sql" or "sh".
-	Shell string
+	Shell string `json:"shell,omitempty"`
 }
 
 // Who applies a fix (Fix.For), so a DBA can hand the network team their part.

@@ -283,6 +283,7 @@ func (c *Client) report(ctx context.Context, api linkmeshv1.MeshServiceClient, b
 			Results:      batch,
 			DroppedTotal: c.Buffer.Dropped(),
 			StandIns:     c.standIns(),
+			Backlog:      c.backlog(),
 		}
 		if c.MemberRTTs != nil {
 			req.MemberRtts = c.MemberRTTs()
@@ -323,4 +324,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// backlog is how many results this client's coordinator has not acknowledged.
+func (c *Client) backlog() uint64 {
+	last, acked := c.Buffer.LastSeq(), c.Buffer.Acked(c.Address)
+	if last < acked {
+		return 0
+	}
+	return last - acked
 }

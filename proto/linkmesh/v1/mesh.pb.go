@@ -1435,7 +1435,11 @@ type ReportRequest struct {
 	MemberRtts []*MemberRTT `protobuf:"bytes,5,rep,name=member_rtts,json=memberRtts,proto3" json:"member_rtts,omitempty"`
 	// The current state of every stand-in the probe was asked for (by a plan or
 	// by its own configuration).
-	StandIns      []*StandInStatus `protobuf:"bytes,6,rep,name=stand_ins,json=standIns,proto3" json:"stand_ins,omitempty"`
+	StandIns []*StandInStatus `protobuf:"bytes,6,rep,name=stand_ins,json=standIns,proto3" json:"stand_ins,omitempty"`
+	// Results the probe holds that this coordinator has not acknowledged, this
+	// batch included: its backlog toward this coordinator (memory and spool).
+	// Informational; older probes send 0.
+	Backlog       uint64 `protobuf:"varint,7,opt,name=backlog,proto3" json:"backlog,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1510,6 +1514,13 @@ func (x *ReportRequest) GetStandIns() []*StandInStatus {
 		return x.StandIns
 	}
 	return nil
+}
+
+func (x *ReportRequest) GetBacklog() uint64 {
+	if x != nil {
+		return x.Backlog
+	}
+	return 0
 }
 
 // MemberRTT is a gossip ping round trip from the reporting probe to one member.
@@ -2154,7 +2165,7 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\rmtu_blackhole\x18\x16 \x01(\bR\fmtuBlackhole\x12\x14\n" +
 	"\x05round\x18\x17 \x01(\tR\x05round\x12\x1c\n" +
 	"\texchanges\x18\x18 \x01(\rR\texchanges\x12%\n" +
-	"\x0eexchanges_lost\x18\x19 \x01(\rR\rexchangesLost\"\x81\x02\n" +
+	"\x0eexchanges_lost\x18\x19 \x01(\rR\rexchangesLost\"\x9b\x02\n" +
 	"\rReportRequest\x12\x14\n" +
 	"\x05probe\x18\x01 \x01(\tR\x05probe\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12-\n" +
@@ -2162,7 +2173,8 @@ const file_linkmesh_v1_mesh_proto_rawDesc = "" +
 	"\rdropped_total\x18\x04 \x01(\x04R\fdroppedTotal\x127\n" +
 	"\vmember_rtts\x18\x05 \x03(\v2\x16.linkmesh.v1.MemberRTTR\n" +
 	"memberRtts\x127\n" +
-	"\tstand_ins\x18\x06 \x03(\v2\x1a.linkmesh.v1.StandInStatusR\bstandIns\"\x80\x01\n" +
+	"\tstand_ins\x18\x06 \x03(\v2\x1a.linkmesh.v1.StandInStatusR\bstandIns\x12\x18\n" +
+	"\abacklog\x18\a \x01(\x04R\abacklog\"\x80\x01\n" +
 	"\tMemberRTT\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12+\n" +
 	"\x03rtt\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03rtt\x12.\n" +
