@@ -24,6 +24,7 @@ var commands = []command{
 	{"probe", "run a probe agent beside SQL Server or in the MI's VNet", cli.Probe},
 	{"coordinator", "run a coordinator: plans, ingest, /metrics", cli.Coordinator},
 	{"check", "pre-cutover check from the SQL Server host: every MI link requirement, pass/fail and the fix", cli.Check},
+	{"status", "what the coordinator's status page shows, in a terminal: both directions, reasons, fixes", cli.Status},
 	{"demo", "run a whole mesh on loopback: a coordinator and two probes (sql, mi)", cli.Demo},
 	{"certs", "create the private CA, coordinator and probe certificates, and the mesh key", cli.Certs},
 	{"service", "Windows: install the probe as a service, start, stop, status, uninstall", cli.Service},

@@ -199,7 +199,8 @@ func (sp *StatusPath) describe(snap *pathstate.Snapshot, k pathstate.Key) {
 	}
 }
 
-// role is the MI link's name for a path, where it has one.
+// role is the MI link's name for a path, where it has one: tcp on the link's
+// ports between the sql and mi sites, echo, dns.
 func role(direction string, k pathstate.Key) string {
 	switch {
 	case k.Kind == linkmeshv1.Kind_KIND_ECHO:
@@ -210,15 +211,22 @@ func role(direction string, k pathstate.Key) string {
 		return "d1"
 	case k.Kind != linkmeshv1.Kind_KIND_TCP:
 		return ""
-	case direction == remedy.ToMI && k.PortEnd > k.Port:
+	case direction == remedy.ToMI && (k.PortEnd > k.Port || k.Port >= hadrLow && k.Port <= hadrHigh):
 		return "p2"
-	case direction == remedy.ToMI:
+	case direction == remedy.ToMI && k.Port == endpointPort:
 		return "p1"
-	case direction == remedy.ToSQL:
+	case direction == remedy.ToSQL && k.Port == endpointPort:
 		return "p3"
 	}
 	return ""
 }
+
+// The MI link's ports (docs/paths.md): the mirroring endpoint, and the MI
+// nodes' HADR range.
+const (
+	endpointPort      = 5022
+	hadrLow, hadrHigh = 11000, 11999
+)
 
 // statusProbe is a probe as /api/v1/status gives it.
 func statusProbe(p *pathstate.ProbeState) StatusProbe {

@@ -9,13 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator"
 	"github.com/linkmesh/linkmesh/coordinator/config"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/statusview"
 	"github.com/linkmesh/linkmesh/probe"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/credentials/insecure"
@@ -149,7 +148,7 @@ func build(opts Options) (*coordinator.Server, []*probe.Agent, error) {
 func show(ctx, gctx context.Context, opts Options, coord *coordinator.Server) {
 	fmt.Fprintf(opts.Out, "linkmesh demo: a coordinator and two probes (sites sql and mi) on loopback, measuring each other every %v.\n", opts.Interval)
 	fmt.Fprintf(opts.Out, "metrics:\nhttp://%s/metrics\n", coord.HTTPAddr())
-	fmt.Fprintf(opts.Out, "paths as JSON: http://%s/api/v1/paths\n", coord.HTTPAddr())
+	fmt.Fprintf(opts.Out, "status page: http://%s/ (or: linkmesh status --coordinator http://%s --explain)\n", coord.HTTPAddr(), coord.HTTPAddr())
 	if opts.Duration > 0 {
 		fmt.Fprintf(opts.Out, "running for %v (Ctrl-C ends it sooner)\n\n", opts.Duration)
 	} else {
@@ -163,43 +162,18 @@ func show(ctx, gctx context.Context, opts Options, coord *coordinator.Server) {
 	for {
 		select {
 		case <-ctx.Done():
-			printTable(opts.Out, coord.Paths(time.Minute))
+			printTable(opts.Out, coord.Status(time.Minute))
 			return
 		case <-gctx.Done(): // a probe failed: g.Wait says why
 			return
 		case <-t.C:
-			printTable(opts.Out, coord.Paths(time.Minute))
+			printTable(opts.Out, coord.Status(time.Minute))
 		}
 	}
 }
 
-func printTable(w io.Writer, paths []coordinator.PathStatus) {
-	fmt.Fprintf(w, "%s\n", time.Now().Format("15:04:05"))
-	if len(paths) == 0 {
-		fmt.Fprintln(w, "  (no results yet)")
-		return
-	}
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PATH\tDIRECTION\tKIND\tSTATE\tRESULT\tRTT\tATTEMPTS\tMTU")
-	for _, p := range paths {
-		var total uint64
-		for _, n := range p.Results {
-			total += n
-		}
-		rtt := "-"
-		if p.LastRTTMilli > 0 {
-			rtt = fmt.Sprintf("%.3f ms", p.LastRTTMilli)
-		}
-		mtu := "-"
-		if p.MTUBytes > 0 {
-			mtu = fmt.Sprint(p.MTUBytes)
-			if p.MTUBlackhole != nil && *p.MTUBlackhole {
-				mtu += " BLACK HOLE"
-			}
-		}
-		fmt.Fprintf(tw, "  %s → %s:%d\t%s→%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
-			p.Source, p.Target, p.Port, p.SourceSite, p.TargetSite, p.Kind, strings.ToUpper(p.State), p.LastResult, rtt, total, mtu)
-	}
-	tw.Flush()
+// printTable prints the mesh as `linkmesh status` does.
+func printTable(w io.Writer, st coordinator.Status) {
+	statusview.Write(w, st, statusview.Options{})
 	fmt.Fprintln(w)
 }

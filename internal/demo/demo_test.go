@@ -55,13 +55,13 @@ func TestDemoBothDirectionsUp(t *testing.T) {
 	}
 	for _, dir := range []string{"sql→mi", "mi→sql"} {
 		for _, kind := range []string{"tcp", "echo"} {
-			re := regexp.MustCompile(`(?m)^  \S+ → \S+\s+` + dir + `\s+` + kind + `\s+UP\s+ok\s+[0-9.]+ ms`)
+			re := regexp.MustCompile(`(?m)^  ` + dir + `\s+✓ UP\s+ok\s+\S+ → \S+ ` + kind + `\b.*\s[0-9.]+/[0-9.]+ ms`)
 			if !re.MatchString(text) {
 				t.Errorf("direction %s, kind %s never shown UP/ok in:\n%s", dir, kind, text)
 			}
 		}
 		// The first echo attempt checks the path MTU (loopback: 9000, the most tested).
-		if !regexp.MustCompile(`(?m)^  \S+ → \S+\s+` + dir + `\s+echo\s+UP\s+ok.*\s9000$`).MatchString(text) {
+		if !regexp.MustCompile(`(?m)^  ` + dir + `\s+✓ UP\s+ok\s+\S+ → \S+ echo.*\s9000$`).MatchString(text) {
 			t.Errorf("direction %s: no path MTU shown for echo in:\n%s", dir, text)
 		}
 	}
