@@ -28,7 +28,8 @@ const (
 	// maxScrapesInFlight bounds concurrent /metrics scrapes (promhttp counts
 	// the 503s in promhttp_metric_handler_requests_total{code="503"}).
 	maxScrapesInFlight = 4
-	// maxAPIInFlight bounds concurrent /api/v1/paths requests (refusals are
+	// maxAPIInFlight bounds concurrent /api/v1/paths and /api/v1/status
+	// requests together (refusals are
 	// counted in linkmesh_coordinator_api_requests_refused_total).
 	maxAPIInFlight = 2
 )
@@ -40,7 +41,7 @@ func (s *Server) initHTTP(logger *slog.Logger, webConfigFile string) {
 	s.apiSlots = make(chan struct{}, maxAPIInFlight)
 	s.apiRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "linkmesh_coordinator_api_requests_refused_total",
-		Help: "Requests to /api/v1/paths answered 503 (with Retry-After) because " + strconv.Itoa(maxAPIInFlight) + " were already being answered.",
+		Help: "Requests to /api/v1/paths or /api/v1/status answered 503 (with Retry-After) because " + strconv.Itoa(maxAPIInFlight) + " were already being answered.",
 	})
 	s.reg.MustRegister(s.apiRefused)
 	s.http = &http.Server{

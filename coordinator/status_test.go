@@ -111,6 +111,9 @@ func TestStatusAPI(t *testing.T) {
 	if !ok || up.State != "up" || up.Direction != "mi → sql" || up.Role != "p3" || up.Fix != nil {
 		t.Errorf("up path: %+v", up)
 	}
+	if st.Rounds == nil {
+		t.Error("rounds is null, want [] (the page reads its length)")
+	}
 	if st.Summary.Up != 1 || st.Summary.Down != 1 {
 		t.Errorf("summary %+v", st.Summary)
 	}

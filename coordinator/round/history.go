@@ -61,7 +61,7 @@ func (h *history) add(s Summary) {
 func (r *Runner) Recent() []Summary {
 	r.history.mu.Lock()
 	defer r.history.mu.Unlock()
-	out := slices.Clone(r.history.ended)
+	out := append([]Summary{}, r.history.ended...)
 	slices.Reverse(out)
 	return out
 }

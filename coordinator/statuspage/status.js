@@ -9,6 +9,7 @@ const WORD = { up: "UP", down: "DOWN", unknown: "UNKNOWN" };
 const open = new Set(); // ids of the paths whose details are open
 let lastGood = null; // when the coordinator last answered
 let failingSince = null;
+let drawError = null; // the page could not draw the last answer
 
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -55,12 +56,12 @@ function stateBadge(state) {
 // The strip of the latest attempts: one mark per attempt, oldest left; the
 // shape says ok (filled) or not (a cross), the colour repeats it.
 function strip(p) {
-  const s = h("span", { class: "strip", role: "img", "aria-label": "latest " + p.history.length + " attempts, oldest first: " + p.history.map((m) => m.r).join(", ") });
-  for (const m of p.history) {
+  const s = h("span", { class: "strip", role: "img", "aria-label": "latest " + (p.history || []).length + " attempts, oldest first: " + (p.history || []).map((m) => m.r).join(", ") });
+  for (const m of p.history || []) {
     const ok = m.r === "ok" || (m.r === "refused" && p.port_end);
     s.append(h("span", { class: "mark " + (ok ? "ok" : "bad"), title: new Date(m.t).toLocaleTimeString() + " " + m.r + (m.rtt_ms ? " " + fmtMs(m.rtt_ms) : ""), text: ok ? "▮" : "✕" }));
   }
-  if (p.history.length === 0) s.append(h("span", { class: "none", text: "no attempts yet" }));
+  if (!(p.history || []).length) s.append(h("span", { class: "none", text: "no attempts yet" }));
   return s;
 }
 
@@ -120,9 +121,10 @@ function pairs(paths) {
   const out = [];
   for (const pr of byPair.values()) {
     const col = (from, to, list) => {
-      const down = list.filter((p) => p.state === "down").length;
+      const down = list.filter((p) => p.state === "down").length, up = list.filter((p) => p.state === "up").length;
+      const tally = !list.length ? "no paths" : up === list.length ? "all " + up + " up" : down ? down + " of " + list.length + " down" : (list.length - up) + " of " + list.length + " unknown";
       return h("div", { class: "dir", "data-direction": from + "→" + to },
-        h("h3", {}, siteName(from) + " → " + siteName(to), h("span", { class: "count", text: list.length ? " " + (list.length - down) + "/" + list.length + " not down" : " no paths" })),
+        h("h3", {}, siteName(from) + " → " + siteName(to), h("span", { class: "count", text: " · " + tally })),
         list.map(pathRow));
     };
     const same = pr.a === pr.b;
@@ -141,12 +143,12 @@ function pairs(paths) {
 
 const RANK = { down: 3, unknown: 2, up: 1 };
 function matrix(st) {
-  const probes = st.probes.slice().sort((x, y) => (x.site + "\u0000" + x.name < y.site + "\u0000" + y.name ? -1 : 1));
+  const probes = (st.probes || []).slice().sort((x, y) => (x.site + "\u0000" + x.name < y.site + "\u0000" + y.name ? -1 : 1));
   const targets = new Map(); // target name → site
-  for (const p of st.paths) targets.set(p.target, p.target_site);
+  for (const p of st.paths || []) targets.set(p.target, p.target_site);
   const cols = [...targets.entries()].sort((x, y) => (x[1] + "\u0000" + x[0] < y[1] + "\u0000" + y[0] ? -1 : 1));
   const cell = new Map();
-  for (const p of st.paths) {
+  for (const p of st.paths || []) {
     const k = p.source + "\u0000" + p.target;
     const c = cell.get(k) || { state: "up", n: 0, names: [] };
     if (RANK[p.state] > RANK[c.state]) c.state = p.state;
@@ -172,11 +174,11 @@ function matrix(st) {
 }
 
 function probesTable(st) {
-  if (!st.probes.length) return h("p", { class: "none", text: "No probe has registered with this coordinator." });
+  if (!(st.probes || []).length) return h("p", { class: "none", text: "No probe has registered with this coordinator." });
   const gen = new Date(st.generated);
   return h("div", { class: "scroll" }, h("table", {},
     h("thead", {}, h("tr", {}, ["probe", "site", "state", "version", "os", "last report", "gossip", "gossip RTT", "backlog", "dropped"].map((c) => h("th", { scope: "col", text: c })))),
-    h("tbody", {}, st.probes.map((p) => h("tr", { "data-probe": p.name, "data-probe-state": p.up ? "up" : "down" },
+    h("tbody", {}, (st.probes || []).map((p) => h("tr", { "data-probe": p.name, "data-probe-state": p.up ? "up" : "down" },
       h("th", { scope: "row", text: p.name }), h("td", { text: p.site }), h("td", {}, stateBadge(p.up ? "up" : "down")),
       h("td", { text: p.version || "–" }), h("td", { text: p.os || "–" }),
       h("td", { text: p.last_report ? fmtAge((gen - new Date(p.last_report)) / 1000) : "never" }),
@@ -185,15 +187,15 @@ function probesTable(st) {
 }
 
 function roundsTable(st) {
-  if (!st.rounds.length) return h("p", { class: "none", text: "No check round has run on this coordinator since it started." });
+  if (!(st.rounds || []).length) return h("p", { class: "none", text: "No check round has run on this coordinator since it started." });
   return h("div", { class: "scroll" }, h("table", {},
     h("thead", {}, h("tr", {}, ["round", "who", "when", "probes", "collection", "rows (latest result, all results)"].map((c) => h("th", { scope: "col", text: c })))),
-    h("tbody", {}, st.rounds.map((r) => h("tr", {},
+    h("tbody", {}, (st.rounds || []).map((r) => h("tr", {},
       h("th", { scope: "row", text: r.id }), h("td", { text: r.caller }), h("td", { text: new Date(r.started).toLocaleString() }),
       h("td", { text: r.probe + " ↔ " + r.peer }), h("td", { text: r.outcome + " in " + (r.took_ns / 1e9).toFixed(1) + " s" }),
-      h("td", {}, h("ul", { class: "rows" }, r.rows.map((row) => h("li", {},
+      h("td", {}, h("ul", { class: "rows" }, (r.rows || []).map((row) => h("li", {},
         row.role + " " + row.source + " → " + row.target + ": " + (row.latest || "no result") + " (" +
-        Object.entries(row.results).map(([k, v]) => v + " " + k).join(", ") + ")")))))))),
+        Object.entries(row.results || {}).map(([k, v]) => v + " " + k).join(", ") + ")")))))))),
     h("p", { class: "hint", text: "The check's pass or fail is in the report of whoever ran it; here: what each target measured." }));
 }
 
@@ -204,7 +206,7 @@ function render(st) {
   const summary = document.getElementById("summary");
   summary.replaceChildren(stateBadge(verdict), " " + s.up + " up · " + s.down + " down · " + s.unknown + " unknown · window " + st.window + " · as of " + new Date(st.generated).toLocaleTimeString());
   summary.dataset.verdict = verdict;
-  document.getElementById("pairs").replaceChildren(...pairs(st.paths));
+  document.getElementById("pairs").replaceChildren(...pairs(st.paths || []));
   document.getElementById("matrix").replaceChildren(matrix(st));
   document.getElementById("probes").replaceChildren(probesTable(st));
   document.getElementById("rounds").replaceChildren(roundsTable(st));
@@ -212,6 +214,12 @@ function render(st) {
 
 function showConn() {
   const c = document.getElementById("conn");
+  if (drawError && !failingSince) {
+    c.hidden = false;
+    document.body.classList.add("stale");
+    c.textContent = "⚠ This page could not draw the coordinator's answer (" + drawError + "); what you see may be out of date. linkmesh status or /api/v1/status shows it.";
+    return;
+  }
   if (!failingSince) {
     c.hidden = true;
     document.body.classList.remove("stale");
@@ -224,15 +232,23 @@ function showConn() {
 }
 
 async function poll() {
+  let st = null;
   try {
     const r = await fetch("/api/v1/status", { cache: "no-store" });
     if (!r.ok) throw new Error("HTTP " + r.status);
-    const st = await r.json();
-    render(st);
+    st = await r.json();
     lastGood = new Date();
     failingSince = null;
+    drawError = null;
   } catch (e) {
     if (!failingSince) failingSince = new Date();
+  }
+  if (st) {
+    try {
+      render(st);
+    } catch (e) {
+      drawError = e; // the coordinator answered: say so, not "not answering"
+    }
   }
   showConn();
   setTimeout(poll, POLL_MS);

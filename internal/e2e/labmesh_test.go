@@ -40,6 +40,10 @@ type labMesh struct {
 	dir    string
 	key    string               // the mesh key file every process gets
 	probes map[string]*exec.Cmd // by site
+	// coord is the coordinator's process and coordArgs its arguments (to
+	// start it again).
+	coord     *labProc
+	coordArgs []string
 }
 
 // newLabMesh starts the mesh with the given path policy (YAML, without listen:)
@@ -94,7 +98,8 @@ func startLabMeshSites(t *testing.T, lab *netlab.Lab, policy string, probeArgs m
 			},
 		},
 	}
-	startProcess(t, router, "coordinator", bin, "coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug")
+	m.coordArgs = []string{"coordinator", "--config", cfgFile, "--insecure", "--log-level", "debug"}
+	m.coord = startLabProc(t, router, "coordinator", bin, m.coordArgs...)
 	m.waitReady(t)
 	m.bin, m.dir, m.key = bin, dir, keyFile
 	m.probes = map[string]*exec.Cmd{}
