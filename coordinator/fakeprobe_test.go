@@ -22,13 +22,13 @@ import (
 
 // runServer starts a coordinator with the config text on loopback; tweak (may
 // be nil) adjusts it before it runs. It stops at the end of the test.
-func runServer(t *testing.T, cfgText string, tweak func(*Server)) *Server {
+func runServer(t testing.TB, cfgText string, tweak func(*Server)) *Server {
 	t.Helper()
 	return runServerWith(t, cfgText, Options{Insecure: true}, tweak)
 }
 
 // runServerWith is runServer with opts.
-func runServerWith(t *testing.T, cfgText string, opts Options, tweak func(*Server)) *Server {
+func runServerWith(t testing.TB, cfgText string, opts Options, tweak func(*Server)) *Server {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(cfgText))
 	if err != nil {
@@ -55,7 +55,7 @@ func runServerWith(t *testing.T, cfgText string, opts Options, tweak func(*Serve
 
 // dial returns a client of the coordinator at addr (plain gRPC unless opts
 // say otherwise), closed at the end of the test.
-func dial(t *testing.T, addr string, opts ...grpc.DialOption) linkmeshv1.MeshServiceClient {
+func dial(t testing.TB, addr string, opts ...grpc.DialOption) linkmeshv1.MeshServiceClient {
 	t.Helper()
 	if len(opts) == 0 {
 		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}

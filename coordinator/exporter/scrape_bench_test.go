@@ -1,0 +1,105 @@
+package exporter
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// benchStore is a store with paths paths: probes of 100 paths each (half sql,
+// half mi), every path with a window of attempts (mostly ok, some timeouts),
+// as a mesh at that size holds after a few minutes.
+func benchStore(b *testing.B, paths int) (*pathstate.Store, *clock) {
+	b.Helper()
+	c := &clock{now: t0}
+	s := pathstate.New(c.Now)
+	const perProbe = 100
+	const attempts = 30
+	for p := range paths / perProbe {
+		site, other := "sql", "mi"
+		if p%2 == 1 {
+			site, other = "mi", "sql"
+		}
+		name := fmt.Sprintf("%s-probe-%04d", site, p)
+		s.Register(info(name, site, "v1.2.3", "linux/amd64"))
+		s.StreamOpened(name)
+		var seq uint64
+		batch := make([]*linkmeshv1.Result, 0, perProbe*attempts)
+		for a := range attempts {
+			at := t0.Add(time.Duration(a-attempts) * time.Second)
+			for t := range perProbe {
+				seq++
+				code, rtt := linkmeshv1.Code_CODE_OK, time.Duration(800+t*3+a)*time.Microsecond
+				if (t+a)%17 == 0 {
+					code, rtt = linkmeshv1.Code_CODE_TIMEOUT, 0
+				}
+				batch = append(batch, result(seq, at, linkmeshv1.Kind_KIND_TCP, fmt.Sprintf("%s-target-%04d", other, t), other, 5022, code, rtt, 0))
+			}
+		}
+		if _, err := s.Ingest(name, 1, 0, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, c
+}
+
+// BenchmarkScrape is one /metrics scrape (client_golang's gather and text
+// encoding, as Prometheus gets it) of a coordinator holding 1k, 10k and 100k
+// paths. It reports the answer's size and lines, and the Go heap in use after
+// the scrapes (a floor of the process's RSS).
+//
+//	go test -run '^$' -bench BenchmarkScrape -benchtime 5x ./coordinator/exporter/
+func BenchmarkScrape(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("paths=%d", n), func(b *testing.B) {
+			s, _ := benchStore(b, n)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(New(s, func() time.Duration { return time.Hour }, "coordinator:bench"))
+			h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			var size, lines int
+			b.ResetTimer()
+			for b.Loop() {
+				w := &countingWriter{header: http.Header{}}
+				h.ServeHTTP(w, req)
+				if w.code != 0 && w.code != http.StatusOK {
+					b.Fatalf("scrape: %d", w.code)
+				}
+				size, lines = w.bytes, w.lines
+			}
+			b.StopTimer()
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(size)/1e6, "MB/scrape")
+			b.ReportMetric(float64(lines), "lines/scrape")
+			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MiB-heap")
+		})
+	}
+}
+
+// countingWriter is an http.ResponseWriter that counts what a scrape writes
+// and keeps none of it, as a socket would (a recorder's growing buffer would
+// be measured too).
+type countingWriter struct {
+	header       http.Header
+	code         int
+	bytes, lines int
+}
+
+func (w *countingWriter) Header() http.Header  { return w.header }
+func (w *countingWriter) WriteHeader(code int) { w.code = code }
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.bytes += len(p)
+	w.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
