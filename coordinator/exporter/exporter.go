@@ -4,6 +4,7 @@
 package exporter
 
 import (
+	"sort"
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
@@ -157,13 +158,68 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		c.emit(ch, probeDropped, float64(p.DroppedTotal), name, site)
 		c.emit(ch, probeGaps, float64(p.Gaps), name, site)
 	}
-	for i := range snap.Paths {
-		p := &snap.Paths[i]
-		st, ok := view.Stats[p.Key]
-		c.collectPath(ch, p, snap.Known(p), st, ok)
-		if f, ok := view.Failures[p.Key]; ok {
-			c.emit(ch, pathFailRatio, f.Ratio(), pathValues(p)...)
+	paths := sortedPaths(snap.Paths)
+	for _, lp := range paths {
+		st, ok := view.Stats[lp.p.Key]
+		c.collectPath(ch, lp.p, lp.values, snap.Known(lp.p), st, ok)
+		if f, ok := view.Failures[lp.p.Key]; ok {
+			c.emit(ch, pathFailRatio, f.Ratio(), lp.values...)
 		}
+	}
+	c.collectResults(ch, paths)
+}
+
+// labelledPath is a path with its label values (pathLabels' order).
+type labelledPath struct {
+	p      *pathstate.Path
+	values []string
+}
+
+// sortedPaths are the paths in the order the registry sorts each family's
+// metrics — by label values, labels taken by name: kind, port, source,
+// source_site, target, target_site — so its sort of 300,000 metrics at
+// 10,000 paths finds them in order (a linear pass) instead of sorting them.
+func sortedPaths(ps []pathstate.Path) []labelledPath {
+	out := make([]labelledPath, len(ps))
+	for i := range ps {
+		out[i] = labelledPath{p: &ps[i], values: pathValues(&ps[i])}
+	}
+	order := [...]int{5, 4, 0, 1, 2, 3} // kind, port, source, source_site, target, target_site
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].values, out[j].values
+		for _, k := range order {
+			if a[k] != b[k] {
+				return a[k] < b[k]
+			}
+		}
+		return false
+	})
+	return out
+}
+
+// resultNames are the result label values in sorted order, with their codes.
+var resultNames = func() []linkmeshv1.Code {
+	codes := append([]linkmeshv1.Code(nil), vocab.Codes...)
+	sort.Slice(codes, func(i, j int) bool { return vocab.CodeName(codes[i]) < vocab.CodeName(codes[j]) })
+	return codes
+}()
+
+// collectResults emits linkmesh_path_probes_total in the registry's order:
+// its `result` label sorts between port and source, so within each kind and
+// port, every path's count of one result, then the next result.
+func (c *Collector) collectResults(ch chan<- prometheus.Metric, paths []labelledPath) {
+	for start := 0; start < len(paths); {
+		end := start + 1
+		for end < len(paths) && paths[end].values[5] == paths[start].values[5] && paths[end].values[4] == paths[start].values[4] {
+			end++
+		}
+		for _, code := range resultNames {
+			name := vocab.CodeName(code)
+			for _, lp := range paths[start:end] {
+				c.emit(ch, pathProbes, float64(lp.p.Counts[code]), append(lp.values[:len(lp.values):len(lp.values)], name)...)
+			}
+		}
+		start = end
 	}
 }
 
@@ -185,13 +241,9 @@ func (c *Collector) collectGossip(ch chan<- prometheus.Metric, p *pathstate.Prob
 	}
 }
 
-func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, known bool, st pathstate.Stats, haveStats bool) {
-	lv := pathValues(p)
+func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, lv []string, known bool, st pathstate.Stats, haveStats bool) {
 	if known && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED {
 		c.emit(ch, pathUp, boolValue(p.Up()), lv...)
-	}
-	for _, code := range vocab.Codes {
-		c.emit(ch, pathProbes, float64(p.Counts[code]), append(lv, vocab.CodeName(code))...)
 	}
 	c.emit(ch, pathFailures, float64(p.Failures), lv...)
 	buckets := make(map[float64]uint64, len(pathstate.Buckets))
