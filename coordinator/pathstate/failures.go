@@ -36,7 +36,7 @@ func (s *Store) failuresLocked(since time.Time) map[Key]Failures {
 		}
 		var f Failures
 		p.recent.each(func(smp sample) {
-			if smp.t.Before(since) {
+			if smp.before(since) {
 				return
 			}
 			f.Attempts++

@@ -39,7 +39,7 @@ func (s *Store) ViewWithHistory(staleAfter, window time.Duration, n int) (View, 
 		i := 0
 		p.recent.each(func(smp sample) {
 			if i >= skip {
-				marks = append(marks, Mark{Time: smp.t, Code: smp.code, RTT: smp.rtt})
+				marks = append(marks, Mark{Time: smp.time(), Code: smp.code, RTT: smp.rtt})
 			}
 			i++
 		})

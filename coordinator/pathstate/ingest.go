@@ -259,8 +259,9 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result, st *IngestStats)
 	path.LastDetail = r.GetDetail()
 	path.LastRTT = r.GetRtt().AsDuration() // 0 when the attempt measured none
 	s.countFiguresLocked(path, r, t)
-	smp := sample{t: t, code: code, syn: r.GetSynRetransmits(), loss: r.GetLossRatio(),
-		exchanges: r.GetExchanges(), exchangesLost: r.GetExchangesLost()}
+	smp := newSample(t)
+	smp.code, smp.syn, smp.loss = code, r.GetSynRetransmits(), r.GetLossRatio()
+	smp.exchanges, smp.exchangesLost = r.GetExchanges(), r.GetExchangesLost()
 	if r.GetRtt() != nil {
 		smp.rtt = r.GetRtt().AsDuration()
 	}

@@ -11,38 +11,66 @@ import (
 // windowSize is how many recent attempts each path keeps for window statistics.
 const windowSize = 256
 
-// sample is one attempt as the window remembers it.
+// sample is one attempt as the window remembers it: 56 bytes and no pointer
+// (a time.Time holds one), so the garbage collector never scans a window.
 type sample struct {
-	t      time.Time
+	sec    int64 // when the attempt started: Unix seconds (years 1 to 9999 fit)
+	nsec   int32 // and nanoseconds
 	code   linkmeshv1.Code
 	rtt    time.Duration // 0 when not measured
-	syn    uint32
-	loss   float64       // echo: the attempt's own loss estimate (kept for older probes)
 	jitter time.Duration // echo: jitter of the attempt's round trips
+	loss   float64       // echo: the attempt's own loss estimate (kept for older probes)
+	syn    uint32
 
 	exchanges, exchangesLost uint32 // packet exchanges and those that lost a packet
 }
 
-// window is a ring of a path's most recent attempts, newest last.
+// newSample is a sample of an attempt started at t.
+func newSample(t time.Time) sample { return sample{sec: t.Unix(), nsec: int32(t.Nanosecond())} }
+
+// time is when the attempt started.
+func (s sample) time() time.Time { return time.Unix(s.sec, int64(s.nsec)).UTC() }
+
+// before reports whether the attempt started before t.
+func (s sample) before(t time.Time) bool {
+	ts := t.Unix()
+	return s.sec < ts || (s.sec == ts && int(s.nsec) < t.Nanosecond())
+}
+
+// window is a ring of a path's most recent attempts, newest last. It grows
+// as attempts come (doubling, up to windowSize) and becomes a ring there, so a
+// path measured every 30 s holds its few attempts, not 256 slots (18 KiB).
 type window struct {
-	s    [windowSize]sample
-	next int
+	s    []sample
+	next int // where the next sample goes once the ring is full
 	n    int
 }
 
 func (w *window) add(s sample) {
+	if len(w.s) < windowSize {
+		if len(w.s) == cap(w.s) { // double, but never past windowSize
+			grown := make([]sample, len(w.s), min(max(2*cap(w.s), 4), windowSize))
+			copy(grown, w.s)
+			w.s = grown
+		}
+		w.s = append(w.s, s)
+		w.n = len(w.s)
+		return
+	}
 	w.s[w.next] = s
 	w.next = (w.next + 1) % windowSize
-	if w.n < windowSize {
-		w.n++
-	}
 }
 
 // each calls f for every sample in order of arrival.
 func (w *window) each(f func(sample)) {
-	start := (w.next - w.n + windowSize) % windowSize
-	for i := range w.n {
-		f(w.s[(start+i)%windowSize])
+	if len(w.s) < windowSize {
+		for _, s := range w.s {
+			f(s)
+		}
+		return
+	}
+	for i := range windowSize {
+		f(w.s[(w.next+i)%windowSize])
 	}
 }
 
@@ -101,7 +129,7 @@ func (w *window) stats(since time.Time, rtts []time.Duration, kind linkmeshv1.Ki
 	var echoAttempts, echoJitters int
 	var echoJitter time.Duration
 	w.each(func(s sample) {
-		if s.t.Before(since) {
+		if s.before(since) {
 			return
 		}
 		st.Attempts++
