@@ -183,6 +183,8 @@ type Store struct {
 	limits Limits
 	// skew returns the clock-skew bound (see SetClockSkew).
 	skew func() time.Duration
+	// batch is the clock of the batch Ingest is counting (under mu).
+	batch batchClock
 	// aside picks the results Ingest hands back instead of counting (SetAside).
 	aside func(*linkmeshv1.Result) bool
 	// checkpoints: acks and exported counters follow committed checkpoints.
