@@ -56,15 +56,7 @@ func TestLabStatusPage(t *testing.T) {
 	m := newLabMesh(t, lab, labPolicy)
 	base := forwardToLab(t, lab.Router(), strings.TrimPrefix(m.base, "http://"))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1100))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
+	bctx, cancelBrowser := newBrowser(t, 1400, 1100)
 	defer cancelBrowser()
 	var mu sync.Mutex
 	var requests []string
