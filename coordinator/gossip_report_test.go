@@ -20,7 +20,7 @@ import (
 // reason, the good ones kept. It used to be refused whole (InvalidArgument),
 // so one bad gossip member blinded the mesh.
 func TestReportBadMemberRTTDropped(t *testing.T) {
-	s := runServer(t, baseConfig, nil)
+	s := runServer(t, reportConfig, nil)
 	api := dial(t, s.GRPCAddr().String())
 	ctx := context.Background()
 	if _, err := api.Register(ctx, &linkmeshv1.RegisterRequest{Probe: &linkmeshv1.ProbeInfo{Name: "sql1", Site: "sql", Epoch: 1}}); err != nil {

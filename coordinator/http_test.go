@@ -19,7 +19,7 @@ import (
 // probe's own words and last_explanation the result's explanation; the window
 // counts the failure apart from loss.
 func TestAPILatestAttempt(t *testing.T) {
-	s := runServer(t, baseConfig, nil)
+	s := runServer(t, reportConfig, nil)
 	api := dial(t, s.GRPCAddr().String())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -53,7 +53,7 @@ func onlyPath(t *testing.T, s *Server) pathstate.Path {
 // replayed forever) and it is not counted as missing. It used to refuse the
 // whole batch (InvalidArgument), 499 honest results with it.
 func TestReportOneBadResultKeepsBatch(t *testing.T) {
-	s := runServer(t, baseConfig, nil)
+	s := runServer(t, reportConfig, nil)
 	api := dial(t, s.GRPCAddr().String())
 	ctx := context.Background()
 	registerSQL1(t, api)
@@ -105,7 +105,7 @@ func TestReportOneBadResultKeepsBatch(t *testing.T) {
 // still decide path_up; the 2100 time is clamped to now + max_clock_skew and
 // counted. Before, the path's latest outcome stayed the 2100 one.
 func TestProbeClockJumpForward(t *testing.T) {
-	s := runServer(t, baseConfig+"max_clock_skew: 1m\n", nil)
+	s := runServer(t, reportConfig+"max_clock_skew: 1m\n", nil)
 	api := dial(t, s.GRPCAddr().String())
 	ctx := context.Background()
 	registerSQL1(t, api)
@@ -142,7 +142,7 @@ func TestProbeClockJumpForward(t *testing.T) {
 // minus max_clock_skew and counted. Before, results older than the path's
 // latest time never became its latest outcome.
 func TestProbeClockJumpBack(t *testing.T) {
-	s := runServer(t, baseConfig+"max_clock_skew: 1m\n", nil)
+	s := runServer(t, reportConfig+"max_clock_skew: 1m\n", nil)
 	api := dial(t, s.GRPCAddr().String())
 	ctx := context.Background()
 	registerSQL1(t, api)
@@ -177,7 +177,7 @@ func TestProbeClockJumpBack(t *testing.T) {
 // the path nor overflow linkmesh_path_last_success_timestamp_seconds: they are
 // clamped to within max_clock_skew of now.
 func TestTimestampFarFutureNoOverflow(t *testing.T) {
-	s := runServer(t, baseConfig, nil)
+	s := runServer(t, reportConfig, nil)
 	api := dial(t, s.GRPCAddr().String())
 	ctx := context.Background()
 	registerSQL1(t, api)
@@ -276,7 +276,7 @@ func TestSequenceJumpBounded(t *testing.T) {
 // each result, not each report — while the batch is acked and the paths within
 // the limit are counted.
 func TestReportPathLimitCountsResults(t *testing.T) {
-	s := runServer(t, baseConfig+"limits: {max_paths_per_probe: 1}\n", nil)
+	s := runServer(t, reportConfig+"limits: {max_paths_per_probe: 1}\n", nil)
 	api := dial(t, s.GRPCAddr().String())
 	registerSQL1(t, api)
 	now := time.Now()
@@ -310,5 +310,42 @@ func TestReportPathLimitCountsResults(t *testing.T) {
 	}
 	if got != 4 {
 		t.Errorf(`linkmesh_coordinator_refused_total{reason="path_limit"} = %v, want 4 (one per refused result)`, got)
+	}
+}
+
+// TestReportNotPlannedCounted: a result for a path the policy does not expand
+// to (a probe sending what it likes) is acked, makes no path and no series,
+// and is counted in linkmesh_coordinator_refused_total{reason="not_planned"}.
+func TestReportNotPlannedCounted(t *testing.T) {
+	s := runServer(t, reportConfig, nil)
+	api := dial(t, s.GRPCAddr().String())
+	registerSQL1(t, api)
+	planned := ingestResult(1, time.Now(), linkmeshv1.Code_CODE_OK)
+	stray := ingestResult(2, time.Now(), linkmeshv1.Code_CODE_OK)
+	stray.Target = "somewhere-else"
+	resp, err := api.Report(context.Background(), &linkmeshv1.ReportRequest{Probe: "sql1", Epoch: 1, Results: []*linkmeshv1.Result{planned, stray}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetReceivedSeq() != 2 {
+		t.Errorf("received_seq %d, want 2: the refused result is acked all the same", resp.GetReceivedSeq())
+	}
+	if p := onlyPath(t, s); p.Target != "mi1" {
+		t.Errorf("the one path is %v, want the planned one to mi1", p.Key)
+	}
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := -1.0
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "linkmesh_coordinator_refused_total" && m.GetLabel()[0].GetValue() == admit.ReasonNotPlanned {
+				got = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if got != 1 {
+		t.Errorf(`linkmesh_coordinator_refused_total{reason="not_planned"} = %v, want 1`, got)
 	}
 }

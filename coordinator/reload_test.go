@@ -26,6 +26,16 @@ paths:
   - {from: {site: sql}, to: {site: mi}}
 `
 
+// reportConfig is baseConfig with static targets for the results the tests
+// report by hand (the store counts only planned paths): sql probes to mi1 on
+// 5022–5025, mi probes to sql1 on 5022.
+const reportConfig = baseConfig + `  - {from: {site: sql}, to: {address: 198.18.0.2, port: 5022, site: mi, name: mi1}}
+  - {from: {site: sql}, to: {address: 198.18.0.2, port: 5023, site: mi, name: mi1}}
+  - {from: {site: sql}, to: {address: 198.18.0.2, port: 5024, site: mi, name: mi1}}
+  - {from: {site: sql}, to: {address: 198.18.0.2, port: 5025, site: mi, name: mi1}}
+  - {from: {site: mi}, to: {address: 198.18.0.3, port: 5022, site: sql, name: sql1}}
+`
+
 // TestWatchConfig: a valid change on disk is applied, an invalid one is refused
 // and counted while the running config stays, and a signal reloads too.
 func TestWatchConfig(t *testing.T) {

@@ -42,6 +42,10 @@ func (v *service) Register(ctx context.Context, req *linkmeshv1.RegisterRequest)
 		v.s.gate.Refuse(admit.ReasonProbes, "registration refused", "probe", info.GetName(), "error", err.Error())
 		return nil, status.Errorf(codes.ResourceExhausted, "register: %v", err)
 	}
+	// The plans (and the paths the store admits) include this probe before
+	// its first report: a probe restarting with a cached plan reports before
+	// its plan stream asks.
+	v.s.plans.Planned()
 	v.s.logger.Debug("probe registered", "probe", info.GetName(), "site", info.GetSite(), "responder", info.GetResponderAddress(), "epoch", info.GetEpoch(), "acked_seq", cur.Acked, "received_seq", cur.Received)
 	return &linkmeshv1.RegisterResponse{
 		Coordinator:      v.s.cfg.Load().Name,
@@ -127,6 +131,9 @@ func (v *service) Report(ctx context.Context, req *linkmeshv1.ReportRequest) (*l
 	v.s.standInReports.Notify()
 	v.s.recordMemberRTTs(req.GetProbe(), req.GetMemberRtts())
 	v.s.rounds.Deliver(req.GetProbe(), st.Aside)
+	if st.NotPlanned > 0 {
+		v.s.gate.RefuseN(admit.ReasonNotPlanned, st.NotPlanned, "results refused: no plan holds their path (the policy does not expand to it)", "probe", req.GetProbe(), "results", st.NotPlanned)
+	}
 	if st.Rejected > 0 {
 		v.s.gate.RefuseN(admit.ReasonPathLimit, st.Rejected, "results refused: the probe has limits.max_paths_per_probe paths already", "probe", req.GetProbe(), "results", st.Rejected)
 	}

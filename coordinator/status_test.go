@@ -49,7 +49,7 @@ func findPath(st Status, id string) (StatusPath, bool) {
 // history; the mi → sql path is up with no fix; the probes carry the backlog
 // they reported; a restarted probe's paths are unknown, saying so.
 func TestStatusAPI(t *testing.T) {
-	s := runServer(t, baseConfig, nil)
+	s := runServer(t, reportConfig, nil)
 	api := dial(t, s.GRPCAddr().String())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -56,6 +56,10 @@ const (
 	// paths beyond limits.max_paths_per_probe (the batch is acked; those
 	// results are not counted).
 	ReasonPathLimit = "path_limit"
+	// ReasonNotPlanned counts results, one per result, for paths no plan
+	// holds (nor held in the last 15 minutes): the batch is acked, those
+	// results are not counted, and no path (no series) is made for them.
+	ReasonNotPlanned = "not_planned"
 )
 
 // Gate holds the admission state of one coordinator. Create it with New.

@@ -56,6 +56,9 @@ type IngestStats struct {
 	// Rejected results were not counted: they would have created a path beyond
 	// Limits.MaxPathsPerProbe. The cursor moves past them all the same.
 	Rejected int
+	// NotPlanned results were not counted: they would have created a path that
+	// no plan holds (SetPlanned). The cursor moves past them.
+	NotPlanned int
 	// Invalid counts the results dropped because they failed ValidateResult,
 	// by reason; InvalidError is the first one's error. The cursor moves past
 	// them (they are not replayed, and not counted as missing), except past a
@@ -133,11 +136,14 @@ func (s *Store) Ingest(probe string, epoch uint64, dropped uint64, results []*li
 			st.Aside = append(st.Aside, r)
 			continue
 		}
-		if s.countLocked(p, r, &st) {
+		switch s.countLocked(p, r, &st) {
+		case counted:
 			st.Counted++
-		} else {
+		case overPathLimit:
 			st.Rejected++
 			p.Rejected++
+		case notPlanned:
+			st.NotPlanned++
 		}
 	}
 	s.totals.Ingested += uint64(st.Counted)
@@ -204,9 +210,10 @@ func (s *Store) clampLocked(p *Probe, t time.Time, st *IngestStats) time.Time {
 	return t
 }
 
-// countLocked counts r into its path; it returns false when the path is new
-// and the probe already has Limits.MaxPathsPerProbe paths.
-func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result, st *IngestStats) bool {
+// countLocked counts r into its path, unless the path is new and no plan
+// holds it (SetPlanned) or the probe already has Limits.MaxPathsPerProbe
+// paths.
+func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result, st *IngestStats) countOutcome {
 	src := probe.Info
 	k := Key{
 		Source:     src.GetName(),
@@ -219,8 +226,11 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result, st *IngestStats)
 	}
 	path, ok := s.paths[k]
 	if !ok {
+		if !s.admittedLocked(k) {
+			return notPlanned
+		}
 		if s.limits.MaxPathsPerProbe > 0 && probe.paths >= s.limits.MaxPathsPerProbe {
-			return false
+			return overPathLimit
 		}
 		path = &Path{Key: k, recent: &window{}}
 		s.paths[k] = path
@@ -268,7 +278,7 @@ func (s *Store) countLocked(probe *Probe, r *linkmeshv1.Result, st *IngestStats)
 		path.LastSuccess = t
 		path.LastSuccessRTT = r.GetRtt().AsDuration()
 	}
-	return true
+	return counted
 }
 
 // countFiguresLocked keeps the latest path-MTU check, throughput and
@@ -301,3 +311,12 @@ func (s *Store) startBatchLocked() {
 		}
 	}
 }
+
+// countOutcome is what countLocked did with a result.
+type countOutcome int
+
+const (
+	counted       countOutcome = iota
+	overPathLimit              // a new path beyond Limits.MaxPathsPerProbe
+	notPlanned                 // a new path no plan holds (SetPlanned)
+)

@@ -185,6 +185,10 @@ type Store struct {
 	skew func() time.Duration
 	// batch is the clock of the batch Ingest is counting (under mu).
 	batch batchClock
+	// planned are the paths the plans hold now, plannedGone those that left
+	// them and when (SetPlanned); nil planned: every path is admitted.
+	planned     map[Key]bool
+	plannedGone map[Key]time.Time
 	// aside picks the results Ingest hands back instead of counting (SetAside).
 	aside func(*linkmeshv1.Result) bool
 	// checkpoints: acks and exported counters follow committed checkpoints.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
+	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/coordinator/policy"
 	"github.com/linkmesh/linkmesh/internal/notify"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
@@ -31,6 +32,9 @@ type Source interface {
 	Serving(probe string, port uint32) bool
 	// Known reports whether probe is registered.
 	Known(probe string) bool
+	// SetPlanned is told the paths the plans hold after every rebuild: the
+	// store counts results only for paths that are (or were lately) planned.
+	SetPlanned(keys []pathstate.Key)
 }
 
 // Planner keeps every probe's current plan. It expands the policy once per change
@@ -116,8 +120,10 @@ func (p *Planner) Planned() map[string][]*linkmeshv1.Target {
 }
 
 func (p *Planner) rebuildLocked(c *config.Config) {
-	expanded := policy.Expand(c.Paths, p.store.Probes(), p.store.Serving)
+	probes := p.store.Probes()
+	expanded := policy.Expand(c.Paths, probes, p.store.Serving)
 	p.leftOut.Store(int64(limitPaths(expanded, c.Limits.MaxPaths, p.logger)))
+	p.store.SetPlanned(plannedKeys(probes, expanded))
 	now := time.Now()
 	for _, name := range p.plannedLocked(expanded) {
 		// Round targets come after the policy's, outside limits.max_paths.
@@ -243,4 +249,21 @@ func (p *Planner) Stop() {
 			}
 		}
 	})
+}
+
+// plannedKeys are the paths the policy's targets make, by the key the store
+// gives the results of each (pathstate.Key).
+func plannedKeys(probes []*linkmeshv1.ProbeInfo, expanded map[string][]*linkmeshv1.Target) []pathstate.Key {
+	site := make(map[string]string, len(probes))
+	for _, p := range probes {
+		site[p.GetName()] = p.GetSite()
+	}
+	var keys []pathstate.Key
+	for name, targets := range expanded {
+		for _, t := range targets {
+			keys = append(keys, pathstate.Key{Source: name, SourceSite: site[name], Target: t.GetName(), TargetSite: t.GetSite(),
+				Port: t.GetPort(), PortEnd: t.GetPortEnd(), Kind: t.GetKind()})
+		}
+	}
+	return keys
 }
