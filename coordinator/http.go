@@ -233,26 +233,13 @@ func (s *Server) StandIns() []StandInStatus {
 }
 
 func (s *Server) handlePaths(w http.ResponseWriter, r *http.Request) {
-	select {
-	case s.apiSlots <- struct{}{}:
-		defer func() { <-s.apiSlots }()
-	default:
-		s.apiRefused.Inc()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many concurrent /api/v1/paths requests; retry in a second", http.StatusServiceUnavailable)
+	window, release, ok := s.apiRequest(w, r)
+	if !ok {
 		return
 	}
+	defer release()
 	if s.pathsHook != nil {
 		s.pathsHook()
-	}
-	window := 5 * time.Minute
-	if v := r.URL.Query().Get("window"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 24*time.Hour {
-			http.Error(w, "window: give a duration such as 30s or 5m (at most 24h)", http.StatusBadRequest)
-			return
-		}
-		window = d
 	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)

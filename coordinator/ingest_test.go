@@ -296,19 +296,7 @@ func TestReportPathLimitCountsResults(t *testing.T) {
 	if p := onlyPath(t, s); p.Port != 5022 || p.Counts[linkmeshv1.Code_CODE_OK] != 1 {
 		t.Errorf("path %v with %d ok; want 5022 with 1", p.Key, p.Counts[linkmeshv1.Code_CODE_OK])
 	}
-	mfs, err := s.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := -1.0
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			if mf.GetName() == "linkmesh_coordinator_refused_total" && m.GetLabel()[0].GetValue() == admit.ReasonPathLimit {
-				got = m.GetCounter().GetValue()
-			}
-		}
-	}
-	if got != 4 {
+	if got := refusedCount(t, s, admit.ReasonPathLimit); got != 4 {
 		t.Errorf(`linkmesh_coordinator_refused_total{reason="path_limit"} = %v, want 4 (one per refused result)`, got)
 	}
 }
@@ -333,19 +321,24 @@ func TestReportNotPlannedCounted(t *testing.T) {
 	if p := onlyPath(t, s); p.Target != "mi1" {
 		t.Errorf("the one path is %v, want the planned one to mi1", p.Key)
 	}
+	if got := refusedCount(t, s, admit.ReasonNotPlanned); got != 1 {
+		t.Errorf(`linkmesh_coordinator_refused_total{reason="not_planned"} = %v, want 1`, got)
+	}
+}
+
+// refusedCount is linkmesh_coordinator_refused_total{reason} on s (-1: absent).
+func refusedCount(t *testing.T, s *Server, reason string) float64 {
+	t.Helper()
 	mfs, err := s.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := -1.0
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
-			if mf.GetName() == "linkmesh_coordinator_refused_total" && m.GetLabel()[0].GetValue() == admit.ReasonNotPlanned {
-				got = m.GetCounter().GetValue()
+			if mf.GetName() == "linkmesh_coordinator_refused_total" && m.GetLabel()[0].GetValue() == reason {
+				return m.GetCounter().GetValue()
 			}
 		}
 	}
-	if got != 1 {
-		t.Errorf(`linkmesh_coordinator_refused_total{reason="not_planned"} = %v, want 1`, got)
-	}
+	return -1
 }

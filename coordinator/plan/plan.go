@@ -81,14 +81,8 @@ func New(store Source, cfg func() *config.Config, logger *slog.Logger, lease tim
 // Plan returns the probe's current plan and channels that are closed when it may
 // have changed (membership, config) or when the coordinator stops.
 func (p *Planner) Plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, done <-chan struct{}) {
-	changed := p.store.Changed()
-	c := p.cfg()
-	p.mu.Lock()
+	changed := p.lockBuilt()
 	defer p.mu.Unlock()
-	if changed != p.builtFor || c != p.builtCfg || p.dirty {
-		p.rebuildLocked(c)
-		p.builtFor, p.builtCfg, p.dirty = changed, c, false
-	}
 	plan, ok := p.plans[probe]
 	if !ok {
 		plan = &linkmeshv1.Plan{}
@@ -100,14 +94,8 @@ func (p *Planner) Plan(probe string) (plan *linkmeshv1.Plan, membership, cfg, do
 // (round targets left out), by probe name: what should be measured, whether
 // or not a result has come yet.
 func (p *Planner) Planned() map[string][]*linkmeshv1.Target {
-	changed := p.store.Changed()
-	c := p.cfg()
-	p.mu.Lock()
+	p.lockBuilt()
 	defer p.mu.Unlock()
-	if changed != p.builtFor || c != p.builtCfg || p.dirty {
-		p.rebuildLocked(c)
-		p.builtFor, p.builtCfg, p.dirty = changed, c, false
-	}
 	out := make(map[string][]*linkmeshv1.Target, len(p.plans))
 	for name, plan := range p.plans {
 		for _, t := range plan.GetTargets() {
@@ -117,6 +105,20 @@ func (p *Planner) Planned() map[string][]*linkmeshv1.Target {
 		}
 	}
 	return out
+}
+
+// lockBuilt takes p.mu (the caller unlocks it) with the plans built for the
+// current membership and config, and returns the membership's change channel
+// they were built for.
+func (p *Planner) lockBuilt() <-chan struct{} {
+	changed := p.store.Changed()
+	c := p.cfg()
+	p.mu.Lock()
+	if changed != p.builtFor || c != p.builtCfg || p.dirty {
+		p.rebuildLocked(c)
+		p.builtFor, p.builtCfg, p.dirty = changed, c, false
+	}
+	return changed
 }
 
 func (p *Planner) rebuildLocked(c *config.Config) {

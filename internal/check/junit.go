@@ -108,19 +108,6 @@ func WriteJUnit(w io.Writer, r Report) error {
 
 // fixText renders a fix as plain text: the summary, then numbered steps with
 // their commands on lines of their own.
-func fixText(f *Fix) string {
-	if f == nil {
-		return ""
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "For the %s: %s\n", f.For, f.Summary)
-	for i, st := range f.Steps {
-		fmt.Fprintf(&b, "%d. %s\n", i+1, st.Text)
-		if st.Command != "" {
-			fmt.Fprintf(&b, "   %s\n", st.Command)
-		}
-	}
-	return b.String()
-}
+func fixText(f *Fix) string { return f.Rendered() }
 
 func junitTime(s float64) string { return fmt.Sprintf("%.3f", s) }

@@ -128,18 +128,19 @@ func ForPath(p Path) *Fix {
 	return nil
 }
 
-// Rendered is the fix as text: the summary, then each step, its command
-// indented, as a terminal or a plain-text page shows it.
+// Rendered is the fix as plain text: who and the summary, then numbered
+// steps with their commands on lines of their own (the JUnit report of
+// `linkmesh check` and `linkmesh status --explain` print it).
 func (f *Fix) Rendered() string {
 	if f == nil {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (for the %s)\n", f.Summary, f.For)
-	for i, s := range f.Steps {
-		fmt.Fprintf(&b, "  %d. %s\n", i+1, s.Text)
-		if s.Command != "" {
-			fmt.Fprintf(&b, "     %s\n", s.Command)
+	fmt.Fprintf(&b, "For the %s: %s\n", f.For, f.Summary)
+	for i, st := range f.Steps {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, st.Text)
+		if st.Command != "" {
+			fmt.Fprintf(&b, "   %s\n", st.Command)
 		}
 	}
 	return b.String()

@@ -60,7 +60,7 @@ func TestWriteAsymmetric(t *testing.T) {
 		"⚠ one direction only: sql → mi fails while mi → sql works; fix the rules for sql → mi only.",
 		"✗ DOWN  timeout",
 		"✗ DOWN  sql1→mi1:5022/tcp: timeout — no answer before the deadline",
-		"(for the network team)",
+		"For the network team: The SQL Server side gets no answer",
 		"az network nsg rule create",
 		"more: docs/results.md#timeout--packets-are-dropped",
 		"? UNKNOWN  dr1→mi1:5022/tcp: probe dr1, which measures it, is down",
