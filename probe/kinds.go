@@ -31,7 +31,7 @@ func probers(key []byte, accepted [][]byte, dnsServer netip.AddrPort, e echoIden
 	}
 	return map[linkmeshv1.Kind]sched.Prober{
 		linkmeshv1.Kind_KIND_TCP:  tcpKind{&t},
-		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted, TCP: t, Name: e.name, Roots: e.roots}},
+		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted, TCP: t, Name: e.name, Roots: e.roots, Silence: echo.NewSilence()}},
 		linkmeshv1.Kind_KIND_DNS:  dnsKind{d},
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -74,6 +76,60 @@ type Prober struct {
 	// prove its probe name with a certificate they signed, not only with the
 	// shared mesh key; a responder without one is mismatch.
 	Roots func() *x509.CertPool
+	// Silence, when set, makes an acknowledged, silent far end before the
+	// hello a middlebox (mismatch) only when it happens on two attempts in a
+	// row at the same address: once, it can be the responder's answer lost on
+	// the way back, which this side's kernel cannot see (a timeout). Nil:
+	// mismatch at once.
+	Silence *Silence
+}
+
+// Silence remembers, per target address, whether the latest attempt met an
+// acknowledged, silent far end (Prober.Silence).
+type Silence struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// NewSilence returns an empty Silence.
+func NewSilence() *Silence { return &Silence{seen: map[string]bool{}} }
+
+// again records a silent far end at address and reports whether the attempt
+// before met one too.
+func (s *Silence) again(address string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.seen[address]
+	s.seen[address] = true
+	return before
+}
+
+// clear records an attempt at address that met no silent far end.
+func (s *Silence) clear(address string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.seen, address)
+}
+
+// judgeSilence turns the first acknowledged, silent far end in a row at
+// address into a timeout (see Prober.Silence); any other outcome clears the
+// record.
+func (p *Prober) judgeSilence(address string, err error) error {
+	var se *stepError
+	if err == nil || !errors.As(err, &se) || !se.silentAcked {
+		p.Silence.clear(address)
+		return err
+	}
+	if p.Silence == nil || p.Silence.again(address) {
+		return err // twice in a row: a middlebox is the likelier cause
+	}
+	head, _, _ := strings.Cut(se.detail, ": a firewall or proxy")
+	return &stepError{code: attempt.Timeout, err: se.err, detail: head +
+		": once, this is most likely the responder's answer lost on the way back, which this side cannot see; if the next attempt meets the same, " +
+		"a firewall or proxy answering the TCP handshake in the responder's place is the likelier cause (mismatch)"}
 }
 
 // Probe makes one attempt against a responder at address ("host:port") and
@@ -93,7 +149,7 @@ func (p *Prober) Probe(ctx context.Context, address string, o Options) attempt.R
 	defer func() { s.close() }()
 	s.handshakeLost = handshake.ExchangesLost > 0
 
-	if err := s.hello(p.keys(), p.expectation(address, o.Expect)); err != nil {
+	if err := p.judgeSilence(address, s.hello(p.keys(), p.expectation(address, o.Expect))); err != nil {
 		return failed(handshake, "hello", err)
 	}
 	// Loss: the handshake's exchange, then each round trip (roundLoss.count);

@@ -81,7 +81,7 @@ func noAnswer(during string, authed bool, ev evidence, err error) *stepError {
 		return &stepError{code: attempt.Timeout, err: err, detail: fmt.Sprintf(
 			"the connection was accepted, but no answer to %s came back before the deadline%s", during, lost)}
 	}
-	return &stepError{code: attempt.Mismatch, err: err, detail: fmt.Sprintf(
+	return &stepError{code: attempt.Mismatch, err: err, silentAcked: true, detail: fmt.Sprintf(
 		"the connection was accepted and the far end acknowledged %[1]s, but no answer to %[1]s came back before the deadline, and no packet was lost on the connection: "+
 			"a firewall or proxy answered the TCP handshake in the responder's place, or something drops data after it", during)}
 }

@@ -41,6 +41,9 @@ type stepError struct {
 	code   attempt.Code
 	detail string
 	err    error
+	// silentAcked: before the hello completed, the far end acknowledged every
+	// byte, no packet was lost from this side, and no answer came (noAnswer).
+	silentAcked bool
 }
 
 func (e *stepError) Error() string { return e.detail }
