@@ -2,10 +2,12 @@ package coordinator
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
+	"github.com/linkmesh/linkmesh/coordinator/policy"
 	"github.com/linkmesh/linkmesh/coordinator/round"
 	"github.com/linkmesh/linkmesh/internal/buildinfo"
 	"github.com/linkmesh/linkmesh/internal/remedy"
@@ -28,10 +30,22 @@ type Status struct {
 	Window      string    `json:"window"`
 	StaleAfter  string    `json:"stale_after"`
 	// Summary counts the paths by state.
-	Summary StatusSummary   `json:"summary"`
-	Paths   []StatusPath    `json:"paths"`
-	Probes  []StatusProbe   `json:"probes"`
-	Rounds  []round.Summary `json:"rounds"`
+	Summary StatusSummary `json:"summary"`
+	// Idle are the policy's rules that make no path now (no probe they
+	// select is registered, or none they point at): what they should prove is
+	// not measured, so the mesh cannot read up.
+	Idle   []IdleRule      `json:"idle_rules"`
+	Paths  []StatusPath    `json:"paths"`
+	Probes []StatusProbe   `json:"probes"`
+	Rounds []round.Summary `json:"rounds"`
+}
+
+// IdleRule is a rule of the path policy that makes no path now.
+type IdleRule struct {
+	// Rule is the rule's name (given, or derived from its from/to).
+	Rule string `json:"rule"`
+	// Why says which end is missing.
+	Why string `json:"why"`
 }
 
 // StatusSummary counts paths by state.
@@ -138,6 +152,34 @@ func (s *Server) Status(window time.Duration) Status {
 	}
 	for i := range view.Probes {
 		out.Probes = append(out.Probes, statusProbe(&view.Probes[i]))
+	}
+	out.Idle = s.idleRules()
+	return out
+}
+
+// idleRules are the policy's rules that expand to no path over the probes
+// registered now.
+func (s *Server) idleRules() []IdleRule {
+	rules := s.cfg.Load().Paths
+	probes := s.store.Probes()
+	out := []IdleRule{}
+	for i, r := range rules { // r.Name is set: the config derives one when none is given
+		n := 0
+		for _, ts := range policy.Expand(rules[i:i+1], probes, s.store.Serving) {
+			n += len(ts)
+		}
+		if n > 0 {
+			continue
+		}
+		from := "any site"
+		if r.From.Site != "" {
+			from = "site " + r.From.Site
+		}
+		why := fmt.Sprintf("no registered probe of %s (with its labels) measures it", from)
+		if slices.ContainsFunc(probes, func(p *linkmeshv1.ProbeInfo) bool { return r.From.Site == "" || p.GetSite() == r.From.Site }) {
+			why = "no target matches it: the probes it points at are not registered (or their responders are not serving)"
+		}
+		out = append(out, IdleRule{Rule: r.Name, Why: why})
 	}
 	return out
 }

@@ -166,3 +166,27 @@ func TestStatusPage(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusIdleRules: a rule of the policy that makes no path — its sites'
+// probes never registered — is listed with which end is missing, so a mesh
+// with one side absent cannot read up.
+func TestStatusIdleRules(t *testing.T) {
+	s := runServer(t, baseConfig+"  - {name: mi-back, from: {site: mi}, to: {site: sql}}\n", nil)
+	api := dial(t, s.GRPCAddr().String())
+	startProbe(t, s, api, "sql1", "sql", "127.0.0.1:5023", nil)
+	st := getStatus(t, s)
+	why := map[string]string{}
+	for _, r := range st.Idle {
+		why[r.Rule] = r.Why
+	}
+	if !strings.Contains(why["mi-back"], "no registered probe of site mi") {
+		t.Errorf("mi-back: %q, want no registered probe of site mi (idle: %+v)", why["mi-back"], st.Idle)
+	}
+	if !strings.Contains(why["sql->mi/tcp"], "no target matches it") {
+		t.Errorf("sql->mi/tcp (no mi probe): %q, want no target (idle: %+v)", why["sql->mi/tcp"], st.Idle)
+	}
+	startProbe(t, s, api, "mi1", "mi", "127.0.0.2:5023", nil)
+	if st := getStatus(t, s); len(st.Idle) != 0 {
+		t.Errorf("with both probes: idle rules %+v, want none", st.Idle)
+	}
+}

@@ -202,11 +202,14 @@ function roundsTable(st) {
 function render(st) {
   document.getElementById("coordinator").textContent = "· " + st.coordinator + " (" + st.version + ")";
   const s = st.summary;
-  const verdict = s.down ? "down" : s.unknown ? "unknown" : "up";
+  const idle = st.idle_rules || [];
+  const verdict = s.down ? "down" : s.unknown || idle.length || !(st.paths || []).length ? "unknown" : "up";
   const summary = document.getElementById("summary");
   summary.replaceChildren(stateBadge(verdict), " " + s.up + " up · " + s.down + " down · " + s.unknown + " unknown · window " + st.window + " · as of " + new Date(st.generated).toLocaleTimeString());
   summary.dataset.verdict = verdict;
-  document.getElementById("pairs").replaceChildren(...pairs(st.paths || []));
+  const idleNote = idle.length ? h("div", { class: "asym", role: "note" }, h("b", { text: "? Rules that measure nothing: " }),
+    "nothing proves what they should, so the mesh cannot read up.", h("ul", {}, idle.map((r) => h("li", { text: r.rule + ": " + r.why })))) : null;
+  document.getElementById("pairs").replaceChildren(...[idleNote, ...pairs(st.paths || [])].filter(Boolean));
   document.getElementById("matrix").replaceChildren(matrix(st));
   document.getElementById("probes").replaceChildren(probesTable(st));
   document.getElementById("rounds").replaceChildren(roundsTable(st));

@@ -27,7 +27,8 @@ probes; the last check rounds. URL is the coordinator's HTTP port, e.g.
 http://coord.example.net:9022 (https:// when it has a web config with TLS).
 
 Exit code: 0 every path up; 1 a path down; 2 cannot tell (a path unknown,
-no paths, the coordinator did not answer, or a usage error).`
+no paths, a rule of the policy that measures nothing, the coordinator did not
+answer, or a usage error).`
 
 // Status runs `linkmesh status`.
 func Status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -113,8 +114,11 @@ func showStatus(ctx context.Context, c *statusClient, w io.Writer, output string
 }
 
 func unknownWhy(st coordinator.Status) string {
-	if len(st.Paths) == 0 {
+	switch {
+	case len(st.Paths) == 0:
 		return "no paths"
+	case st.Summary.Unknown == 0:
+		return fmt.Sprintf("%d rule(s) of the policy measure nothing", len(st.Idle))
 	}
 	return fmt.Sprintf("%d path(s) unknown", st.Summary.Unknown)
 }

@@ -24,13 +24,14 @@ const (
 )
 
 // Verdict is the one-word state of the whole mesh and its exit code: DOWN
-// when any path is down, UNKNOWN when any is unknown or there are none, UP
-// only when every path is up.
+// when any path is down, UNKNOWN when any is unknown, there are none, or a
+// rule of the policy measures nothing (a site whose probe never registered);
+// UP only when every path is up and every rule measures.
 func Verdict(st coordinator.Status) (string, int) {
 	switch {
 	case st.Summary.Down > 0:
 		return "DOWN", ExitDown
-	case st.Summary.Unknown > 0 || len(st.Paths) == 0:
+	case st.Summary.Unknown > 0 || len(st.Paths) == 0 || len(st.Idle) > 0:
 		return "UNKNOWN", ExitUnknown
 	}
 	return "UP", ExitUp
@@ -59,6 +60,12 @@ func Write(w io.Writer, st coordinator.Status, o Options) error {
 		writePair(ew, pr)
 	}
 	writeProblems(ew, st.Paths, o.Explain)
+	if len(st.Idle) > 0 {
+		fmt.Fprintln(ew, "\nRules that measure nothing (so nothing proves what they should):")
+		for _, r := range st.Idle {
+			fmt.Fprintf(ew, "  ? %s: %s\n", r.Rule, r.Why)
+		}
+	}
 	if o.Probes {
 		writeProbes(ew, st)
 	}

@@ -33,6 +33,13 @@ func TestVerdict(t *testing.T) {
 			t.Errorf("%+v with %d paths: %s %d, want %s %d", tt.sum, tt.paths, w, c, tt.word, tt.code)
 		}
 	}
+	// Every path up, but a rule measures nothing (its site's probe never
+	// registered): cannot tell, never UP.
+	st := coordinator.Status{Summary: coordinator.StatusSummary{Up: 2}, Paths: make([]coordinator.StatusPath, 2),
+		Idle: []coordinator.IdleRule{{Rule: "mi-back", Why: "no registered probe of site mi measures it"}}}
+	if w, c := Verdict(st); w != "UNKNOWN" || c != ExitUnknown {
+		t.Errorf("all up with an idle rule: %s %d, want UNKNOWN %d", w, c, ExitUnknown)
+	}
 }
 
 // TestWriteAsymmetric: one direction down, the other up — the text says so,
