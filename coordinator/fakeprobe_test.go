@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/linkmesh/linkmesh/coordinator/config"
@@ -211,7 +212,7 @@ func (p *fakeProbe) roundTargets() (targets, standIns int) {
 // pairs) on s's registry, -1 when there is no such series.
 func counterValue(t *testing.T, s *Server, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := s.reg.Gather()
+	mfs, err := gatherAll(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,4 +231,13 @@ func counterValue(t *testing.T, s *Server, name string, labels ...string) float6
 		}
 	}
 	return -1
+}
+
+// gatherAll gathers what /metrics serves: s's registry and its path collector.
+func gatherAll(s *Server) ([]*dto.MetricFamily, error) {
+	own := prometheus.NewRegistry()
+	if err := own.Register(s.paths); err != nil {
+		return nil, err
+	}
+	return prometheus.Gatherers{s.reg, own}.Gather()
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkmesh/linkmesh/coordinator/exporter"
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/coordinator/statuspage"
 	"github.com/linkmesh/linkmesh/internal/explain"
@@ -67,7 +68,7 @@ func (s *Server) serveHTTP() error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(s.reg, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(s.reg, exporter.Handler(s.paths, s.reg, promhttp.HandlerOpts{
 		ErrorLog:            slogPrinter{s},
 		MaxRequestsInFlight: maxScrapesInFlight,
 		Timeout:             30 * time.Second,

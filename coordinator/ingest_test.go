@@ -205,7 +205,7 @@ func TestTimestampFarFutureNoOverflow(t *testing.T) {
 // lastSuccessSeconds scrapes linkmesh_path_last_success_timestamp_seconds.
 func lastSuccessSeconds(t *testing.T, s *Server) float64 {
 	t.Helper()
-	mfs, err := s.reg.Gather()
+	mfs, err := gatherAll(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestReportNotPlannedCounted(t *testing.T) {
 // refusedCount is linkmesh_coordinator_refused_total{reason} on s (-1: absent).
 func refusedCount(t *testing.T, s *Server, reason string) float64 {
 	t.Helper()
-	mfs, err := s.reg.Gather()
+	mfs, err := gatherAll(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,8 @@ type Server struct {
 	store  *pathstate.Store
 	plans  *plan.Planner
 	reg    *prometheus.Registry
+	// paths exports the mesh state; /metrics serves it beside reg (exporter.Handler).
+	paths *exporter.Collector
 
 	grpcLis net.Listener
 	httpLis net.Listener
@@ -208,8 +210,11 @@ func (s *Server) initMetrics(cfg *config.Config) *grpcprom.ServerMetrics {
 	})
 	s.gossipStats = newGossipStats(s.reg)
 	srvMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	s.paths = exporter.New(s.store, func() exporter.Settings {
+		cfg := s.cfg.Load()
+		return exporter.Settings{StaleAfter: cfg.StaleAfter, RTTHistogram: cfg.Metrics.RTTHistogram == config.RTTHistogramClassic}
+	}, gossip.NodeName(gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name}))
 	s.reg.MustRegister(
-		exporter.New(s.store, func() time.Duration { return s.cfg.Load().StaleAfter }, gossip.NodeName(gossip.Meta{Role: gossip.RoleCoordinator, Name: cfg.Name})),
 		s.ingested, s.duplicates, s.rejected, s.reloadFailures, srvMetrics,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "linkmesh_coordinator_targets_left_out",

@@ -91,7 +91,7 @@ func buildCatalog() (*catalog, error) {
 	}
 	ch := make(chan *prometheus.Desc, 64)
 	go func() {
-		exporter.New(pathstate.New(time.Now), func() time.Duration { return time.Minute }, "coordinator:catalog").Describe(ch)
+		exporter.New(pathstate.New(time.Now), func() exporter.Settings { return exporter.Settings{StaleAfter: time.Minute} }, "coordinator:catalog").Describe(ch)
 		close(ch)
 	}()
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
@@ -122,6 +122,7 @@ func scrapeMesh() (map[string]dto.MetricType, error) {
 	cfg, err := config.Parse("catalog.yaml", fmt.Appendf(nil, `
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
 gossip: {disabled: true}
+metrics: {rtt_histogram: classic}
 defaults: {interval: 100ms, timeout: 100ms}
 paths:
   - {from: {site: sql}, to: {site: mi}}

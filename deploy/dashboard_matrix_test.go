@@ -46,7 +46,7 @@ func TestDashboardImportPromptAndJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	series := regexp.MustCompile(`linkmesh_[a-z_]+(\{[^}]*\})?`)
+	series := regexp.MustCompile(`linkmesh_[a-z0-9_]+(\{[^}]*\})?`)
 	for _, q := range qs {
 		if q.Where == "variable job" || strings.Contains(q.Where, `"job"`) {
 			continue

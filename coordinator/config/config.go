@@ -61,6 +61,8 @@ type Config struct {
 	// CheckRounds bounds on-demand check rounds: who may run them, how often,
 	// and what they may test (checkrounds.go).
 	CheckRounds CheckRounds `yaml:"check_rounds"`
+	// Metrics chooses optional series of /metrics.
+	Metrics Metrics `yaml:"metrics"`
 
 	// dir is the config file's directory, against which relative paths resolve
 	// ("" for a config that is not a file).
@@ -92,6 +94,21 @@ type Web struct {
 	// handshake; the path takes effect at a restart.
 	ConfigFile string `yaml:"config_file"`
 }
+
+// Metrics chooses optional series of /metrics (docs/metrics.md).
+type Metrics struct {
+	// RTTHistogram is "classic" to export linkmesh_path_rtt_seconds, a
+	// histogram of 16 classic buckets per path (19 series), besides the
+	// window's quantiles linkmesh_path_rtt_quantile_seconds; "none" (the
+	// default) leaves it out. Takes effect at a reload.
+	RTTHistogram string `yaml:"rtt_histogram"`
+}
+
+// RTT histogram choices (Metrics.RTTHistogram).
+const (
+	RTTHistogramNone    = "none"
+	RTTHistogramClassic = "classic"
+)
 
 // State configures the state directory.
 type State struct {
@@ -249,6 +266,7 @@ func Default() Config {
 			MaxPathsPerProbe:          1000,
 		},
 		CheckRounds: DefaultCheckRounds(),
+		Metrics:     Metrics{RTTHistogram: RTTHistogramNone},
 	}
 }
 

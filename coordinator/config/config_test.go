@@ -144,6 +144,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"invalid-range-sample.yaml", []string{"invalid-range-sample.yaml:4:", "paths[0].to.sample", "do not fit in the interval"}},
 		{"invalid-unknown-selector.yaml", []string{"invalid-unknown-selector.yaml:2:", `unknown field "role"`}},
 		{"invalid-bad-gossip.yaml", []string{"invalid-bad-gossip.yaml:2:", "gossip.profile", "satellite", "invalid-bad-gossip.yaml:3:", "gossip.join[0]"}},
+		{"invalid-metrics.yaml", []string{"invalid-metrics.yaml:5:", "metrics.rtt_histogram", `"native"`, "none", "classic"}},
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(tests) {

@@ -8,7 +8,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 )
 
-// validateNetwork checks the coordinator's name, listen addresses and gossip.
+// validateNetwork checks the coordinator's name, listen addresses and gossip,
+// and the metrics options.
 func (c *Config) validateNetwork(doc *yamlconf.Doc) []error {
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
@@ -50,6 +51,11 @@ func (c *Config) validateNetwork(doc *yamlconf.Doc) []error {
 		default:
 			add(doc.Errorf([]any{"gossip", "profile"}, "%q: use wan (sites across VPN/ExpressRoute), lan or local", c.Gossip.Profile))
 		}
+	}
+	switch c.Metrics.RTTHistogram {
+	case RTTHistogramNone, RTTHistogramClassic:
+	default:
+		add(doc.Errorf([]any{"metrics", "rtt_histogram"}, "%q: use none (the default: RTT quantiles per path only) or classic (also a 16-bucket histogram per path, 19 more series each)", c.Metrics.RTTHistogram))
 	}
 	return errs
 }

@@ -50,7 +50,7 @@ linkmesh_path_mtu_bytes{kind="echo",port="5023",source="sql01",source_site="sql"
 # TYPE linkmesh_path_throughput_bytes_per_second gauge
 linkmesh_path_throughput_bytes_per_second{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 2.4375e+06
 `
-	c := New(s, func() time.Duration { return staleAfter }, self)
+	c := New(s, settings, self)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"linkmesh_path_mtu_bytes", "linkmesh_path_mtu_blackhole", "linkmesh_path_throughput_bytes_per_second",
 		"linkmesh_path_loss_ratio", "linkmesh_path_jitter_seconds"); err != nil {

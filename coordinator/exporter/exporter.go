@@ -19,9 +19,19 @@ type Source interface {
 	View(staleAfter, window time.Duration) pathstate.View
 }
 
-// Window is the span loss, jitter and the failure ratio are computed over (at
+// Window is the span loss, jitter and the RTT quantiles are computed over (at
 // most the last 256 attempts of a path).
 const Window = 5 * time.Minute
+
+// Settings are what the collector reads from the coordinator's current
+// configuration at each scrape.
+type Settings struct {
+	// StaleAfter is how long a probe may be silent before it is down.
+	StaleAfter time.Duration
+	// RTTHistogram exports linkmesh_path_rtt_seconds, a classic histogram
+	// (19 series per path), besides the window's RTT quantiles.
+	RTTHistogram bool
+}
 
 // Label sets of the metrics below.
 var (
@@ -40,7 +50,8 @@ const (
 	pathUp metric = iota
 	pathProbes
 	pathFailures
-	pathFailRatio
+	pathRTTP50
+	pathRTTP99
 	pathRTT
 	pathLastSuccess
 	pathSYNRetrans
@@ -59,28 +70,34 @@ const (
 	numMetrics
 )
 
-// metrics defines every metric the collector exports, once: name, value type
-// (UntypedValue for the histogram, built apart), labels and help text.
-var metrics = [numMetrics]struct {
+// metricDef is one metric: name, value type (UntypedValue for the histogram,
+// built apart), labels and help text.
+type metricDef struct {
 	name   string
 	typ    prometheus.ValueType
 	labels []string
 	help   string
-}{
+}
+
+// metrics defines every metric the collector exports, once: name, value type
+// (UntypedValue for the histogram, built apart), labels and help text.
+var metrics = [numMetrics]metricDef{
 	pathUp: {"linkmesh_path_up", prometheus.GaugeValue, pathLabels,
 		"1 if the latest attempt on the path succeeded (for a port range with refused_ok, also when refused: the host answered), 0 if it failed; absent while the path is unknown (source probe down, or the target probe down for a path to its responder)."},
 	pathProbes: {"linkmesh_path_probes_total", prometheus.CounterValue, pathResultLabels,
-		"Attempts on the path by result (ok, refused, timeout, unreachable, dns, reset, mismatch, error)."},
+		"Attempts on the path by result (ok, refused, timeout, unreachable, dns, reset, mismatch, error); a result appears from its first attempt on (linkmesh_path_failures_total is there from the path's first attempt)."},
 	pathFailures: {"linkmesh_path_failures_total", prometheus.CounterValue, pathLabels,
 		"Attempts on the path that failed: every result but ok, and but refused on a port range with refused_ok (the rule of linkmesh_path_up)."},
-	pathFailRatio: {"linkmesh_path_failure_ratio", prometheus.GaugeValue, pathLabels,
-		"Share of the path's attempts in the last 5 minutes (at most the latest 256) that failed, by the rule of linkmesh_path_up: attempt failures, not packet loss."},
+	pathRTTP50: {"linkmesh_path_rtt_p50_seconds", prometheus.GaugeValue, pathLabels,
+		"Median round-trip time of the path's successful attempts in the last 5 minutes (at most the latest 256); absent when the window holds no success."},
+	pathRTTP99: {"linkmesh_path_rtt_p99_seconds", prometheus.GaugeValue, pathLabels,
+		"99th percentile of the round-trip time of the path's successful attempts in the last 5 minutes (at most the latest 256; with fewer than 100, the slowest); absent when the window holds no success."},
 	pathRTT: {"linkmesh_path_rtt_seconds", prometheus.UntypedValue, pathLabels,
 		"Round-trip time of successful attempts (kernel handshake RTT for tcp where available)."},
 	pathLastSuccess: {"linkmesh_path_last_success_timestamp_seconds", prometheus.GaugeValue, pathLabels,
 		"Probe-clock time of the latest successful attempt on the path."},
 	pathSYNRetrans: {"linkmesh_path_syn_retransmits_total", prometheus.CounterValue, pathLabels,
-		"SYNs the kernel had to send again before the handshake completed: each one is a lost packet on the path."},
+		"SYNs the kernel had to send again before the handshake completed: each one is a lost packet on the path. Absent until the first."},
 	pathLoss: {"linkmesh_path_loss_ratio", prometheus.GaugeValue, pathLabels,
 		"Estimated per-packet loss over the last 5 minutes (at most 256 attempts): 1 - sqrt(exchanges that lost no packet / packet exchanges), an exchange being the handshake's first SYN and its SYN-ACK (tcp, echo) or an echo round trip; assumes the same loss both ways. A failed attempt counts only its own exchanges; attempt failures are in linkmesh_path_probes_total."},
 	pathJitter: {"linkmesh_path_jitter_seconds", prometheus.GaugeValue, pathLabels,
@@ -110,20 +127,20 @@ var metrics = [numMetrics]struct {
 // Collector exports the mesh state. Create it with New and register it on the
 // coordinator's own registry.
 type Collector struct {
-	src        Source
-	staleAfter func() time.Duration
-	self       string
-	descs      [numMetrics]*prometheus.Desc
+	src      Source
+	settings func() Settings
+	self     string
+	descs    [numMetrics]*prometheus.Desc
 }
 
 // rttFresh is how old a gossip ping may be and still be exported.
 const rttFresh = 5 * time.Minute
 
-// New returns a Collector over src. staleAfter returns the current stale-after
-// window (it can change with a config reload); self is this coordinator's gossip
+// New returns a Collector over src. settings returns the current settings
+// (they can change with a config reload); self is this coordinator's gossip
 // name, the `source` of its own ping round trips.
-func New(src Source, staleAfter func() time.Duration, self string) *Collector {
-	c := &Collector{src: src, staleAfter: staleAfter, self: self}
+func New(src Source, settings func() Settings, self string) *Collector {
+	c := &Collector{src: src, settings: settings, self: self}
 	for m, d := range metrics {
 		c.descs[m] = prometheus.NewDesc(d.name, d.help, d.labels, nil)
 	}
@@ -137,36 +154,198 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// emit sends one sample of m.
-func (c *Collector) emit(ch chan<- prometheus.Metric, m metric, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(c.descs[m], metrics[m].typ, v, labels...)
-}
-
 // Collect builds the metrics from one fresh View of the store.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	view := c.src.View(c.staleAfter(), Window)
-	snap := &view.Snapshot
+	sc := c.scrape()
+	for m := range numMetrics {
+		if m == pathRTT {
+			if sc.set.RTTHistogram {
+				sc.histograms(func(values []string, h histogram) {
+					ch <- prometheus.MustNewConstHistogram(c.descs[m], h.count, h.sum, h.cumulative(), values...)
+				})
+			}
+			continue
+		}
+		sc.samples(m, func(values []string, v float64) {
+			ch <- prometheus.MustNewConstMetric(c.descs[m], metrics[m].typ, v, values...)
+		})
+	}
+}
+
+// scrape is one read of the store, with its paths in the registry's order.
+type scrape struct {
+	self  string
+	set   Settings
+	view  pathstate.View
+	paths []labelledPath
+}
+
+// scrape reads the store once.
+func (c *Collector) scrape() *scrape {
+	set := c.settings()
+	sc := &scrape{self: c.self, set: set, view: c.src.View(set.StaleAfter, Window)}
+	sc.paths = sortedPaths(sc.view.Paths)
+	return sc
+}
+
+// samples calls yield with every sample of m (not the histogram), label
+// values in the order of m's labels, in the order the registry sorts them.
+func (sc *scrape) samples(m metric, yield func(values []string, v float64)) {
+	snap := &sc.view.Snapshot
+	switch m {
+	case probeUp, probeLastReport, probeDropped, probeGaps, probeGossip:
+		for i := range snap.Probes { // sorted by name, and names are unique
+			p := &snap.Probes[i]
+			if v, ok := probeSample(m, p); ok {
+				yield([]string{p.Info.GetName(), p.Info.GetSite()}, v)
+			}
+		}
+	case probeInfo:
+		values := make([][]string, len(snap.Probes))
+		for i := range snap.Probes {
+			p := &snap.Probes[i]
+			values[i] = []string{p.Info.GetName(), p.Info.GetSite(), p.Info.GetVersion(), p.Info.GetOs()}
+		}
+		sortByLabels(values, 3, 0, 1, 2) // os, probe, site, version
+		for _, v := range values {
+			yield(v, 1)
+		}
+	case memberRTT:
+		sc.memberRTTs(yield)
+	case pathProbes:
+		sc.byResult(func(lp labelledPath, i int) (float64, bool) {
+			n := lp.p.Counts[resultCodes[i]]
+			return float64(n), n > 0
+		}, yield)
+	default:
+		for _, lp := range sc.paths {
+			if v, ok := sc.pathSample(m, lp.p); ok {
+				yield(lp.values, v)
+			}
+		}
+	}
+}
+
+// probeSample is a probe's sample of m, if it has one.
+func probeSample(m metric, p *pathstate.ProbeState) (float64, bool) {
+	switch m {
+	case probeUp:
+		return boolValue(p.Up), true
+	case probeLastReport:
+		return unixSeconds(p.LastReport), !p.LastReport.IsZero()
+	case probeDropped:
+		return float64(p.DroppedTotal), true
+	case probeGaps:
+		return float64(p.Gaps), true
+	case probeGossip:
+		switch p.Gossip {
+		case pathstate.GossipAlive:
+			return 1, true
+		case pathstate.GossipDead, pathstate.GossipLeft:
+			return 0, true
+		}
+	}
+	return 0, false
+}
+
+// pathSample is a path's sample of m, if it has one.
+func (sc *scrape) pathSample(m metric, p *pathstate.Path) (float64, bool) {
+	st, haveStats := sc.view.Stats[p.Key]
+	echoOrTCP := p.Kind == linkmeshv1.Kind_KIND_TCP || p.Kind == linkmeshv1.Kind_KIND_ECHO
+	switch m {
+	case pathUp:
+		return boolValue(p.Up()), sc.view.Known(p) && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED
+	case pathFailures:
+		return float64(p.Failures), true
+	case pathRTTP50:
+		return st.RTTP50.Seconds(), haveStats && st.RTTMax > 0 // a success with an RTT in the window
+	case pathRTTP99:
+		return st.RTTP99.Seconds(), haveStats && st.RTTMax > 0
+	case pathLastSuccess:
+		return unixSeconds(p.LastSuccess), !p.LastSuccess.IsZero()
+	case pathSYNRetrans:
+		return float64(p.SYNRetransmits), p.SYNRetransmits > 0 && echoOrTCP
+	case pathLoss:
+		return st.LossRatio, haveStats && p.Kind != linkmeshv1.Kind_KIND_DNS
+	case pathJitter:
+		return st.Jitter.Seconds(), haveStats && p.Kind != linkmeshv1.Kind_KIND_DNS &&
+			(st.OK > 1 || (p.Kind == linkmeshv1.Kind_KIND_ECHO && st.Jitter > 0))
+	case pathMTU:
+		return float64(p.MTU), !p.MTUTime.IsZero()
+	case pathBlackhole:
+		return boolValue(p.MTUBlackhole), !p.MTUTime.IsZero()
+	case pathThroughput:
+		return p.Throughput / 8, !p.ThroughputTime.IsZero() // the state keeps bits/s
+	}
+	return 0, false
+}
+
+// histogram is a path's RTT histogram.
+type histogram struct {
+	count   uint64
+	sum     float64
+	buckets []uint64 // per bucket of pathstate.Buckets, not cumulative
+}
+
+// cumulative is the histogram's buckets as client_golang takes them.
+func (h histogram) cumulative() map[float64]uint64 {
+	out := make(map[float64]uint64, len(pathstate.Buckets))
+	var cum uint64
+	for i, ub := range pathstate.Buckets {
+		cum += h.buckets[i]
+		out[ub] = cum
+	}
+	return out
+}
+
+// histograms calls yield with every path's RTT histogram, in order.
+func (sc *scrape) histograms(yield func(values []string, h histogram)) {
+	for _, lp := range sc.paths {
+		yield(lp.values, histogram{count: lp.p.RTTCount, sum: lp.p.RTTSum, buckets: lp.p.BucketCounts[:]})
+	}
+}
+
+// memberRTTs yields the fresh gossip round trips, sorted by source and target.
+func (sc *scrape) memberRTTs(yield func(values []string, v float64)) {
+	snap := &sc.view.Snapshot
+	now := snap.Taken
+	type rtt struct {
+		values []string
+		v      float64
+	}
+	var out []rtt
 	for i := range snap.Probes {
 		p := &snap.Probes[i]
-		name, site := p.Info.GetName(), p.Info.GetSite()
-		c.collectGossip(ch, p, snap.Taken)
-		c.emit(ch, probeUp, boolValue(p.Up), name, site)
-		if !p.LastReport.IsZero() {
-			c.emit(ch, probeLastReport, unixSeconds(p.LastReport), name, site)
+		name := p.Info.GetName()
+		if p.CoordinatorRTT > 0 && now.Sub(p.CoordinatorRTTAt) < rttFresh {
+			out = append(out, rtt{[]string{sc.self, name}, p.CoordinatorRTT.Seconds()})
 		}
-		c.emit(ch, probeInfo, 1, name, site, p.Info.GetVersion(), p.Info.GetOs())
-		c.emit(ch, probeDropped, float64(p.DroppedTotal), name, site)
-		c.emit(ch, probeGaps, float64(p.Gaps), name, site)
-	}
-	paths := sortedPaths(snap.Paths)
-	for _, lp := range paths {
-		st, ok := view.Stats[lp.p.Key]
-		c.collectPath(ch, lp.p, lp.values, snap.Known(lp.p), st, ok)
-		if f, ok := view.Failures[lp.p.Key]; ok {
-			c.emit(ch, pathFailRatio, f.Ratio(), lp.values...)
+		for target, r := range p.MemberRTTs {
+			if r.RTT > 0 && now.Sub(r.At) < rttFresh {
+				out = append(out, rtt{[]string{name, target}, r.RTT.Seconds()})
+			}
 		}
 	}
-	c.collectResults(ch, paths)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].values, out[j].values
+		return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1])
+	})
+	for _, r := range out {
+		yield(r.values, r.v)
+	}
+}
+
+// sortByLabels sorts label value sets by the values at the given indexes, in turn.
+func sortByLabels(values [][]string, order ...int) {
+	sort.Slice(values, func(i, j int) bool {
+		a, b := values[i], values[j]
+		for _, k := range order {
+			if a[k] != b[k] {
+				return a[k] < b[k]
+			}
+		}
+		return false
+	})
 }
 
 // labelledPath is a path with its label values (pathLabels' order).
@@ -177,8 +356,9 @@ type labelledPath struct {
 
 // sortedPaths are the paths in the order the registry sorts each family's
 // metrics — by label values, labels taken by name: kind, port, source,
-// source_site, target, target_site — so its sort of 300,000 metrics at
-// 10,000 paths finds them in order (a linear pass) instead of sorting them.
+// source_site, target, target_site — so its sort of 100,000 metrics at
+// 10,000 paths finds them in order (a linear pass) instead of sorting them,
+// and the text writer (text.go) writes them in the registry's order.
 func sortedPaths(ps []pathstate.Path) []labelledPath {
 	out := make([]labelledPath, len(ps))
 	for i := range ps {
@@ -197,80 +377,36 @@ func sortedPaths(ps []pathstate.Path) []labelledPath {
 	return out
 }
 
-// resultNames are the result label values in sorted order, with their codes.
-var resultNames = func() []linkmeshv1.Code {
+// resultCodes are the codes in the sorted order of their names, resultValues.
+var resultCodes, resultValues = func() ([]linkmeshv1.Code, []string) {
 	codes := append([]linkmeshv1.Code(nil), vocab.Codes...)
 	sort.Slice(codes, func(i, j int) bool { return vocab.CodeName(codes[i]) < vocab.CodeName(codes[j]) })
-	return codes
+	names := make([]string, len(codes))
+	for i, c := range codes {
+		names[i] = vocab.CodeName(c)
+	}
+	return codes, names
 }()
 
-// collectResults emits linkmesh_path_probes_total in the registry's order:
-// its `result` label sorts between port and source, so within each kind and
-// port, every path's count of one result, then the next result.
-func (c *Collector) collectResults(ch chan<- prometheus.Metric, paths []labelledPath) {
+// byResult yields linkmesh_path_probes_total in the registry's order: the
+// `result` label sorts between port and source, so within each kind and
+// port, every path's sample for one result, then the next result. value gives
+// a path's sample for resultCodes[i], and whether it has one.
+func (sc *scrape) byResult(value func(lp labelledPath, i int) (float64, bool), yield func(values []string, v float64)) {
+	paths := sc.paths
 	for start := 0; start < len(paths); {
 		end := start + 1
 		for end < len(paths) && paths[end].values[5] == paths[start].values[5] && paths[end].values[4] == paths[start].values[4] {
 			end++
 		}
-		for _, code := range resultNames {
-			name := vocab.CodeName(code)
+		for i, x := range resultValues {
 			for _, lp := range paths[start:end] {
-				c.emit(ch, pathProbes, float64(lp.p.Counts[code]), append(lp.values[:len(lp.values):len(lp.values)], name)...)
+				if v, ok := value(lp, i); ok {
+					yield(append(lp.values[:len(lp.values):len(lp.values)], x), v)
+				}
 			}
 		}
 		start = end
-	}
-}
-
-func (c *Collector) collectGossip(ch chan<- prometheus.Metric, p *pathstate.ProbeState, now time.Time) {
-	name, site := p.Info.GetName(), p.Info.GetSite()
-	switch p.Gossip {
-	case pathstate.GossipAlive:
-		c.emit(ch, probeGossip, 1, name, site)
-	case pathstate.GossipDead, pathstate.GossipLeft:
-		c.emit(ch, probeGossip, 0, name, site)
-	}
-	if p.CoordinatorRTT > 0 && now.Sub(p.CoordinatorRTTAt) < rttFresh {
-		c.emit(ch, memberRTT, p.CoordinatorRTT.Seconds(), c.self, name)
-	}
-	for target, r := range p.MemberRTTs {
-		if r.RTT > 0 && now.Sub(r.At) < rttFresh {
-			c.emit(ch, memberRTT, r.RTT.Seconds(), name, target)
-		}
-	}
-}
-
-func (c *Collector) collectPath(ch chan<- prometheus.Metric, p *pathstate.Path, lv []string, known bool, st pathstate.Stats, haveStats bool) {
-	if known && p.Last != linkmeshv1.Code_CODE_UNSPECIFIED {
-		c.emit(ch, pathUp, boolValue(p.Up()), lv...)
-	}
-	c.emit(ch, pathFailures, float64(p.Failures), lv...)
-	buckets := make(map[float64]uint64, len(pathstate.Buckets))
-	var cum uint64
-	for i, ub := range pathstate.Buckets {
-		cum += p.BucketCounts[i]
-		buckets[ub] = cum
-	}
-	ch <- prometheus.MustNewConstHistogram(c.descs[pathRTT], p.RTTCount, p.RTTSum, buckets, lv...)
-	if !p.LastSuccess.IsZero() {
-		c.emit(ch, pathLastSuccess, unixSeconds(p.LastSuccess), lv...)
-	}
-	if p.Kind == linkmeshv1.Kind_KIND_TCP || p.Kind == linkmeshv1.Kind_KIND_ECHO {
-		c.emit(ch, pathSYNRetrans, float64(p.SYNRetransmits), lv...)
-	}
-	if haveStats && p.Kind != linkmeshv1.Kind_KIND_DNS {
-		c.emit(ch, pathLoss, st.LossRatio, lv...)
-		if st.OK > 1 || (p.Kind == linkmeshv1.Kind_KIND_ECHO && st.Jitter > 0) {
-			c.emit(ch, pathJitter, st.Jitter.Seconds(), lv...)
-		}
-	}
-	if !p.MTUTime.IsZero() {
-		c.emit(ch, pathMTU, float64(p.MTU), lv...)
-		c.emit(ch, pathBlackhole, boolValue(p.MTUBlackhole), lv...)
-	}
-	if !p.ThroughputTime.IsZero() {
-		c.emit(ch, pathThroughput, p.Throughput/8, lv...) // the state keeps bits/s
 	}
 }
 

@@ -143,30 +143,65 @@ func TestPathUpFollowsTheSource(t *testing.T) {
 	}
 }
 
-// TestProbesTotalEveryResult: a path has a probes_total series for every result
-// code from its first attempt on, so rate() and absent() work for each.
-func TestProbesTotalEveryResult(t *testing.T) {
+// TestProbesTotalResultsThatHappened: a path has a probes_total series for
+// each result from its first attempt with that result on, none for results
+// that never happened (linkmesh_path_failures_total, there from the path's
+// first attempt, is what sees a first failure); every result is labelled with
+// a name of DESIGN §3's list.
+func TestProbesTotalResultsThatHappened(t *testing.T) {
 	s, _ := goldenStore(t)
 	got := gather(t, newRegistry(t, s))["linkmesh_path_probes_total"]
-	want := map[string]float64{"ok": 2, "refused": 0, "timeout": 0, "unreachable": 0, "dns": 0, "reset": 0, "mismatch": 0, "error": 0}
+	names := map[string]bool{"ok": true, "refused": true, "timeout": true, "unreachable": true, "dns": true, "reset": true, "mismatch": true, "error": true}
 	for code := linkmeshv1.Code_CODE_OK; code <= linkmeshv1.Code_CODE_ERROR; code++ {
-		name := vocab.CodeName(code)
-		w, ok := want[name]
-		if !ok {
+		if name := vocab.CodeName(code); !names[name] {
 			t.Errorf("code %v has label %q, not in DESIGN §3's list", code, name)
-			continue
-		}
-		m := got[pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp", "result="+name)]
-		if m == nil {
-			t.Errorf("probes_total{result=%q}: absent, want %v", name, w)
-			continue
-		}
-		if v := m.GetCounter().GetValue(); v != w {
-			t.Errorf("probes_total{result=%q}: got %v, want %v", name, v, w)
 		}
 	}
-	if n, wantN := len(got), 4*len(want); n != wantN {
-		t.Errorf("probes_total series: got %d, want %d (4 paths × %d results)", n, wantN, len(want))
+	want := map[string]float64{
+		pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp", "result=ok"):                 2,
+		pathLabelString("sql02", "sql", "mi01", "mi", "5023", "tcp", "result=unreachable"):        1,
+		pathLabelString("sql01", "sql", "mi1.example.net", "mi", "5022", "tcp", "result=ok"):      1,
+		pathLabelString("sql01", "sql", "mi1.example.net", "mi", "5022", "tcp", "result=refused"): 1,
+		pathLabelString("sql01", "sql", "mi1.example.net", "mi", "0", "dns", "result=dns"):        1,
+	}
+	for labels, w := range want {
+		if m := got[labels]; m == nil {
+			t.Errorf("probes_total%s: absent, want %v", labels, w)
+		} else if v := m.GetCounter().GetValue(); v != w {
+			t.Errorf("probes_total%s: got %v, want %v", labels, v, w)
+		}
+	}
+	for labels := range got {
+		if _, ok := want[labels]; !ok {
+			t.Errorf("probes_total%s: exported, but that result never happened on the path", labels)
+		}
+	}
+}
+
+// TestRTTQuantiles: the window's median and 99th percentile of successful
+// attempts' RTTs, absent where the window has no success.
+func TestRTTQuantiles(t *testing.T) {
+	s, _ := goldenStore(t)
+	got := gather(t, newRegistry(t, s))
+	mi01 := pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp")
+	if v := got["linkmesh_path_rtt_p50_seconds"][mi01].GetGauge().GetValue(); v != 0.001 {
+		t.Errorf("mi01 p50: got %v, want 0.001 (of 1 ms and 2.5 ms, the lower)", v)
+	}
+	if v := got["linkmesh_path_rtt_p99_seconds"][mi01].GetGauge().GetValue(); v != 0.0025 {
+		t.Errorf("mi01 p99: got %v, want 0.0025", v)
+	}
+	for _, name := range []string{"linkmesh_path_rtt_p50_seconds", "linkmesh_path_rtt_p99_seconds"} {
+		for _, labels := range []string{
+			pathLabelString("sql02", "sql", "mi01", "mi", "5023", "tcp"),
+			pathLabelString("sql01", "sql", "mi1.example.net", "mi", "0", "dns"),
+		} {
+			if m := got[name][labels]; m != nil {
+				t.Errorf("%s%s: %v for a path without a success, want absent", name, labels, m.GetGauge().GetValue())
+			}
+		}
+	}
+	if n := len(got["linkmesh_path_rtt_seconds"]); n != 0 {
+		t.Errorf("%d linkmesh_path_rtt_seconds histograms with the default settings, want none (metrics.rtt_histogram: classic)", n)
 	}
 }
 
@@ -174,7 +209,10 @@ func TestProbesTotalEveryResult(t *testing.T) {
 // RTT includes it, and count/sum match the observations.
 func TestRTTHistogramCumulative(t *testing.T) {
 	s, _ := goldenStore(t)
-	got := gather(t, newRegistry(t, s))["linkmesh_path_rtt_seconds"]
+	got := gather(t, classicRegistry(t, s))["linkmesh_path_rtt_seconds"]
+	if len(got) != 4 {
+		t.Errorf("%d histograms with metrics.rtt_histogram: classic, want 4 (one per path)", len(got))
+	}
 	for labels, m := range got {
 		h := m.GetHistogram()
 		var prev uint64
@@ -213,7 +251,7 @@ func TestRTTAboveLastBucket(t *testing.T) {
 	s := pathstate.New(clk.Now)
 	register(s, info("sql01", "sql", "v1", "linux/amd64"))
 	ingest(t, s, "sql01", 0, result(1, t0, linkmeshv1.Kind_KIND_TCP, "mi01", "mi", 5023, linkmeshv1.Code_CODE_OK, 12*time.Second, 0))
-	h := gather(t, newRegistry(t, s))["linkmesh_path_rtt_seconds"][pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp")].GetHistogram()
+	h := gather(t, classicRegistry(t, s))["linkmesh_path_rtt_seconds"][pathLabelString("sql01", "sql", "mi01", "mi", "5023", "tcp")].GetHistogram()
 	for _, b := range h.GetBucket() {
 		if b.GetCumulativeCount() != 0 {
 			t.Errorf("bucket le=%v: got %d, want 0", b.GetUpperBound(), b.GetCumulativeCount())
@@ -226,7 +264,7 @@ func TestRTTAboveLastBucket(t *testing.T) {
 
 func TestEmptyStore(t *testing.T) {
 	s := pathstate.New(func() time.Time { return t0 })
-	if n := testutil.CollectAndCount(New(s, func() time.Duration { return staleAfter }, self)); n != 0 {
+	if n := testutil.CollectAndCount(New(s, settings, self)); n != 0 {
 		t.Errorf("metrics of an empty store: got %d, want 0", n)
 	}
 }
@@ -234,7 +272,7 @@ func TestEmptyStore(t *testing.T) {
 // TestLint runs promlint over the collector's output and reports its findings.
 func TestLint(t *testing.T) {
 	s, _ := goldenStore(t)
-	problems, err := testutil.CollectAndLint(New(s, func() time.Duration { return staleAfter }, self))
+	problems, err := testutil.CollectAndLint(New(s, settings, self))
 	if err != nil {
 		t.Fatalf("CollectAndLint: %v", err)
 	}

@@ -10,10 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// TestFailureSeries: linkmesh_path_failures_total and linkmesh_path_failure_ratio
-// count attempts by the rule of linkmesh_path_up: a refusal fails a single port,
-// but not a port range with refused_ok (the host answered); the ratio covers the
-// window only, the counter every attempt.
+// TestFailureSeries: linkmesh_path_failures_total counts attempts by the rule
+// of linkmesh_path_up: a refusal fails a single port, but not a port range
+// with refused_ok (the host answered); it counts every attempt, and stays
+// when the window empties.
 func TestFailureSeries(t *testing.T) {
 	clk := &clock{now: t0}
 	s := pathstate.New(clk.Now)
@@ -39,26 +39,19 @@ func TestFailureSeries(t *testing.T) {
 		ranged(9, -10*time.Second, ok),
 	)
 	const want = `
-# HELP linkmesh_path_failure_ratio Share of the path's attempts in the last 5 minutes (at most the latest 256) that failed, by the rule of linkmesh_path_up: attempt failures, not packet loss.
-# TYPE linkmesh_path_failure_ratio gauge
-linkmesh_path_failure_ratio{kind="tcp",port="11000-11003",source="sql01",source_site="sql",target="mi-node",target_site="mi"} 0.25
-linkmesh_path_failure_ratio{kind="tcp",port="5022",source="sql01",source_site="sql",target="mi01",target_site="mi"} 0.25
 # HELP linkmesh_path_failures_total Attempts on the path that failed: every result but ok, and but refused on a port range with refused_ok (the rule of linkmesh_path_up).
 # TYPE linkmesh_path_failures_total counter
 linkmesh_path_failures_total{kind="tcp",port="11000-11003",source="sql01",source_site="sql",target="mi-node",target_site="mi"} 1
 linkmesh_path_failures_total{kind="tcp",port="5022",source="sql01",source_site="sql",target="mi01",target_site="mi"} 2
 `
-	c := New(s, func() time.Duration { return staleAfter }, self)
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "linkmesh_path_failures_total", "linkmesh_path_failure_ratio"); err != nil {
+	c := New(s, settings, self)
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "linkmesh_path_failures_total"); err != nil {
 		t.Error(err)
 	}
 
-	// The window empties: the ratio goes away with it, the counter stays.
+	// The window empties: the counter stays.
 	clk.Advance(Window + time.Second)
 	got := gather(t, newRegistry(t, s))
-	if n := len(got["linkmesh_path_failure_ratio"]); n != 0 {
-		t.Errorf("%d linkmesh_path_failure_ratio series with an empty window, want none", n)
-	}
 	if n := len(got["linkmesh_path_failures_total"]); n != 2 {
 		t.Errorf("%d linkmesh_path_failures_total series, want 2 (counters stay)", n)
 	}

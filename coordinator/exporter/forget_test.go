@@ -40,7 +40,7 @@ func TestForgetAfterSilentProbe(t *testing.T) {
 	s := pathstate.New(clk.Now)
 	s.SetLimits(pathstate.Limits{MaxPathsPerProbe: 2})
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(New(s, func() time.Duration { return staleAfter }, self))
+	reg.MustRegister(New(s, settings, self))
 
 	register(s, info("sql01", "sql", "v1", "linux/amd64"))
 	register(s, info("mi01", "mi", "v1", "linux/amd64"))

@@ -115,7 +115,7 @@ func goldenStore(t *testing.T) (*pathstate.Store, *clock) {
 func newRegistry(t *testing.T, s Source) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(New(s, func() time.Duration { return staleAfter }, self)); err != nil {
+	if err := reg.Register(New(s, settings, self)); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
 	return reg
@@ -154,4 +154,15 @@ func pathLabelString(source, sourceSite, target, targetSite, port, kind string, 
 		"target_site=" + targetSite, "port=" + port, "kind=" + kind}, extra...)
 	sort.Strings(parts)
 	return strings.Join(parts, ",")
+}
+
+// settings are the collector's settings in these tests: the default metrics.
+func settings() Settings { return Settings{StaleAfter: staleAfter} }
+
+// classicRegistry is newRegistry with metrics.rtt_histogram: classic.
+func classicRegistry(t *testing.T, s Source) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(s, func() Settings { return Settings{StaleAfter: staleAfter, RTTHistogram: true} }, self))
+	return reg
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,41 +55,79 @@ func benchStore(b *testing.B, paths int) (*pathstate.Store, *clock) {
 	return s, c
 }
 
-// BenchmarkScrape is one /metrics scrape (client_golang's gather and text
-// encoding, as Prometheus gets it) of a coordinator holding 1k, 10k and 100k
-// paths. It reports the answer's size and lines, and the Go heap in use after
-// the scrapes with the store alive (a floor of the process's RSS: the store's
-// memory per path shows there).
+// BenchmarkScrape is one /metrics scrape of a coordinator holding 1k, 10k
+// and 100k paths, through the coordinator's handler (exporter.Handler): as
+// Prometheus asks by default (the text answer), and as a Prometheus with
+// native histograms asks (protobuf: client_golang's gather and encoding).
+// It reports the answer's size (uncompressed) and lines, and the Go heap in
+// use after the scrapes with the store alive (a floor of the process's RSS:
+// the store's memory per path shows there).
 //
 //	go test -run '^$' -bench BenchmarkScrape -benchtime 5x ./coordinator/exporter/
 func BenchmarkScrape(b *testing.B) {
-	for _, n := range []int{1_000, 10_000, 100_000} {
-		b.Run(fmt.Sprintf("paths=%d", n), func(b *testing.B) {
-			s, _ := benchStore(b, n)
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(New(s, func() time.Duration { return time.Hour }, "coordinator:bench"))
-			h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			var size, lines int
-			b.ResetTimer()
-			for b.Loop() {
-				w := &countingWriter{header: http.Header{}}
-				h.ServeHTTP(w, req)
-				if w.code != 0 && w.code != http.StatusOK {
-					b.Fatalf("scrape: %d", w.code)
-				}
-				size, lines = w.bytes, w.lines
-			}
-			b.StopTimer()
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			runtime.KeepAlive(s) // the store is what the heap holds
-			b.ReportMetric(float64(size)/1e6, "MB/scrape")
-			b.ReportMetric(float64(lines), "lines/scrape")
-			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MiB-heap")
-		})
+	formats := []struct{ name, accept string }{
+		{"text", prometheusAccept},
+		{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6," + prometheusAccept},
 	}
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		for _, f := range formats {
+			b.Run(fmt.Sprintf("paths=%d/%s", n, f.name), func(b *testing.B) {
+				benchScrape(b, n, f.accept)
+			})
+		}
+	}
+}
+
+func benchScrape(b *testing.B, n int, accept string) {
+	s, _ := benchStore(b, n)
+	c := New(s, func() Settings { return Settings{StaleAfter: time.Hour} }, "coordinator:bench")
+	h := Handler(c, prometheus.NewRegistry(), promhttp.HandlerOpts{})
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", accept)
+	var w *countingWriter
+	b.ResetTimer()
+	for b.Loop() {
+		w = &countingWriter{header: http.Header{}}
+		h.ServeHTTP(w, req)
+		if w.code != 0 && w.code != http.StatusOK {
+			b.Fatalf("scrape: %d", w.code)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	runtime.KeepAlive(s) // the store is what the heap holds
+	b.ReportMetric(float64(w.bytes)/1e6, "MB/scrape")
+	if strings.HasPrefix(w.header.Get("Content-Type"), "text/plain") {
+		b.ReportMetric(float64(w.lines), "lines/scrape")
+		gz := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		gz.Header.Set("Accept", accept)
+		gz.Header.Set("Accept-Encoding", "gzip")
+		zw := &countingWriter{header: http.Header{}}
+		h.ServeHTTP(zw, gz)
+		b.ReportMetric(float64(zw.bytes)/1e6, "MB-gzip")
+	}
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MiB-heap")
+	if rss, ok := rssMiB(); ok {
+		b.ReportMetric(rss, "MiB-RSS")
+	}
+}
+
+// rssMiB is this process's resident set (Linux), after the scrapes: the
+// store, the benchmark's own garbage since the last GC, and the runtime.
+func rssMiB() (float64, bool) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			return float64(kb) / 1024, err == nil
+		}
+	}
+	return 0, false
 }
 
 // countingWriter is an http.ResponseWriter that counts what a scrape writes
