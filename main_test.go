@@ -53,6 +53,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"probe without coordinator", []string{"probe", "--site", "sql", "--insecure"}, 2, "", "--coordinator"},
 		{"probe bad label", []string{"probe", "--site", "sql", "--label", "novalue"}, 2, "", "not key=value"},
 		{"probe unknown flag", []string{"probe", "--sight", "sql"}, 2, "", "flag provided but not defined: -sight"},
+		{"probe negative max-procs", []string{"probe", "--site", "sql", "--coordinator", "127.0.0.1:1", "--insecure", "--max-procs", "-1"}, 2, "", "--max-procs -1"},
 		{"demo bad interval", []string{"demo", "--interval", "1ms"}, 2, "", "--interval"},
 		{"demo help", []string{"demo", "-h"}, 0, "-duration", ""},
 		{"check help", []string{"check", "-h"}, 0, "-mi-subnet", ""},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,7 @@ type probeFlags struct {
 	gc                                        probe.GossipConfig
 	lf                                        logFlags
 	serviceName                               string
+	maxProcs                                  int
 }
 
 func (f *probeFlags) register(fs *flag.FlagSet) {
@@ -95,21 +97,33 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.gc.Profile, "gossip-profile", "wan", "gossip timing: wan (sites across VPN/ExpressRoute), lan or local")
 	fs.StringVar(&f.planCache, "plan-cache", "default", "file that keeps the latest plan so probing goes on across restarts while no coordinator answers (\"default\": in the user cache directory; \"off\" disables)")
 	fs.StringVar(&f.dnsServer, "dns-server", "", "send the dns kind's queries to this DNS server (IP[:port]) instead of the system's, e.g. the DNS server of the MI's VNet")
+	fs.IntVar(&f.maxProcs, "max-procs", 1, "cores the probe runs Go code on at once (0: every core). 1 keeps its scheduler's wake-ups, and so its CPU use, low (docs/benchmarks.md#probe-footprint); the GOMAXPROCS environment variable overrides it")
 	f.lf.register(fs, "info")
 	fs.StringVar(&f.serviceName, "windows-service-name", DefaultServiceName, "Windows: the service's name, its Event Log source (linkmesh service install sets it)")
 }
 
-// start completes and checks f.cfg: config, then credentials.
+// start completes and checks f.cfg: config, then credentials; and sets
+// the scheduler's cores (--max-procs).
 func (f *probeFlags) start(logger *slog.Logger) error {
 	if err := f.config(); err != nil {
 		return err
 	}
-	return f.credentials(logger)
+	if err := f.credentials(logger); err != nil {
+		return err
+	}
+	if f.maxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(f.maxProcs)
+	}
+	logger.Debug("scheduler", "gomaxprocs", runtime.GOMAXPROCS(0))
+	return nil
 }
 
 // config completes f.cfg from the parsed flags (all but the TLS credentials)
 // and validates it.
 func (f *probeFlags) config() error {
+	if f.maxProcs < 0 {
+		return usageErrorf("--max-procs %d: give 1 (the default), another number of cores, or 0 for every core", f.maxProcs)
+	}
 	f.cfg.Coordinators = f.coords
 	f.cfg.Creds = insecure.NewCredentials() // replaced below unless --insecure
 	for _, p := range f.standIns {

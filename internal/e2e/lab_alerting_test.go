@@ -86,7 +86,7 @@ func TestLabAlerting(t *testing.T) {
 
 	rules, fors := labRules(t)
 	coordTarget := hostPort(router.AddrToward(lab.SQL()).String(), labHTTP)
-	ps := startPromStack(t, router, coordTarget, rules)
+	ps := startPromStack(t, router, rules, coordTarget)
 	ps.waitQuery(t, 30*time.Second, "count(linkmesh_path_up == 1)", func(r []promSeries) bool {
 		return len(r) == 1 && r[0].Value[1] == fmt.Sprint(len(labPaths)+boolInt(echo)*2)
 	})

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,9 +157,10 @@ type promStack struct {
 }
 
 // startPromStack starts the webhook, Alertmanager and Prometheus in router, all
-// on its loopback, Prometheus scraping the coordinator at target every second
-// and evaluating rules every second. Cleanup stops them by pid (startProcess).
-func startPromStack(t *testing.T, router *netlab.Host, target string, rules []byte) *promStack {
+// on its loopback, Prometheus scraping the coordinators at targets (host:port,
+// job linkmesh) every second and evaluating rules every second. Cleanup stops
+// them by pid (startProcess).
+func startPromStack(t *testing.T, router *netlab.Host, rules []byte, targets ...string) *promStack {
 	t.Helper()
 	promBin, amBin := promBinaries(t)
 	dir := t.TempDir()
@@ -206,8 +208,8 @@ alerting:
     - static_configs: [{targets: ["127.0.0.1:%d"]}]
 scrape_configs:
   - job_name: linkmesh
-    static_configs: [{targets: [%q]}]
-`, labAlertmanagerPort, target))
+    static_configs: [{targets: [%s]}]
+`, labAlertmanagerPort, quoteList(targets)))
 	startProcess(t, router, "prometheus", promBin,
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(dir, "prom-data"),
@@ -216,6 +218,15 @@ scrape_configs:
 		"--log.level=info")
 	s.waitReady(t, s.prom+"/-/ready", "prometheus")
 	return s
+}
+
+// quoteList is a YAML flow list's items: "a", "b".
+func quoteList(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }
 
 func (s *promStack) waitReady(t *testing.T, u, what string) {
