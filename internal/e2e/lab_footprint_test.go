@@ -3,83 +3,229 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/linkmesh/linkmesh/internal/netlab"
 )
 
-// footprintWindow is how long TestLabProbeFootprint measures each size.
+// footprintWindow is how long TestLabProbeFootprint measures each tool.
 const footprintWindow = 30 * time.Second
 
-// TestLabProbeFootprint measures what a probe process costs: the linkmesh
-// binary as a probe in the lab's sql namespace, measuring N tcp targets (N
-// listeners in mi, accepting and closing) once a second each, reporting to a
-// coordinator in the router. Over 30 s after every path has a result it
-// reads the probe's CPU time (utime + stime, /proc/PID/stat) and its resident
-// set (VmRSS, and the peak VmHWM, /proc/PID/status), and reports them with
-// the attempts the coordinator counted. It asserts that the attempts were made
-// (at least 80 % of N × 30); the figures are printed, not asserted (a shared
-// machine's noise is no verdict): docs/benchmarks.md#probe-footprint.
+// TestLabProbeFootprint measures what a probe process costs, side by side
+// with blackbox_exporter doing the same work: N tcp targets (N listeners in
+// mi, accepting and closing) probed once a second each from the lab's sql
+// namespace.
+//
+//   - blackbox_exporter (Debian's prometheus-blackbox-exporter, module
+//     tcp_connect) in sql, driven by this test as Prometheus would: one
+//     /probe request per target per second, each at its own phase;
+//   - then the linkmesh binary as a probe in sql, reporting to a coordinator
+//     in the router, with one rule per target at interval 1s.
+//
+// Over 30 s each, after every target has been probed, it reads the process's
+// CPU time (utime + stime, /proc/PID/stat) and resident set (VmRSS with its
+// anonymous and file-backed parts, and the peak VmHWM, /proc/PID/status), and
+// reports both and their ratio. Neither the driver (Prometheus's part) nor
+// the coordinator is counted. It asserts that the attempts were made (at
+// least 80 % of N × 30, and 95 % of them successful); the figures are
+// printed, not asserted (a shared machine's noise is no verdict):
+// docs/benchmarks.md#probe-footprint.
 //
 //	sudo go test -run TestLabProbeFootprint -v ./internal/e2e/
 func TestLabProbeFootprint(t *testing.T) {
+	bb := blackboxBinary(t)
 	for _, n := range []int{50, 500} {
 		t.Run(fmt.Sprintf("targets=%d", n), func(t *testing.T) {
 			lab := netlab.New(t)
 			mi := lab.MI()
+			addr := mi.AddrToward(lab.SQL()).String()
 			var policy strings.Builder
 			policy.WriteString("gossip: {disabled: true}\ndefaults: {interval: 1s, timeout: 1s}\npaths:\n")
+			targets := make([]string, n)
 			for i := range n {
 				port := 20000 + i
 				serveAndClose(t, mi, port)
-				fmt.Fprintf(&policy, "  - {name: t%03d, from: {site: sql}, to: {address: %q, port: %d, site: mi, name: t%03d}}\n",
-					i, mi.AddrToward(lab.SQL()).String(), port, i)
+				targets[i] = net.JoinHostPort(addr, fmt.Sprint(port))
+				fmt.Fprintf(&policy, "  - {name: t%03d, from: {site: sql}, to: {address: %q, port: %d, site: mi, name: t%03d}}\n", i, addr, port, i)
 			}
+
+			bbFig := blackboxFootprint(t, lab, bb, targets)
+			report(t, bbFig.line(fmt.Sprintf("blackbox_exporter, %d tcp targets × 1/s", n)))
+
 			m := startLabMeshSites(t, lab, policy.String(), map[string][]string{"sql": {"--log-level", "info"}}, "sql")
 			pid := m.probes["sql"].Process.Pid
 			m.wait(t, 60*time.Second, fmt.Sprintf("a result on all %d paths", n), func(s series) bool {
 				return len(s.find("linkmesh_path_up", "source", "sql1")) == n
 			})
-			time.Sleep(2 * time.Second) // a steady state: past the first round of connections
 			before := m.scrape(t)
-			cpu0, err := procCPU(pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			time.Sleep(footprintWindow)
-			cpu1, err := procCPU(pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			elapsed := time.Since(start)
+			lmFig := measureFootprint(t, pid, func() {})
 			after := m.scrape(t)
-			mem, err := procMemory(pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			attempts := after.sum("linkmesh_path_probes_total", "source", "sql1") - before.sum("linkmesh_path_probes_total", "source", "sql1")
-			ok := after.sum("linkmesh_path_probes_total", "source", "sql1", "result", "ok") - before.sum("linkmesh_path_probes_total", "source", "sql1", "result", "ok")
-			share := float64(cpu1-cpu0) / float64(elapsed)
-			mib := func(b int64) float64 { return float64(b) / (1 << 20) }
-			report(t, fmt.Sprintf("probe footprint, %d tcp targets × 1/s: %.1f %% of a core (%v CPU in %v), RSS %.1f MiB (%.1f anonymous, %.1f file; peak %.1f), %.0f attempts counted (%.0f ok), %.0f µs CPU per attempt",
-				n, 100*share, (cpu1-cpu0).Round(time.Millisecond), elapsed.Round(time.Millisecond),
-				mib(mem.rss), mib(mem.anon), mib(mem.file), mib(mem.peak), attempts, ok, float64((cpu1-cpu0).Microseconds())/max(attempts, 1)))
+			lmFig.attempts = after.sum("linkmesh_path_probes_total", "source", "sql1") - before.sum("linkmesh_path_probes_total", "source", "sql1")
+			lmFig.ok = after.sum("linkmesh_path_probes_total", "source", "sql1", "result", "ok") - before.sum("linkmesh_path_probes_total", "source", "sql1", "result", "ok")
+			report(t, lmFig.line(fmt.Sprintf("linkmesh probe, %d tcp targets × 1/s", n)),
+				fmt.Sprintf("ratio blackbox_exporter / linkmesh at %d targets: CPU %.1f×, RSS %.1f×", n,
+					bbFig.share()/max(lmFig.share(), 1e-9), float64(bbFig.mem.rss)/float64(max(lmFig.mem.rss, 1))))
 			// The coordinator counts what arrived by the last report: up to
 			// 10 s of attempts may still be on their way at either end.
-			if want := 0.8 * float64(n) * footprintWindow.Seconds(); attempts < want {
-				t.Errorf("%.0f attempts counted in %v, want at least %.0f: the probe did not keep its schedule, so the figures above do not describe %d targets × 1/s", attempts, elapsed, want, n)
-			}
-			if ok < 0.95*attempts {
-				t.Errorf("%.0f of %.0f attempts ok: the lab's targets failed, so the figures are not those of a healthy mesh", ok, attempts)
+			for _, f := range []struct {
+				name string
+				fig  footprint
+			}{{"blackbox_exporter", bbFig}, {"linkmesh", lmFig}} {
+				if want := 0.8 * float64(n) * footprintWindow.Seconds(); f.fig.attempts < want {
+					t.Errorf("%s: %.0f attempts in %v, want at least %.0f: it did not keep the schedule, so its figures do not describe %d targets × 1/s", f.name, f.fig.attempts, f.fig.elapsed, want, n)
+				}
+				if f.fig.ok < 0.95*f.fig.attempts {
+					t.Errorf("%s: %.0f of %.0f attempts ok: the lab's targets failed, so the figures are not those of a healthy mesh", f.name, f.fig.ok, f.fig.attempts)
+				}
 			}
 		})
 	}
+}
+
+// footprint is what one tool cost over a measurement window.
+type footprint struct {
+	cpu, elapsed time.Duration
+	mem          memory
+	attempts, ok float64
+}
+
+func (f footprint) share() float64 { return float64(f.cpu) / float64(f.elapsed) }
+
+func (f footprint) line(what string) string {
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	return fmt.Sprintf("%s: %.1f %% of a core (%v CPU in %v), RSS %.1f MiB (%.1f anonymous, %.1f file; peak %.1f), %.0f attempts (%.0f ok), %.0f µs CPU per attempt",
+		what, 100*f.share(), f.cpu.Round(time.Millisecond), f.elapsed.Round(time.Millisecond),
+		mib(f.mem.rss), mib(f.mem.anon), mib(f.mem.file), mib(f.mem.peak), f.attempts, f.ok, float64(f.cpu.Microseconds())/max(f.attempts, 1))
+}
+
+// measureFootprint settles for 2 s (past the first round of connections),
+// then measures process pid's CPU over footprintWindow and its memory at the
+// end; during is called right after the window opens.
+func measureFootprint(t *testing.T, pid int, during func()) footprint {
+	t.Helper()
+	time.Sleep(2 * time.Second) // a steady state: the measurement starts after it
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	during()
+	time.Sleep(time.Until(start.Add(footprintWindow))) // the measurement window itself
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := footprint{cpu: cpu1 - cpu0, elapsed: time.Since(start)}
+	if f.mem, err = procMemory(pid); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// blackboxBinary finds Debian's prometheus-blackbox-exporter (or
+// blackbox_exporter). It skips the test when it is missing, or fails it under
+// CI=true, where .ci/run installs it.
+func blackboxBinary(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"prometheus-blackbox-exporter", "blackbox_exporter"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "needs prometheus-blackbox-exporter on PATH (install: apt-get install -y prometheus-blackbox-exporter)"
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; CI=true, so this test must not skip", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// blackboxPort is where blackbox_exporter listens, on sql's loopback.
+const blackboxPort = 9115
+
+// blackboxFootprint runs blackbox_exporter in sql, drives it at one /probe
+// per target per second (from this process, through sql's namespace) while
+// measuring it, then stops it.
+func blackboxFootprint(t *testing.T, lab *netlab.Lab, bin string, targets []string) footprint {
+	t.Helper()
+	sql := lab.SQL()
+	cfg := filepath.Join(t.TempDir(), "blackbox.yml")
+	if err := os.WriteFile(cfg, []byte("modules:\n  tcp_connect:\n    prober: tcp\n    timeout: 1s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startLabProc(t, sql, "blackbox_exporter", bin, "--config.file="+cfg, fmt.Sprintf("--web.listen-address=127.0.0.1:%d", blackboxPort))
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: sql.DialContext, MaxIdleConnsPerHost: len(targets)}}
+	base := fmt.Sprintf("http://127.0.0.1:%d", blackboxPort)
+	waitHTTPOK(t, client, base+"/-/healthy", 15*time.Second, "blackbox_exporter")
+
+	var attempts, ok atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		<-p.done
+	}()
+	probe := func(target string) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/probe?module=tcp_connect&target="+url.QueryEscape(target), nil)
+		if err != nil {
+			return
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		attempts.Add(1)
+		if strings.Contains(string(body), "\nprobe_success 1\n") {
+			ok.Add(1)
+		}
+	}
+	deadline := time.Now().Add(2*time.Second + footprintWindow + 2*time.Second) // the driver stops by itself
+	for i, target := range targets {
+		wg.Go(func() {
+			phase := time.Duration(i) * time.Second / time.Duration(len(targets))
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(phase):
+			}
+			for time.Now().Before(deadline) {
+				probe(target)
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		})
+	}
+	var a0, ok0 int64
+	f := measureFootprint(t, p.cmd.Process.Pid, func() { a0, ok0 = attempts.Load(), ok.Load() })
+	f.attempts, f.ok = float64(attempts.Load()-a0), float64(ok.Load()-ok0)
+	return f
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's times
