@@ -35,6 +35,15 @@ type Recorder interface {
 // plan gives answers within seconds even when the interval is minutes.
 const maxStartPhase = 2 * time.Second
 
+// startSlot is the grid a target's first attempt (and so, interval after
+// interval, every later one) is aligned to: the targets whose attempts fall in
+// the same slot share the process's wake-ups — the Go runtime's thread wake-ups
+// and sleeps, not the attempts, are most of a probe's CPU at tens of targets
+// (docs/benchmarks.md#probe-footprint). A few connections at the same instant
+// are no burst to any firewall; the slots still spread a plan's targets over
+// the start phase.
+const startSlot = 250 * time.Millisecond
+
 // Scheduler runs targets. Create it with New and call Run once.
 type Scheduler struct {
 	probers map[linkmeshv1.Kind]Prober
@@ -134,6 +143,9 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 		timeout = interval
 	}
 	phase := time.Duration(rand.Int64N(int64(min(interval, maxStartPhase))))
+	if interval >= startSlot {
+		phase = alignedPhase(time.Now(), phase)
+	}
 	timer := time.NewTimer(phase)
 	defer timer.Stop()
 	select {
@@ -154,6 +166,12 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 		case <-ticker.C:
 		}
 	}
+}
+
+// alignedPhase moves a first attempt due phase after now back to the start
+// of its slot (startSlot), never before now.
+func alignedPhase(now time.Time, phase time.Duration) time.Duration {
+	return max(now.Add(phase).Truncate(startSlot).Sub(now), 0)
 }
 
 // Bounds of a bounded target (an on-demand check round's): its attempts run

@@ -314,3 +314,24 @@ func TestUnknownKindSkipped(t *testing.T) {
 		}
 	})
 }
+
+// TestAlignedPhase: a first attempt moves back to the start of its slot, so
+// targets whose phases fall in one slot start together; never before now.
+func TestAlignedPhase(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 0, 0, 100_000_000, time.UTC) // 100 ms into a slot
+	for _, tc := range []struct{ phase, want time.Duration }{
+		{0, 0},                      // in the current slot: at once
+		{100 * time.Millisecond, 0}, // 200 ms into it: still the current slot
+		{150 * time.Millisecond, 150 * time.Millisecond}, // 250 ms: the next slot's start
+		{1234 * time.Millisecond, 1150 * time.Millisecond},
+		{1900 * time.Millisecond, 1900 * time.Millisecond}, // exactly a slot's start
+	} {
+		got := alignedPhase(now, tc.phase)
+		if got != tc.want {
+			t.Errorf("phase %v at %v: got %v, want %v", tc.phase, now.Format("15:04:05.000"), got, tc.want)
+		}
+		if at := now.Add(got); at.Sub(at.Truncate(startSlot)) != 0 && got != 0 {
+			t.Errorf("phase %v: first attempt at %v, not at a slot's start", tc.phase, at.Format("15:04:05.000"))
+		}
+	}
+}
