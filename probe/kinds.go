@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/linkmesh/linkmesh/probe/attempt"
@@ -31,7 +32,7 @@ func probers(key []byte, accepted [][]byte, dnsServer netip.AddrPort, e echoIden
 	}
 	return map[linkmeshv1.Kind]sched.Prober{
 		linkmeshv1.Kind_KIND_TCP:  tcpKind{&t},
-		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted, TCP: t, Name: e.name, Roots: e.roots, Silence: echo.NewSilence()}},
+		linkmeshv1.Kind_KIND_ECHO: echoKind{&echo.Prober{Key: key, Accepted: accepted, TCP: t, Name: e.name, Roots: e.roots, Silence: echo.NewSilence()}, newBurstGate()},
 		linkmeshv1.Kind_KIND_DNS:  dnsKind{d},
 	}
 }
@@ -54,8 +55,12 @@ func (k tcpKind) Probe(ctx context.Context, t *linkmeshv1.Target, _ uint64) atte
 }
 
 // echoKind adapts the echo kind: the path-MTU check runs on the first attempt
-// and then every mtu_every attempts, the burst every burst_every.
-type echoKind struct{ p *echo.Prober }
+// and then every mtu_every attempts, the burst every burst_every — one burst
+// of the probe's planned targets at a time (bursts).
+type echoKind struct {
+	p      *echo.Prober
+	bursts *burstGate
+}
 
 func (k echoKind) Probe(ctx context.Context, t *linkmeshv1.Target, n uint64) attempt.Result {
 	o := t.GetEcho()
@@ -66,13 +71,60 @@ func (k echoKind) Probe(ctx context.Context, t *linkmeshv1.Target, n uint64) att
 	if every := uint64(o.GetMtuEvery()); every > 0 && n%every == 0 {
 		opts.MTU = true
 	}
-	if b := o.GetBurstBytes(); b > 0 && n%max(uint64(o.GetBurstEvery()), 1) == 0 {
-		opts.BurstBytes = int64(min(b, echo.MaxBurstBytes))
-		if d := o.GetBurstMaxTime(); d != nil && d.CheckValid() == nil {
-			opts.BurstTime = min(d.AsDuration(), time.Minute)
+	if b := o.GetBurstBytes(); b > 0 {
+		due := n%max(uint64(o.GetBurstEvery()), 1) == 0
+		// A check round's burst always runs (the round waits for it); a
+		// planned target's waits for any other planned burst of this probe
+		// to end: two at once would share the link and each read half.
+		burst := due && t.GetAttempts() > 0
+		if t.GetAttempts() == 0 && k.bursts.claim(t.GetId(), due) {
+			defer k.bursts.release()
+			burst = true
+		}
+		if burst {
+			opts.BurstBytes = int64(min(b, echo.MaxBurstBytes))
+			if d := o.GetBurstMaxTime(); d != nil && d.CheckValid() == nil {
+				opts.BurstTime = min(d.AsDuration(), time.Minute)
+			}
 		}
 	}
 	return k.p.Probe(ctx, hostPort(t), opts)
+}
+
+// burstGate lets one planned throughput burst of a probe run at a time. A
+// burst that falls due while another runs is owed, and runs at the target's
+// next attempt that finds the gate free.
+type burstGate struct {
+	mu   sync.Mutex
+	busy bool
+	owed map[string]bool // target ids
+}
+
+func newBurstGate() *burstGate { return &burstGate{owed: map[string]bool{}} }
+
+// claim reports whether target id may burst now: its burst is due (or owed)
+// and no other burst runs. A due burst that cannot run is owed. The caller
+// releases a successful claim.
+func (g *burstGate) claim(id string, due bool) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !due && !g.owed[id] {
+		return false
+	}
+	if g.busy {
+		g.owed[id] = true
+		return false
+	}
+	g.busy = true
+	delete(g.owed, id)
+	return true
+}
+
+// release ends the running burst.
+func (g *burstGate) release() {
+	g.mu.Lock()
+	g.busy = false
+	g.mu.Unlock()
 }
 
 // dnsKind adapts the dns kind: the target's host is the name.
