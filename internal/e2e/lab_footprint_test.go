@@ -155,65 +155,66 @@ func blackboxBinary(t *testing.T) string {
 	return ""
 }
 
-// blackboxPort is where blackbox_exporter listens, on sql's loopback.
+// blackboxPort is where blackbox_exporter listens, on its host's loopback.
 const blackboxPort = 9115
 
-// blackboxFootprint runs blackbox_exporter in sql, drives it at one /probe
-// per target per second (from this process, through sql's namespace) while
-// measuring it, then stops it.
-func blackboxFootprint(t *testing.T, lab *netlab.Lab, bin string, targets []string) footprint {
+// blackbox is blackbox_exporter running in a lab host.
+type blackbox struct {
+	p      *labProc
+	client *http.Client // dials in the host's namespace
+	base   string
+}
+
+// startBlackbox starts blackbox_exporter in h with one module, tcp_connect
+// (2 s timeout), and waits until it answers. Cleanup stops it if stop did not.
+func startBlackbox(t *testing.T, h *netlab.Host, bin string, conns int) *blackbox {
 	t.Helper()
-	sql := lab.SQL()
 	cfg := filepath.Join(t.TempDir(), "blackbox.yml")
-	if err := os.WriteFile(cfg, []byte("modules:\n  tcp_connect:\n    prober: tcp\n    timeout: 1s\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("modules:\n  tcp_connect:\n    prober: tcp\n    timeout: 2s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startLabProc(t, sql, "blackbox_exporter", bin, "--config.file="+cfg, fmt.Sprintf("--web.listen-address=127.0.0.1:%d", blackboxPort))
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: sql.DialContext, MaxIdleConnsPerHost: len(targets)}}
-	base := fmt.Sprintf("http://127.0.0.1:%d", blackboxPort)
-	waitHTTPOK(t, client, base+"/-/healthy", 15*time.Second, "blackbox_exporter")
-
-	var attempts, ok atomic.Int64
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		<-p.done
-	}()
-	probe := func(target string) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/probe?module=tcp_connect&target="+url.QueryEscape(target), nil)
-		if err != nil {
-			return
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if ctx.Err() != nil {
-			return
-		}
-		attempts.Add(1)
-		if strings.Contains(string(body), "\nprobe_success 1\n") {
-			ok.Add(1)
-		}
+	b := &blackbox{
+		p:      startLabProc(t, h, "blackbox_exporter", bin, "--config.file="+cfg, fmt.Sprintf("--web.listen-address=127.0.0.1:%d", blackboxPort)),
+		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: h.DialContext, MaxIdleConnsPerHost: conns}},
+		base:   fmt.Sprintf("http://127.0.0.1:%d", blackboxPort),
 	}
-	deadline := time.Now().Add(2*time.Second + footprintWindow + 2*time.Second) // the driver stops by itself
+	waitHTTPOK(t, b.client, b.base+"/-/healthy", 15*time.Second, "blackbox_exporter")
+	return b
+}
+
+// stop ends blackbox_exporter (SIGTERM) and waits for it.
+func (b *blackbox) stop() {
+	_ = b.p.cmd.Process.Signal(syscall.SIGTERM)
+	<-b.p.done
+}
+
+// drive asks blackbox_exporter to probe every target once a second, each at
+// its own phase over the second, as Prometheus would, until ctx ends (the
+// caller bounds it); answer gets each answer's body. It returns when every
+// target's loop has ended.
+func (b *blackbox) drive(ctx context.Context, targets []string, answer func(body []byte)) {
+	var wg sync.WaitGroup
 	for i, target := range targets {
 		wg.Go(func() {
-			phase := time.Duration(i) * time.Second / time.Duration(len(targets))
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(phase):
+			case <-time.After(time.Duration(i) * time.Second / time.Duration(len(targets))):
 			}
-			for time.Now().Before(deadline) {
-				probe(target)
+			for {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/probe?module=tcp_connect&target="+url.QueryEscape(target), nil)
+				if err != nil {
+					return
+				}
+				if resp, err := b.client.Do(req); err == nil {
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if ctx.Err() == nil {
+						answer(body)
+					}
+				}
 				select {
 				case <-ctx.Done():
 					return
@@ -222,9 +223,38 @@ func blackboxFootprint(t *testing.T, lab *netlab.Lab, bin string, targets []stri
 			}
 		})
 	}
+	wg.Wait()
+}
+
+// probeSucceeded reports whether a blackbox_exporter answer says probe_success 1.
+func probeSucceeded(body []byte) bool {
+	return strings.Contains(string(body), "\nprobe_success 1\n")
+}
+
+// blackboxFootprint runs blackbox_exporter in sql and measures it while
+// driving it at one /probe per target per second, then stops it.
+func blackboxFootprint(t *testing.T, lab *netlab.Lab, bin string, targets []string) footprint {
+	t.Helper()
+	b := startBlackbox(t, lab.SQL(), bin, len(targets))
+	defer b.stop()
+	var attempts, ok atomic.Int64
+	// The driver stops by itself after the settling, the window and a margin.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second+footprintWindow+2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		b.drive(ctx, targets, func(body []byte) {
+			attempts.Add(1)
+			if probeSucceeded(body) {
+				ok.Add(1)
+			}
+		})
+	})
 	var a0, ok0 int64
-	f := measureFootprint(t, p.cmd.Process.Pid, func() { a0, ok0 = attempts.Load(), ok.Load() })
+	f := measureFootprint(t, b.p.cmd.Process.Pid, func() { a0, ok0 = attempts.Load(), ok.Load() })
 	f.attempts, f.ok = float64(attempts.Load()-a0), float64(ok.Load()-ok0)
+	cancel()
+	wg.Wait()
 	return f
 }
 

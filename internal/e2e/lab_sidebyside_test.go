@@ -5,13 +5,9 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -196,56 +192,24 @@ var probeDuration = regexp.MustCompile(`(?m)^probe_duration_seconds ([0-9.e+-]+)
 // then stops it.
 func blackboxDurations(t *testing.T, h *netlab.Host, bin string, targets []string, d time.Duration) []float64 {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "blackbox.yml")
-	if err := os.WriteFile(cfg, []byte("modules:\n  tcp_connect:\n    prober: tcp\n    timeout: 2s\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := startLabProc(t, h, "blackbox_exporter", bin, "--config.file="+cfg, fmt.Sprintf("--web.listen-address=127.0.0.1:%d", blackboxPort))
-	defer func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		<-p.done
-	}()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: h.DialContext}}
-	base := fmt.Sprintf("http://127.0.0.1:%d", blackboxPort)
-	waitHTTPOK(t, client, base+"/-/healthy", 15*time.Second, "blackbox_exporter")
+	b := startBlackbox(t, h, bin, len(targets))
+	defer b.stop()
 	var (
 		mu  sync.Mutex
 		out []float64
-		wg  sync.WaitGroup
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	for i, target := range targets {
-		wg.Go(func() {
-			phase := time.Duration(i) * time.Second / time.Duration(len(targets))
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(phase):
-			}
-			for {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/probe?module=tcp_connect&target="+url.QueryEscape(target), nil)
-				if resp, err := client.Do(req); err == nil {
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if m := probeDuration.FindSubmatch(body); m != nil && strings.Contains(string(body), "\nprobe_success 1\n") {
-						if v, err := strconv.ParseFloat(string(m[1]), 64); err == nil {
-							mu.Lock()
-							out = append(out, v)
-							mu.Unlock()
-						}
-					}
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-			}
-		})
-	}
-	wg.Wait()
+	b.drive(ctx, targets, func(body []byte) {
+		m := probeDuration.FindSubmatch(body)
+		if m == nil || !probeSucceeded(body) {
+			return
+		}
+		if v, err := strconv.ParseFloat(string(m[1]), 64); err == nil {
+			mu.Lock()
+			out = append(out, v)
+			mu.Unlock()
+		}
+	})
 	return out
 }
