@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"bufio"
 	"compress/gzip"
 	"io"
 	"net/http"
@@ -179,5 +180,28 @@ func TestTextLimit(t *testing.T) {
 	<-done
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("second scrape while one runs with MaxRequestsInFlight 1: %d, want 503", rec.Code)
+	}
+}
+
+// TestTextEscaping: label values and help texts are escaped as expfmt does
+// (names the store admits never need it, but a label value is input).
+func TestTextEscaping(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		quote bool
+		want  string
+	}{
+		{`plain`, true, `plain`},
+		{"a\"b\\c\nd", true, `a\"b\\c\nd`},
+		{"a\"b\\c\nd", false, `a"b\\c\nd`},
+	} {
+		var b strings.Builder
+		bw := bufio.NewWriter(&b)
+		tw := &textWriter{w: bw}
+		tw.escaped(tc.in, tc.quote)
+		bw.Flush()
+		if b.String() != tc.want {
+			t.Errorf("escaped(%q, quote %v) = %q, want %q", tc.in, tc.quote, b.String(), tc.want)
+		}
 	}
 }
