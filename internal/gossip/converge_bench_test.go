@@ -146,3 +146,14 @@ func BenchmarkConvergenceMetaOnly(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvergenceProfiles is 500 members with the mesh key in one process
+// (on 2 cores: every member's timers compete for them), on the wan profile (the
+// default) and on lan: what docs/scaling.md's gossip guidance rests on.
+//
+//	go test -run '^$' -bench ConvergenceProfiles -benchtime 1x -timeout 20m ./internal/gossip/
+func BenchmarkConvergenceProfiles(b *testing.B) {
+	for _, profile := range []string{"wan", "lan"} {
+		b.Run(fmt.Sprintf("linkmesh-%s-key/n=500", profile), func(b *testing.B) { benchNode(b, 500, profile, testKey(9)) })
+	}
+}
