@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/netlab"
 )
 
@@ -39,14 +38,7 @@ func TestLabTwoCoordinators(t *testing.T) {
 	bin := netlab.BuildLinkmesh(t)
 	router, sql := lab.Router(), lab.SQL()
 	dir := t.TempDir()
-	key, err := meshkey.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "mesh.key")
-	if err := meshkey.Write(keyFile, key); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := writeMeshKey(t, dir)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: router.DialContext, DisableKeepAlives: true}}
 	shards := []shard{
 		{name: "a", grpc: labGRPC, http: labHTTP, responder: labResponder, probes: []string{"sql1", "mi1"}},

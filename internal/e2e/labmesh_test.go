@@ -75,14 +75,7 @@ func startLabMeshSites(t *testing.T, lab *netlab.Lab, policy string, probeArgs m
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "coordinator.yaml")
 	// One mesh key for all: it encrypts gossip and authenticates echo hellos.
-	key, err := meshkey.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "mesh.key")
-	if err := meshkey.Write(keyFile, key); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := writeMeshKey(t, dir)
 	cfg := fmt.Sprintf("name: lab\nlisten: {grpc: \":%d\", http: \":%d\"}\nmesh_key_file: %s\n%s", labGRPC, labHTTP, keyFile, policy)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -107,6 +100,20 @@ func startLabMeshSites(t *testing.T, lab *netlab.Lab, policy string, probeArgs m
 		m.startProbe(t, site, probeArgs[site]...)
 	}
 	return m
+}
+
+// writeMeshKey writes a new mesh key to dir/mesh.key and returns the path.
+func writeMeshKey(t *testing.T, dir string) string {
+	t.Helper()
+	key, err := meshkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "mesh.key")
+	if err := meshkey.Write(keyFile, key); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile
 }
 
 // startProbe starts the probe of a site ("sql" or "mi"), named site+"1", with a
