@@ -100,8 +100,10 @@ func TestLabRTTSideBySide(t *testing.T) {
 			t.Fatalf("%s: %d reported samples and %d handshakes on the wire: too few to compare (tcpdump log %s)", r.tool, len(r.measured), len(r.wire), capture.log)
 		}
 		w := median64(r.wire)
-		if w < 2*oneWay.Seconds() || w > 2*oneWay.Seconds()+0.005 {
-			t.Errorf("%s phase: wire median %.3f ms, want 20-25 ms: the delay was not applied as set, so the comparison says nothing", r.tool, ms(w))
+		// The delayer releases late on a busy machine (its own measure): the
+		// wire then carries more than 20 ms, which both tool and wire see.
+		if most := 2*oneWay.Seconds() + 2*inj.MedianLateness().Seconds() + 0.005; w < 2*oneWay.Seconds() || w > most {
+			t.Errorf("%s phase: wire median %.3f ms, want 20 to %.3f ms (the delayer's lateness allowed): the delay was not applied as set, so the comparison says nothing", r.tool, ms(w), ms(most))
 		}
 		got := median64(r.measured)
 		lines = append(lines, fmt.Sprintf("| %s | %d | %.3f ms | %.3f ms (%d) | %+.3f ms |", r.tool, len(r.measured), ms(got), ms(w), len(r.wire), ms(got-w)))
