@@ -58,10 +58,18 @@ func TestStatusAPI(t *testing.T) {
 
 	const planned = "sql1→mi1:5024/tcp"
 	var st Status
-	waitfor.Cond(t, 5*time.Second, "the planned path listed", func() bool {
+	// The path is planned when sql1 registers; sql1 reads up once the
+	// coordinator has taken its plan stream, which can come a moment later.
+	waitfor.Cond(t, 5*time.Second, "the planned path listed, its probes up", func() bool {
 		st = getStatus(t, s)
 		_, ok := findPath(st, planned)
-		return ok
+		up := 0
+		for _, p := range st.Probes {
+			if p.Up {
+				up++
+			}
+		}
+		return ok && up == 2
 	})
 	if p, _ := findPath(st, planned); p.State != "unknown" || !strings.Contains(p.UnknownReason, "no result yet") || p.Role != "" {
 		t.Errorf("planned path before any result: %+v", p)
