@@ -58,6 +58,12 @@ func runServerWith(t testing.TB, cfgText string, opts Options, tweak func(*Serve
 // say otherwise), closed at the end of the test.
 func dial(t testing.TB, addr string, opts ...grpc.DialOption) linkmeshv1.MeshServiceClient {
 	t.Helper()
+	return linkmeshv1.NewMeshServiceClient(dialConn(t, addr, opts...))
+}
+
+// dialConn is dial's connection.
+func dialConn(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
 	if len(opts) == 0 {
 		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
@@ -66,7 +72,7 @@ func dial(t testing.TB, addr string, opts ...grpc.DialOption) linkmeshv1.MeshSer
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return linkmeshv1.NewMeshServiceClient(conn)
+	return conn
 }
 
 // fakeProbe plays a probe over the real API: it registers, keeps a plan

@@ -38,14 +38,14 @@ func BenchmarkIngest(b *testing.B) {
 			if tc.state {
 				cfg += fmt.Sprintf("state: {dir: %q}\n", b.TempDir())
 			}
-			var api func(int, *linkmeshv1.ProbeInfo) linkmeshv1.MeshServiceClient
+			var conn func(int, *linkmeshv1.ProbeInfo) grpc.ClientConnInterface
 			var s *Server
 			if tc.tls {
 				dir := b.TempDir()
 				ca := issueBenchCA(b, dir)
 				cfg += fmt.Sprintf("tls: {ca: %q, cert: %q, key: %q}\n", filepath.Join(dir, "ca.crt"), filepath.Join(dir, "coord.crt"), filepath.Join(dir, "coord.key"))
 				s = runServerWith(b, cfg, Options{}, nil)
-				api = func(_ int, info *linkmeshv1.ProbeInfo) linkmeshv1.MeshServiceClient {
+				conn = func(_ int, info *linkmeshv1.ProbeInfo) grpc.ClientConnInterface {
 					name := info.GetName()
 					p, err := ca.IssueProbeSite(name, info.GetSite(), time.Hour)
 					if err == nil {
@@ -59,25 +59,25 @@ func BenchmarkIngest(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					return dial(b, s.GRPCAddr().String(), grpc.WithTransportCredentials(tlsconf.ClientCredentials(src, "")))
+					return dialConn(b, s.GRPCAddr().String(), grpc.WithTransportCredentials(tlsconf.ClientCredentials(src, "")))
 				}
 			} else {
 				// One connection per probe, as real probes have: the coordinator
 				// allows 8 streams per connection (maxConcurrentStreams).
 				s = runServer(b, cfg, nil)
-				api = func(int, *linkmeshv1.ProbeInfo) linkmeshv1.MeshServiceClient { return dial(b, s.GRPCAddr().String()) }
+				conn = func(int, *linkmeshv1.ProbeInfo) grpc.ClientConnInterface { return dialConn(b, s.GRPCAddr().String()) }
 			}
 			var rate float64
 			for i := 0; b.Loop(); i++ {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				out, err := loadgen.Run(ctx, loadgen.Config{API: api, Probes: 100, Batch: 1000, Targets: 100, Results: 20_000,
+				out, err := loadgen.Run(ctx, loadgen.Config{Conn: conn, Probes: 100, Batch: 1000, Targets: 100, Results: 50_000,
 					Name: fmt.Sprintf("bench-%d", i)})
 				cancel()
 				if err != nil {
 					b.Fatal(err)
 				}
-				if out.Counted != 100*20_000 {
-					b.Fatalf("counted %d, want %d", out.Counted, 100*20_000)
+				if out.Counted != 100*50_000 {
+					b.Fatalf("counted %d, want %d", out.Counted, 100*50_000)
 				}
 				rate = out.Rate()
 			}

@@ -245,6 +245,7 @@ func (s *Server) initGate(cfg *config.Config) {
 // set, and the interceptors (metrics, panic recovery, admission).
 func (s *Server) newGRPC(cfg *config.Config, srvMetrics *grpcprom.ServerMetrics) (*grpc.Server, error) {
 	gopts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxHeaderListSize(maxHeaderListSize),

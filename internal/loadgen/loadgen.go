@@ -3,8 +3,11 @@
 // gap-free batches of results as fast as the coordinator takes them. It counts
 // what the coordinator acknowledged as counted (the acked sequence numbers),
 // not what was sent, so a rate it reports is the coordinator's ingest rate.
-// The ingest benchmark (coordinator, BenchmarkIngest) and docs/benchmarks.md
-// use it.
+// Each probe's batches are encoded before the clock starts, as real probes
+// encode theirs on their own hosts: the load generator shares the machine with
+// the coordinator it measures, and its own encoding would otherwise be a
+// fifth of the cores. The ingest benchmark (coordinator, BenchmarkIngest) and
+// docs/benchmarks.md use it.
 package loadgen
 
 import (
@@ -15,18 +18,20 @@ import (
 	"time"
 
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Config is one load run.
 type Config struct {
-	// API returns the client probe i reports with: a connection of its own,
-	// as a real probe has (the coordinator allows 8 streams per connection),
-	// and under mTLS its own certificate for its name and site.
-	API func(i int, probe *linkmeshv1.ProbeInfo) linkmeshv1.MeshServiceClient
+	// Conn returns the connection probe i reports on: a connection of its
+	// own, as a real probe has (the coordinator allows 8 streams per
+	// connection), and under mTLS its own certificate for its name and site.
+	Conn func(i int, probe *linkmeshv1.ProbeInfo) grpc.ClientConnInterface
 	// Probes is how many synthetic probes report at once; Batch how many
 	// results each report carries; Targets how many paths each probe has.
 	Probes, Batch, Targets int
@@ -89,7 +94,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = p.report(ctx, cfg)
+			errs[i] = p.report(ctx)
 		}()
 	}
 	wg.Wait()
@@ -103,9 +108,13 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 
 // probe is one synthetic probe.
 type probe struct {
-	api         linkmeshv1.MeshServiceClient
-	info        *linkmeshv1.ProbeInfo
-	batch       []*linkmeshv1.Result
+	conn grpc.ClientConnInterface
+	api  linkmeshv1.MeshServiceClient
+	info *linkmeshv1.ProbeInfo
+	// batches are the probe's reports, encoded, in order; last is the
+	// sequence number of the last result they carry.
+	batches     []encoded
+	last        uint64
 	sent, acked uint64
 }
 
@@ -116,54 +125,67 @@ func register(ctx context.Context, cfg Config, i int) (*probe, error) {
 	}
 	info := &linkmeshv1.ProbeInfo{Name: fmt.Sprintf("%s-%s-%04d", cfg.Name, site, i), Site: site, Version: "loadgen",
 		Os: "linux/amd64", Epoch: uint64(time.Now().UnixNano())}
-	api := cfg.API(i, info)
+	conn := cfg.Conn(i, info)
+	api := linkmeshv1.NewMeshServiceClient(conn)
 	if _, err := api.Register(ctx, &linkmeshv1.RegisterRequest{Probe: info}); err != nil {
 		return nil, fmt.Errorf("register %s: %w", info.GetName(), err)
 	}
-	p := &probe{api: api, info: info, batch: make([]*linkmeshv1.Result, cfg.Batch)}
-	for j := range p.batch {
+	p := &probe{conn: conn, api: api, info: info}
+	batch := make([]*linkmeshv1.Result, cfg.Batch)
+	for j := range batch {
 		t := j % cfg.Targets
-		p.batch[j] = &linkmeshv1.Result{Kind: linkmeshv1.Kind_KIND_TCP, Target: fmt.Sprintf("%s-target-%04d", other, t),
+		batch[j] = &linkmeshv1.Result{Kind: linkmeshv1.Kind_KIND_TCP, Target: fmt.Sprintf("%s-target-%04d", other, t),
 			TargetSite: other, Host: "10.0.0.1", Port: 5022, Code: linkmeshv1.Code_CODE_OK, Rtt: durationpb.New(time.Millisecond),
 			RttSource: linkmeshv1.RTTSource_RTT_SOURCE_KERNEL}
+	}
+	now := timestamppb.Now()
+	for p.last < uint64(cfg.Results) {
+		n := min(cfg.Batch, cfg.Results-int(p.last))
+		for _, r := range batch[:n] {
+			p.last++
+			r.Seq, r.Time = p.last, now
+		}
+		b, err := proto.Marshal(&linkmeshv1.ReportRequest{Probe: info.GetName(), Epoch: info.GetEpoch(), Results: batch[:n]})
+		if err != nil {
+			return nil, fmt.Errorf("encode a batch of %s: %w", info.GetName(), err)
+		}
+		p.batches = append(p.batches, encoded{msg: b, results: n})
 	}
 	return p, nil
 }
 
-// report sends batches, each with the next sequence numbers, until
-// cfg.Results were sent, then empty reports until the coordinator acknowledged
-// them all (with a state dir it acknowledges what its checkpoint holds, every
-// second). A batch refused as too fast is sent again a little later.
-func (p *probe) report(ctx context.Context, cfg Config) error {
-	var seq uint64
-	for seq < uint64(cfg.Results) {
-		now := timestamppb.Now()
-		for _, r := range p.batch {
-			seq++
-			r.Seq, r.Time = seq, now
-		}
-		if err := p.send(ctx, p.batch); err != nil {
+// report sends the batches in order, then empty reports until the
+// coordinator acknowledged them all (with a state dir it acknowledges what its
+// checkpoint holds, every second). A batch refused as too fast is sent again a
+// little later.
+func (p *probe) report(ctx context.Context) error {
+	for _, b := range p.batches {
+		if err := p.send(ctx, b); err != nil {
 			return err
 		}
 	}
-	for p.acked < seq {
+	empty, err := proto.Marshal(&linkmeshv1.ReportRequest{Probe: p.info.GetName(), Epoch: p.info.GetEpoch()})
+	if err != nil {
+		return fmt.Errorf("encode a report of %s: %w", p.info.GetName(), err)
+	}
+	for p.acked < p.last {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond): // the checkpoint's cadence is 1 s
 		}
-		if err := p.send(ctx, nil); err != nil {
+		if err := p.send(ctx, encoded{msg: empty}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *probe) send(ctx context.Context, batch []*linkmeshv1.Result) error {
-	req := &linkmeshv1.ReportRequest{Probe: p.info.GetName(), Epoch: p.info.GetEpoch(), Results: batch}
+func (p *probe) send(ctx context.Context, b encoded) error {
 	for {
-		p.sent += uint64(len(batch))
-		resp, err := p.api.Report(ctx, req)
+		p.sent += uint64(b.results)
+		resp := new(linkmeshv1.ReportResponse)
+		err := p.conn.Invoke(ctx, linkmeshv1.MeshService_Report_FullMethodName, b, resp, grpc.ForceCodec(codec{}))
 		if err == nil {
 			p.acked = resp.GetAckedSeq()
 			return nil
@@ -178,3 +200,35 @@ func (p *probe) send(ctx context.Context, batch []*linkmeshv1.Result) error {
 		}
 	}
 }
+
+// encoded is a ReportRequest in its wire form, carrying results results.
+type encoded struct {
+	msg     []byte
+	results int
+}
+
+// codec sends an encoded request as it is and decodes the answers as the
+// proto codec does.
+type codec struct{}
+
+func (codec) Marshal(v any) ([]byte, error) {
+	if e, ok := v.(encoded); ok {
+		return e.msg, nil
+	}
+	m, ok := v.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("loadgen: cannot encode %T", v)
+	}
+	return proto.Marshal(m)
+}
+
+func (codec) Unmarshal(data []byte, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return fmt.Errorf("loadgen: cannot decode into %T", v)
+	}
+	return proto.Unmarshal(data, m)
+}
+
+// Name is the content subtype: the coordinator decodes with its proto codec.
+func (codec) Name() string { return "proto" }
