@@ -16,8 +16,27 @@ type Options struct {
 	EndpointPort uint16
 	// Databases are the databases to replicate (--databases).
 	Databases []string
+	// MI is the MI's FQDN (--mi): the name its certificate must have in
+	// master, and the name --mi-dsn must reach.
+	MI string
 	// Timeout bounds the login and each query.
 	Timeout time.Duration
+	// Now is the clock certificates' expiry is judged by (nil: time.Now).
+	Now func() time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// Sources are the servers the rows read: SQL Server (--sql-dsn) and the MI
+// (--mi-dsn). Either may be nil; the rows that need it are then left out, or
+// say what they could not compare.
+type Sources struct {
+	SQL, MI Querier
 }
 
 // queryServer reads the server's properties and who we are, in one round trip.
@@ -35,6 +54,7 @@ const queryServer = `SELECT
 // whichever row asks first. Its methods are safe for concurrent use.
 type session struct {
 	q    Querier
+	mi   Querier // nil without --mi-dsn
 	opts Options
 
 	loginOnce sync.Once
@@ -48,14 +68,51 @@ type session struct {
 	dbOnce sync.Once
 	dbs    Table
 	dbsErr error
+
+	trustOnce sync.Once
+	trust     Table
+	certs     []certificate
+	trustErr  error
+
+	miSide
 }
 
-// Checks returns the readiness rows, in report order: sql.login, sql.version,
-// sql.hadr, sql.tf1800, sql.tf9567, sql.endpoint, then db.recovery:<name> and
-// db.backup:<name> for each database. When the login fails, sql.login fails
-// with the reason and the others are skipped.
+// Session is the readiness rows' shared state: one login to each server and
+// one read of each result set, whichever row asks first.
+type Session struct{ s *session }
+
+// New returns the session of the readiness rows over src.
+func New(src Sources, opts Options) *Session {
+	return &Session{s: &session{q: src.SQL, mi: src.MI, opts: opts}}
+}
+
+// Checks returns the rows, in report order: with --sql-dsn sql.login,
+// sql.version, sql.hadr, sql.tf1800, sql.tf9567, sql.endpoint, sql.masterkey,
+// sql.cert, sql.micert, sql.roots, then db.recovery:<name>, db.backup:<name>
+// and db.checksum:<name> for each database; with --mi-dsn mi.login, mi.node
+// and mi.trust. When a login fails, its row fails with the reason and the
+// rows that need it are skipped.
+func (x *Session) Checks() []check.Check {
+	s := x.s
+	var checks []check.Check
+	if s.q != nil {
+		checks = s.sqlChecks()
+	}
+	if s.mi != nil {
+		checks = append(checks, s.miChecks()...)
+	}
+	return checks
+}
+
+// Checks returns the SQL Server rows alone (no --mi-dsn): New(Sources{SQL:
+// q}, opts).Checks().
 func Checks(q Querier, opts Options) []check.Check {
-	s := &session{q: q, opts: opts}
+	return New(Sources{SQL: q}, opts).Checks()
+}
+
+// sqlChecks are Checks' rows over s.
+func (s *session) sqlChecks() []check.Check {
+	opts := s.opts
 	checks := []check.Check{
 		{ID: "sql.login", What: "linkmesh logs in to SQL Server (--sql-dsn)", Required: true, Run: s.login},
 		{ID: "sql.version", What: "SQL Server build supports the MI link", Required: true, Run: s.needsLogin(s.version)},
@@ -63,11 +120,16 @@ func Checks(q Querier, opts Options) []check.Check {
 		{ID: "sql.tf1800", What: "trace flag 1800 (512-byte-sector log disks)", Run: s.needsLogin(s.traceFlag(1800))},
 		{ID: "sql.tf9567", What: "trace flag 9567 (seeding compression)", Run: s.needsLogin(s.traceFlag(9567))},
 		{ID: "sql.endpoint", What: fmt.Sprintf("mirroring endpoint: started, certificate, AES, port %d", opts.EndpointPort), Required: true, Run: s.needsLogin(s.endpoint)},
+		{ID: "sql.masterkey", What: "database master key in master", Required: true, Run: s.needsLogin(s.trustRow(s.masterKey))},
+		{ID: "sql.cert", What: "the endpoint's certificate: private key, valid over 30 days, no \\ in its name", Required: true, Run: s.needsLogin(s.trustRow(s.endpointCert))},
+		{ID: "sql.micert", What: fmt.Sprintf("the MI's certificate in master, named %s", opts.MI), Required: true, Run: s.needsLogin(s.trustRow(s.miCert))},
+		{ID: "sql.roots", What: "Azure's root authorities trusted for *.database.windows.net", Required: true, Run: s.needsLogin(s.trustRow(s.roots))},
 	}
 	for _, db := range opts.Databases {
 		checks = append(checks,
 			check.Check{ID: "db.recovery:" + db, What: fmt.Sprintf("database %s in FULL recovery", db), Required: true, Run: s.needsLogin(s.recovery(db))},
 			check.Check{ID: "db.backup:" + db, What: fmt.Sprintf("database %s has a full backup (not copy-only)", db), Required: true, Run: s.needsLogin(s.backup(db))},
+			check.Check{ID: "db.checksum:" + db, What: fmt.Sprintf("database %s's last full backup was taken WITH CHECKSUM", db), Run: s.needsLogin(s.checksum(db))},
 		)
 	}
 	return checks

@@ -10,14 +10,14 @@ import (
 )
 
 // queryDatabases reads, for the named databases, the recovery model and the
-// latest full backup that is not copy-only (and the recovery model it was taken
+// latest full backup that is not copy-only (the recovery model it was taken
 // in: one taken in SIMPLE, before the switch to FULL, does not start the log
-// chain).
+// chain; and whether it carries checksums).
 const queryDatabases = `SELECT d.name, d.recovery_model_desc, d.state_desc,
-  b.backup_finish_date, b.recovery_model AS backup_recovery_model
+  b.backup_finish_date, b.recovery_model AS backup_recovery_model, b.has_backup_checksums
 FROM sys.databases AS d
 OUTER APPLY (
-  SELECT TOP (1) bs.backup_finish_date, bs.recovery_model
+  SELECT TOP (1) bs.backup_finish_date, bs.recovery_model, bs.has_backup_checksums
   FROM msdb.dbo.backupset AS bs
   WHERE bs.database_name = d.name AND bs.type = 'D' AND bs.is_copy_only = 0
   ORDER BY bs.backup_finish_date DESC
@@ -39,6 +39,7 @@ type database struct {
 	recovery, state       string
 	lastFull              time.Time
 	lastFullRecoveryModel string
+	lastFullChecksums     bool
 }
 
 // readDatabases runs queryDatabases once for all databases.
@@ -60,7 +61,8 @@ func findDatabase(t Table, name string) database {
 		if strings.EqualFold(asString(t.Get(i, "name")), name) {
 			return database{found: true,
 				recovery: asString(t.Get(i, "recovery_model_desc")), state: asString(t.Get(i, "state_desc")),
-				lastFull: asTime(t.Get(i, "backup_finish_date")), lastFullRecoveryModel: asString(t.Get(i, "backup_recovery_model"))}
+				lastFull: asTime(t.Get(i, "backup_finish_date")), lastFullRecoveryModel: asString(t.Get(i, "backup_recovery_model")),
+				lastFullChecksums: asBool(t.Get(i, "has_backup_checksums"))}
 		}
 	}
 	return database{}
@@ -92,6 +94,30 @@ func (s *session) recovery(name string) func(context.Context) check.Outcome {
 
 func (s *session) backup(name string) func(context.Context) check.Outcome {
 	return s.dbRow(name, judgeBackup)
+}
+
+func (s *session) checksum(name string) func(context.Context) check.Outcome {
+	return s.dbRow(name, judgeChecksum)
+}
+
+// judgeChecksum is the db.checksum row: advice, never a failure. A backup
+// WITH CHECKSUM verified every page it read, so the database the link seeds
+// from is known not to carry a torn page to the MI.
+func judgeChecksum(name string, d database) check.Outcome {
+	if d.lastFull.IsZero() {
+		return check.Outcome{Status: check.Skip, Reason: "not checked: no full backup (see db.backup)"}
+	}
+	o := check.Outcome{Measured: "last full backup " + d.lastFull.Format("2006-01-02 15:04")}
+	if d.lastFullChecksums {
+		o.Status, o.Reason = check.Pass, "the last full backup was taken WITH CHECKSUM: every page it read was verified"
+		return o
+	}
+	o.Status = check.Warn
+	o.Reason = "the last full backup was taken without CHECKSUM: a damaged page would have gone unnoticed, and seeding copies it to the MI"
+	o.Fix = &check.Fix{For: check.ForDBA, Summary: fmt.Sprintf("Take the next full backup of %s WITH CHECKSUM (and make it the default for this server's backups).", name),
+		Steps: []check.Step{backupStep(name),
+			{Text: "Make CHECKSUM every backup's default:", Command: "EXEC sp_configure 'backup checksum default', 1;\nRECONFIGURE;", Shell: check.ShellTSQL}}}
+	return o
 }
 
 // judgeRecovery is the db.recovery row.

@@ -157,6 +157,12 @@ func asInt(v any) (int64, bool) {
 	return 0, false
 }
 
+// asBool reads a bit value (go-mssqldb gives bool; NULL is false).
+func asBool(v any) bool {
+	n, ok := asInt(v)
+	return ok && n == 1
+}
+
 // asString reads a text value; NULL is "".
 func asString(v any) string {
 	switch x := v.(type) {
