@@ -66,7 +66,9 @@ func TestMIRows(t *testing.T) {
 		{"no primary", nil, func(q *fakeSQL) { q.tables[qNode].Rows[0][3] = nil }, "mi.node", check.Fail, "name no primary node"},
 		{"a node name that is not a host name", nil, func(q *fakeSQL) { q.tables[qNode].Rows[0][3] = "DB1 & calc" }, "mi.node", check.Fail, "is not a host name"},
 		{"a port that is not a port", nil, func(q *fakeSQL) { q.tables[qNode].Rows[0][2] = "70000" }, "mi.node", check.Fail, "is not a TCP port"},
-		{"fabric views denied", nil, func(q *fakeSQL) { q.errs = map[string]error{qNode: errors.New("VIEW SERVER STATE permission was denied")} }, "mi.node", check.Fail, "permission was denied"},
+		{"fabric views denied", nil, func(q *fakeSQL) {
+			q.errs = map[string]error{qNode: errors.New("VIEW SERVER STATE permission was denied")}
+		}, "mi.node", check.Fail, "permission was denied"},
 		{"MI cert renewed", nil, func(q *fakeSQL) { q.tables[qMICert].Rows[0][0] = renewed }, "sql.micert", check.Fail, "not the one the MI authenticates with now"},
 		{"MI cert unreadable", nil, func(q *fakeSQL) { q.tables[qMICert].Rows[0][0] = []byte("garbage") }, "sql.micert", check.Warn, "not a certificate"},
 		{"SQL cert not trusted", nil, func(q *fakeSQL) { q.tables[qTrusted].Rows[0][2] = []byte{9, 9} }, "mi.trust", check.Fail, "error 41973"},

@@ -125,7 +125,10 @@ func TestTrustRows(t *testing.T) {
 		{"MI cert under another name", setCert(miFQDN, 0, "contoso-instance"), "sql.micert", check.Fail, "contoso-instance may be the MI's", "CREATE CERTIFICATE [" + miFQDN + "] FROM BINARY"},
 		{"MI cert expired", setCert(miFQDN, 3, now.AddDate(0, -1, 0)), "sql.micert", check.Fail, "expired", "sp_get_endpoint_certificate"},
 		{"no add_issuer", func(q *fakeSQL) { q.tables[qTrust].Rows[0][1] = int64(0) }, "sql.roots", check.Fail, "no sp_certificate_add_issuer", "sql.version"},
-		{"one root missing", func(q *fakeSQL) { setCert("DigiCertPKI", 1, "something else")(q); setCert("DigiCertPKI", 0, "Other")(q) }, "sql.roots", check.Fail, "DigiCert Global Root G2", "EXEC sp_certificate_add_issuer @id, N'*.database.windows.net';"},
+		{"one root missing", func(q *fakeSQL) {
+			setCert("DigiCertPKI", 1, "something else")(q)
+			setCert("DigiCertPKI", 0, "Other")(q)
+		}, "sql.roots", check.Fail, "DigiCert Global Root G2", "EXEC sp_certificate_add_issuer @id, N'*.database.windows.net';"},
 		{"roots under other names", func(q *fakeSQL) { setCert("DigiCertPKI", 0, "DigiCert G2")(q); setCert("MicrosoftPKI", 0, "MSRoot")(q) }, "sql.roots", check.Pass, "two root authorities are in master", ""},
 	}
 	for _, tt := range tests {
