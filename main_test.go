@@ -77,8 +77,13 @@ func TestRunExitCodes(t *testing.T) {
 		{"check coordinated flag alone", []string{"check", "--mi", "mi.example.net", "--peer", "mi1"}, 2, "", "--peer: only with --coordinator"},
 		{"check insecure and TLS", []string{"check", "--mi", "mi.example.net", "--coordinator", "coord.example.net:7022", "--insecure", "--tls-ca", "ca.crt"}, 2, "", "exclude each other"},
 		{"check bad sql host", []string{"check", "--mi", "mi.example.net", "--coordinator", "coord.example.net:7022", "--insecure", "--sql-host", "bad_host!"}, 2, "", "--sql-host"},
-		{"check malformed dsn", []string{"check", "--mi", "mi.example.net", "--sql-dsn", "server=x;port=abc;password=s3cr3t"}, 2, "", "bad --sql-dsn"},
-		{"check dsn not a dsn", []string{"check", "--mi", "mi.example.net", "--sql-dsn", "SQLPROD01"}, 2, "", "bad --sql-dsn"},
+		{"check malformed dsn", []string{"check", "--mi", "mi.example.net", "--sql-dsn", "server=x;port=abc;password=s3cr3t"}, 2, "", "--sql-dsn: bad connection string"},
+		{"check dsn not a dsn", []string{"check", "--mi", "mi.example.net", "--sql-dsn", "SQLPROD01"}, 2, "", "--sql-dsn: bad connection string"},
+		{"check mi dsn not a dsn", []string{"check", "--mi", "mi.example.net", "--mi-dsn", "MIHOST"}, 2, "", "--mi-dsn: bad connection string"},
+		{"check agent test without mi dsn", []string{"check", "--mi", "mi.example.net", "--mi-agent-test"}, 2, "", "--mi-agent-test needs --mi-dsn"},
+		{"check agent test without sql host", []string{"check", "--mi", "mi.example.net", "--mi-dsn", "sqlserver://u:p@mi.example.net?database=master", "--mi-agent-test"}, 2, "", "--mi-agent-test needs --sql-host IP"},
+		{"check agent test with a host name", []string{"check", "--mi", "mi.example.net", "--mi-dsn", "sqlserver://u:p@mi.example.net?database=master", "--mi-agent-test", "--sql-host", "sqlprod01.contoso.com"}, 2, "", "--mi-agent-test needs --sql-host IP"},
+		{"check sql host without agent test", []string{"check", "--mi", "mi.example.net", "--sql-host", "10.0.0.4"}, 2, "", "--sql-host: only with --coordinator"},
 		{"check databases without dsn", []string{"check", "--mi", "mi.example.net", "--databases", "Sales"}, 2, "", "--databases needs --sql-dsn"},
 	}
 	for _, tt := range tests {

@@ -54,6 +54,8 @@ type jsonInputs struct {
 	SQLEndpoint       string   `json:"sql_endpoint"`
 	DNSServer         string   `json:"dns_server"`
 	SQLReadiness      bool     `json:"sql_readiness"`
+	MIReadiness       bool     `json:"mi_readiness"`
+	MIAgentTest       bool     `json:"mi_agent_test"`
 	Databases         []string `json:"databases"`
 	DatabaseSizeBytes int64    `json:"database_size_bytes"`
 	TimeoutSeconds    float64  `json:"timeout_seconds"`
@@ -115,6 +117,7 @@ func WriteJSON(w io.Writer, r Report) error {
 			MI: r.Inputs.MI, MIPort: r.Inputs.MIPort, MISubnet: r.Inputs.MISubnet, MINode: r.Inputs.MINode,
 			HADRPorts: r.Inputs.HADRPorts, HADRSample: r.Inputs.HADRSample, SQLEndpoint: r.Inputs.SQLEndpoint,
 			DNSServer: r.Inputs.DNSServer, SQLReadiness: r.Inputs.SQLReadiness,
+			MIReadiness: r.Inputs.MIReadiness, MIAgentTest: r.Inputs.MIAgentTest,
 			Databases:         append([]string{}, r.Inputs.Databases...),
 			DatabaseSizeBytes: int64(r.Inputs.DatabaseSize), TimeoutSeconds: seconds(r.Inputs.Timeout),
 			Coordinator: r.Inputs.Coordinator, Probe: r.Inputs.Probe, Peer: r.Inputs.Peer,

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/linkmesh/linkmesh/probe/attempt"
@@ -132,4 +133,28 @@ func firstOf(a, b *Outcome) *Outcome {
 		return a
 	}
 	return b
+}
+
+// NodeCheck is the P2-node row: this host reaches exactly the MI node and
+// HADR port node reads (from the MI, with --mi-dsn): where the link connects
+// now. P2's sampled range stays for after a failover, when both change.
+func NodeCheck(cfg Config, node func(ctx context.Context) (host string, port uint16, err error)) Check {
+	return Check{ID: "P2-node", What: "SQL Server host → the MI's current node and HADR port (read with --mi-dsn)", Required: true,
+		Run: func(ctx context.Context) Outcome {
+			host, port, err := node(ctx)
+			if err != nil {
+				return Outcome{Status: Skip, Reason: "not tested: the MI's node could not be read (see mi.node)"}
+			}
+			n := newNetwork(cfg)
+			l := newLookup(host, cfg.Resolver, cfg.Timeout)
+			a, skip, fail := n.target(ctx, l)
+			if skip != nil || fail != nil {
+				return *firstOf(skip, fail)
+			}
+			res := n.connect(ctx, netip.AddrPortFrom(a, port))
+			o := p2Outcome(p2Input{addr: a, ports: []uint16{port}, results: []attempt.Result{res}, rng: cfg.HADRPorts,
+				nodeGiven: true, timeout: cfg.Timeout, paths: newPaths(cfg.MISubnet, a)})
+			o.Measured = fmt.Sprintf("%s (%s) %s", host, a, strings.TrimPrefix(o.Measured, a.String()+": "))
+			return o
+		}}
 }

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -232,5 +234,29 @@ func TestStandalone(t *testing.T) {
 		if c.ID == "EP" && (c.Run != nil || !strings.Contains(c.Skip, "--sql-endpoint none")) {
 			t.Errorf("EP without an endpoint: %+v, want skipped", c)
 		}
+	}
+}
+
+// TestNodeCheck: P2-node dials exactly the node and port read from the MI,
+// by name through the resolver; a node that does not resolve fails with the
+// DNS fix; a node that could not be read is not tested.
+func TestNodeCheck(t *testing.T) {
+	port := listen(t)
+	cfg := loopbackConfig(t, 5022)
+	cfg.Resolver = resolver(t, map[string][]netip.Addr{"db123.tr1.lab.worker.database.windows.net": addrs("127.0.0.1")})
+	node := func(host string, port uint16, err error) func(context.Context) (string, uint16, error) {
+		return func(context.Context) (string, uint16, error) { return host, port, err }
+	}
+	o := NodeCheck(cfg, node("db123.tr1.lab.worker.database.windows.net", port, nil)).Run(t.Context())
+	if o.Status != Pass || !strings.Contains(o.Measured, "db123.tr1.lab.worker.database.windows.net (127.0.0.1) open "+itoa(port)) {
+		t.Errorf("listening node: %+v", o)
+	}
+	o = NodeCheck(cfg, node("unknown.worker.database.windows.net", port, nil)).Run(t.Context())
+	if o.Status != Fail || o.Result != "dns" || o.Fix == nil {
+		t.Errorf("unresolvable node: %+v", o)
+	}
+	o = NodeCheck(cfg, node("", 0, errors.New("no login"))).Run(t.Context())
+	if o.Status != Skip || !strings.Contains(o.Reason, "see mi.node") {
+		t.Errorf("unread node: %+v", o)
 	}
 }

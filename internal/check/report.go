@@ -46,8 +46,10 @@ type Inputs struct {
 	HADRSample  int
 	SQLEndpoint string
 	DNSServer   string
-	// SQLReadiness says whether a DSN was given (the readiness rows ran).
-	SQLReadiness bool
+	// SQLReadiness says whether a DSN was given (the readiness rows ran);
+	// MIReadiness whether --mi-dsn was (the MI rows ran), MIAgentTest whether
+	// --mi-agent-test was (P3-MI ran).
+	SQLReadiness, MIReadiness, MIAgentTest bool
 	// Databases is --databases.
 	Databases []string
 	// DatabaseSize is --database-size; 0 when not given.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,13 +23,18 @@ import (
 )
 
 // dsnEnv is the environment variable read when --sql-dsn is not given, so the
-// password need not appear on the command line.
-const dsnEnv = "LINKMESH_SQL_DSN"
+// password need not appear on the command line; miDSNEnv the same for --mi-dsn.
+const (
+	dsnEnv   = "LINKMESH_SQL_DSN"
+	miDSNEnv = "LINKMESH_MI_DSN"
+)
 
 // checkFlags are the flags of `linkmesh check`, as typed.
 type checkFlags struct {
 	mi, miSubnet, miNode, hadrPorts, sqlEndpoint string
 	sqlDSN, databaseSize, dnsServer, output      string
+	miDSN                                        string
+	miAgentTest                                  bool
 	co                                           coordinatorFlags
 	hadrSample                                   int
 	databases                                    listFlag
@@ -75,13 +82,23 @@ required row that ran passed but one could not run (standalone: P3 and MTU).`, a
 	if co != nil {
 		mode, checks = "coordinated", co.checks
 	}
-	sqlChecks, closeDB, err := f.sqlChecks(cfg)
+	sqlChecks, closeDB, err := f.sqlChecks(cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	checks = append(checks, sqlChecks...)
+	checks = append(checks, sqlChecks.rows...)
+	if sqlChecks.node != nil { // right after P2
+		at := len(checks)
+		for i, c := range checks {
+			if c.ID == "P2" {
+				at = i + 1
+			}
+		}
+		checks = slices.Insert(checks, at, *sqlChecks.node)
+	}
 	inputs.SQLReadiness = f.dsn() != ""
+	inputs.MIReadiness, inputs.MIAgentTest = f.miDSNValue() != "", f.miAgentTest
 	host, _ := os.Hostname()
 	fmt.Fprintf(stderr, "linkmesh check: %d rows for MI %s (each attempt waits up to %s)\n", len(checks), cfg.MI, cfg.Timeout)
 	started := time.Now()
@@ -116,6 +133,8 @@ func (f *checkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sqlEndpoint, "sql-endpoint", fmt.Sprintf("127.0.0.1:%d", check.SQLEndpointPort), "SQL Server's mirroring endpoint on this host, host:port (\"none\": skip EP); its port is the one the link must use")
 	fs.StringVar(&f.sqlDSN, "sql-dsn", "", "SQL Server connection string for the readiness rows, e.g. \"sqlserver://localhost?database=master\" (default: $"+dsnEnv+"; none: no readiness rows)")
 	fs.Var(&f.databases, "databases", "databases to replicate, comma-separated: FULL recovery and a full backup (needs --sql-dsn)")
+	fs.StringVar(&f.miDSN, "mi-dsn", "", "a login on the MI, e.g. \"sqlserver://<login>@<mi-fqdn>:1433?database=master\": reads its current node and HADR port (P2-node tests them) and its certificates (sql.micert, mi.trust) (default: $"+miDSNEnv+"; none: no MI rows)")
+	fs.BoolVar(&f.miAgentTest, "mi-agent-test", false, "with --mi-dsn (sysadmin or SQLAgentOperatorRole on the MI) and --sql-host IP: a temporary SQL Agent job on the MI tests TCP to SQL Server's endpoint from inside the MI's subnet (P3-MI), then is deleted")
 	fs.StringVar(&f.databaseSize, "database-size", "", "total size of the databases to seed, e.g. 500GB or 2TiB, for a seeding-time estimate")
 	fs.StringVar(&f.dnsServer, "dns-server", "", "send DNS queries to this server (IP[:port]) instead of the system's, e.g. a DNS server in the MI's VNet")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "deadline of each connection attempt, lookup and SQL query")
@@ -130,26 +149,77 @@ func (f *checkFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.co.insecure, "insecure", false, "coordinated mode: plain gRPC to a coordinator without TLS (test setups only)")
 }
 
-// sqlChecks are the SQL Server readiness rows (--sql-dsn, else none), with
-// the function that closes their connection.
-func (f *checkFlags) sqlChecks(cfg check.Config) ([]check.Check, func(), error) {
-	dsn := f.dsn()
-	if dsn == "" {
-		if len(f.databases) > 0 {
-			return nil, nil, usageErrorf("--databases needs --sql-dsn (or $%s): the recovery model and backups are read from SQL Server", dsnEnv)
-		}
-		return nil, func() {}, nil
+// readiness are the rows that log in to SQL Server and the MI: appended to
+// the report, but for node (P2-node), which goes right after P2.
+type readiness struct {
+	rows []check.Check
+	node *check.Check
+}
+
+// sqlChecks are the SQL Server readiness rows (--sql-dsn) and the MI's
+// (--mi-dsn, with P2-node and, with --mi-agent-test, P3-MI), with the
+// function that closes their connections.
+func (f *checkFlags) sqlChecks(cfg check.Config, progress io.Writer) (readiness, func(), error) {
+	dsn, miDSN := f.dsn(), f.miDSNValue()
+	switch {
+	case dsn == "" && len(f.databases) > 0:
+		return readiness{}, nil, usageErrorf("--databases needs --sql-dsn (or $%s): the recovery model and backups are read from SQL Server", dsnEnv)
+	case f.miAgentTest && miDSN == "":
+		return readiness{}, nil, usageErrorf("--mi-agent-test needs --mi-dsn (or $%s): the job runs on the MI", miDSNEnv)
 	}
-	db, err := sqlserver.Open(dsn)
-	if err != nil {
-		return nil, nil, &UsageError{Err: err}
+	var src sqlserver.Sources
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	for _, s := range []struct {
+		dsn, flag string
+		q         *sqlserver.Querier
+	}{{dsn, "--sql-dsn", &src.SQL}, {miDSN, "--mi-dsn", &src.MI}} {
+		if s.dsn == "" {
+			continue
+		}
+		db, err := sqlserver.Open(s.dsn)
+		if err != nil {
+			closeAll()
+			return readiness{}, nil, &UsageError{Err: fmt.Errorf("%s: %w", s.flag, err)}
+		}
+		*s.q, closers = db, append(closers, func() { db.Close() })
 	}
 	port := uint16(check.SQLEndpointPort)
 	if _, p, err := net.SplitHostPort(cfg.SQLEndpoint); err == nil {
 		n, _ := strconv.ParseUint(p, 10, 16)
 		port = uint16(n)
 	}
-	return sqlserver.Checks(db, sqlserver.Options{EndpointPort: port, Databases: f.databases, Timeout: cfg.Timeout}), func() { db.Close() }, nil
+	var out readiness
+	if src.SQL == nil && src.MI == nil {
+		return out, closeAll, nil
+	}
+	sess := sqlserver.New(src, sqlserver.Options{EndpointPort: port, Databases: f.databases, MI: cfg.MI, Timeout: cfg.Timeout})
+	out.rows = sess.Checks()
+	if src.MI == nil {
+		return out, closeAll, nil
+	}
+	node := check.NodeCheck(cfg, func(ctx context.Context) (string, uint16, error) {
+		n, err := sess.MINode(ctx)
+		return n.Host, n.Port, err
+	})
+	out.node = &node
+	if f.miAgentTest {
+		target, err := netip.ParseAddr(f.co.sqlHost)
+		if err != nil {
+			closeAll()
+			return readiness{}, nil, usageErrorf("--mi-agent-test needs --sql-host IP: the SQL Server host's address as the MI reaches it (the job runs tnc to it), e.g. --sql-host 10.20.0.4")
+		}
+		c := sess.AgentCheck(sqlserver.AgentTest{Target: target, Port: port}, func() *check.Fix { return check.P3Fix(target, cfg.MISubnet, port) })
+		if f.co.standIn {
+			c = withStandIn(c, port, progress)
+		}
+		out.rows = append(out.rows, c)
+	}
+	return out, closeAll, nil
 }
 
 // verdictError is what Check returns for a report that ran: nil when it is
@@ -247,6 +317,14 @@ func (c *coordinated) fill(r *check.Report) {
 	}
 }
 
+// miDSNValue is --mi-dsn, or else $LINKMESH_MI_DSN.
+func (f *checkFlags) miDSNValue() string {
+	if f.miDSN != "" {
+		return f.miDSN
+	}
+	return os.Getenv(miDSNEnv)
+}
+
 // dsn is --sql-dsn, or else $LINKMESH_SQL_DSN.
 func (f *checkFlags) dsn() string {
 	if f.sqlDSN != "" {
@@ -261,8 +339,11 @@ func (f *checkFlags) config() (check.Config, check.Inputs, error) {
 	var cfg check.Config
 	var in check.Inputs
 	if f.co.addr == "" {
-		for flag, set := range map[string]bool{"--probe": f.co.probe != "", "--peer": f.co.peer != "", "--sql-host": f.co.sqlHost != "",
+		for flag, set := range map[string]bool{"--probe": f.co.probe != "", "--peer": f.co.peer != "", "--sql-host": f.co.sqlHost != "" && !f.miAgentTest,
 			"--tls-ca, --tls-cert, --tls-key": !f.co.tls.empty(), "--tls-server-name": f.co.serverName != "", "--insecure": f.co.insecure} {
+			if set && flag == "--sql-host" {
+				return cfg, in, errors.New("--sql-host: only with --coordinator (the coordinated mode) or --mi-agent-test")
+			}
 			if set {
 				return cfg, in, fmt.Errorf("%s: only with --coordinator (the coordinated mode)", flag)
 			}

@@ -54,8 +54,8 @@ type DB struct {
 }
 
 // ErrDSN marks a connection string that cannot be parsed: a usage error, not a
-// failed row.
-var ErrDSN = errors.New("bad --sql-dsn")
+// failed row. The caller names the flag it came from.
+var ErrDSN = errors.New("bad connection string")
 
 // Open prepares a connection to the SQL Server dsn names, in any form
 // go-mssqldb reads ("sqlserver://user:pass@host:1433?database=master",
