@@ -9,19 +9,23 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"regexp"
+	"time"
 
 	"github.com/linkmesh/linkmesh/internal/buildinfo"
 	"github.com/linkmesh/linkmesh/internal/gossip"
 	"github.com/linkmesh/linkmesh/internal/meshkey"
+	"github.com/linkmesh/linkmesh/internal/mssql"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	"github.com/linkmesh/linkmesh/probe/report"
 	"github.com/linkmesh/linkmesh/probe/responder"
 	"github.com/linkmesh/linkmesh/probe/sched"
+	"github.com/linkmesh/linkmesh/probe/sqlstate"
 	"github.com/linkmesh/linkmesh/probe/standin"
 	linkmeshv1 "github.com/linkmesh/linkmesh/proto/linkmesh/v1"
 	"golang.org/x/sync/errgroup"
@@ -56,6 +60,11 @@ type Config struct {
 	// WebConfigFile secures Metrics with TLS and basic auth: a web config
 	// file in the format of prometheus/exporter-toolkit ("": plain HTTP).
 	WebConfigFile string
+	// SQLDSN, on the probe beside SQL Server, is a login whose link state
+	// (sqlstate) the probe reads every SQLInterval and exports on Metrics as
+	// linkmesh_sql_* series ("": none). It needs Metrics.
+	SQLDSN      string
+	SQLInterval time.Duration
 	// ReplayRate bounds the results per second sent to each coordinator
 	// (0: report.DefaultReplayRate).
 	ReplayRate float64
@@ -153,6 +162,17 @@ func (c *Config) Validate() error {
 	if err := validateWebConfig(c.WebConfigFile, c.Metrics); err != nil {
 		return err
 	}
+	if c.SQLDSN != "" && c.Metrics == "" {
+		return errors.New("--sql-dsn needs --metrics: the link's SQL Server state is exported on the probe's own /metrics")
+	}
+	if c.SQLDSN != "" {
+		if err := mssql.CheckDSN(c.SQLDSN); err != nil {
+			return fmt.Errorf("--sql-dsn: %w", err)
+		}
+	}
+	if c.SQLInterval != 0 && c.SQLInterval < sqlstate.MinInterval {
+		return fmt.Errorf("--sql-interval %v: at least %v (the probe is a guest on SQL Server's host)", c.SQLInterval, sqlstate.MinInterval)
+	}
 	if c.ReplayRate < 0 {
 		return fmt.Errorf("--replay-rate %v: must be positive", c.ReplayRate)
 	}
@@ -170,6 +190,8 @@ func (c *Config) Validate() error {
 // Agent is one probe. Create it with New, then Run it.
 type Agent struct {
 	cfg        Config
+	sql        *sqlstate.Reader // nil without SQLDSN
+	sqlDB      *mssql.DB
 	logger     *slog.Logger
 	lis        net.Listener
 	metricsLis net.Listener
@@ -210,6 +232,16 @@ func New(cfg Config, logger *slog.Logger) (_ *Agent, err error) {
 		}
 	}
 	a.metrics = newMetrics(a.buf)
+	if cfg.SQLDSN != "" {
+		db, err := mssql.Open(cfg.SQLDSN)
+		if err != nil {
+			a.buf.Close()
+			return nil, fmt.Errorf("--sql-dsn: %w", err)
+		}
+		a.sqlDB = db
+		a.sql = sqlstate.New(sqlstate.Config{Querier: db, Probe: cfg.Name, Interval: cfg.SQLInterval, Logger: logger.With("component", "sqlstate")})
+		a.metrics.reg.MustRegister(a.sql)
+	}
 
 	// What New opens is closed again, newest first, when a later step fails.
 	opened := []func(){func() { a.buf.Close() }}
@@ -325,6 +357,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if a.lis != nil {
 		g.Go(func() error { return a.responder.Serve(gctx, a.lis) })
+	}
+	if a.sql != nil {
+		defer a.sqlDB.Close()
+		g.Go(func() error { return a.sql.Run(gctx) })
 	}
 	fromCoords := make(chan *linkmeshv1.Plan)
 	plans := make(chan *linkmeshv1.Plan)

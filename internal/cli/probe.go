@@ -15,6 +15,7 @@ import (
 	"github.com/linkmesh/linkmesh/internal/meshkey"
 	"github.com/linkmesh/linkmesh/internal/tlsconf"
 	"github.com/linkmesh/linkmesh/probe"
+	"github.com/linkmesh/linkmesh/probe/sqlstate"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -82,6 +83,8 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.SpoolDir, "spool-dir", "", "keep unacked results on disk here too, so a restart loses none (the epoch and sequence numbers continue)")
 	fs.StringVar(&f.cfg.Metrics, "metrics", "", "serve the probe's own /metrics on this address, e.g. :9023 (off by default: a probe opens no port it was not asked to)")
 	fs.StringVar(&f.cfg.WebConfigFile, webConfigFlag, "", webConfigUsage+"; needs --metrics")
+	fs.StringVar(&f.cfg.SQLDSN, "sql-dsn", "", "on the probe beside SQL Server: a login (go-mssqldb connection string) whose link state — replica connected, queues, lag, seeding, endpoint certificate — the probe reads from SQL Server's views and exports as linkmesh_sql_* on --metrics (default: $"+dsnEnv+" when --metrics is given; needs --metrics and VIEW SERVER STATE, VIEW ANY DEFINITION)")
+	fs.DurationVar(&f.cfg.SQLInterval, "sql-interval", sqlstate.DefaultInterval, "how often --sql-dsn's views are read (at least 5s)")
 	fs.Float64Var(&f.cfg.ReplayRate, "replay-rate", 1000, "results per second sent to each coordinator at most (paces the replay of a backlog)")
 	f.tf.register(fs, "this probe's certificate (linkmesh certs probe --name NAME; its name must equal --name); it also proves this probe's name to other probes' echo attempts, which then require the same proof from every responder")
 	fs.StringVar(&f.serverName, "tls-server-name", "", "name to check the coordinator's certificate against (default: the host in --coordinator)")
@@ -125,6 +128,11 @@ func (f *probeFlags) config() error {
 		return usageErrorf("--max-procs %d: give 1 (the default), another number of cores, or 0 for every core", f.maxProcs)
 	}
 	f.cfg.Coordinators = f.coords
+	if f.cfg.SQLDSN == "" && f.cfg.Metrics != "" {
+		// From the environment only where it can be exported: the same
+		// variable serves linkmesh check on this host.
+		f.cfg.SQLDSN = os.Getenv(dsnEnv)
+	}
 	f.cfg.Creds = insecure.NewCredentials() // replaced below unless --insecure
 	for _, p := range f.standIns {
 		n, err := strconv.ParseUint(p, 10, 16)
