@@ -21,6 +21,7 @@ import (
 	"github.com/linkmesh/linkmesh/coordinator/pathstate"
 	"github.com/linkmesh/linkmesh/internal/waitfor"
 	"github.com/linkmesh/linkmesh/probe"
+	"github.com/linkmesh/linkmesh/probe/sqlstate"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -92,6 +93,11 @@ func buildCatalog() (*catalog, error) {
 	ch := make(chan *prometheus.Desc, 64)
 	go func() {
 		exporter.New(pathstate.New(time.Now), func() exporter.Settings { return exporter.Settings{StaleAfter: time.Minute} }, "coordinator:catalog").Describe(ch)
+		// The probe's link-health series (--sql-dsn): the SQL alerts and the
+		// dashboard's SQL Server row read them.
+		for _, d := range sqlstate.Descs() {
+			ch <- d
+		}
 		close(ch)
 	}()
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)

@@ -48,12 +48,16 @@ func TestDashboardImportPromptAndJob(t *testing.T) {
 	}
 	series := regexp.MustCompile(`linkmesh_[a-z0-9_]+(\{[^}]*\})?`)
 	for _, q := range qs {
-		if q.Where == "variable job" || strings.Contains(q.Where, `"job"`) {
+		if q.Where == "variable job" || q.Where == "variable sqljob" || strings.Contains(q.Where, `"job"`) {
 			continue
 		}
 		for _, m := range series.FindAllString(q.Expr, -1) {
-			if !strings.Contains(m, `job=~"$job"`) {
-				t.Errorf("%s: %s is not filtered by $job", q.Where, m)
+			want := `job=~"$job"`
+			if strings.HasPrefix(m, "linkmesh_sql_") {
+				want = `job=~"$sqljob"` // the probes' scrape job, not the coordinators'
+			}
+			if !strings.Contains(m, want) {
+				t.Errorf("%s: %s is not filtered by %s", q.Where, m, want)
 			}
 		}
 	}
