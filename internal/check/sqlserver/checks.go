@@ -137,18 +137,23 @@ func (s *session) sqlChecks() []check.Check {
 
 // logIn logs in and reads the server's properties, once.
 func (s *session) logIn(ctx context.Context) error {
-	s.loginOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-		defer cancel()
-		if s.loginErr = s.q.Ping(ctx); s.loginErr != nil {
-			return
-		}
-		s.server, s.loginErr = s.q.Query(ctx, queryServer)
-		if s.loginErr == nil && len(s.server.Rows) != 1 {
-			s.loginErr = fmt.Errorf("server properties: %d rows, want 1", len(s.server.Rows))
-		}
-	})
+	s.loginOnce.Do(func() { s.server, s.loginErr = loginAndRead(ctx, s.q, s.opts.Timeout, queryServer, "server") })
 	return s.loginErr
+}
+
+// loginAndRead logs in to q and reads its one row of properties (what
+// names them in an error), within timeout.
+func loginAndRead(ctx context.Context, q Querier, timeout time.Duration, query, what string) (Table, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := q.Ping(ctx); err != nil {
+		return Table{}, err
+	}
+	t, err := q.Query(ctx, query)
+	if err == nil && len(t.Rows) != 1 {
+		err = fmt.Errorf("%s properties: %d rows, want 1", what, len(t.Rows))
+	}
+	return t, err
 }
 
 // needsLogin runs f once the login worked, and skips the row when it did not.

@@ -78,17 +78,7 @@ func (s *session) miChecks() []check.Check {
 
 // logInMI logs in to the MI and reads its properties, once.
 func (s *session) logInMI(ctx context.Context) error {
-	s.miOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-		defer cancel()
-		if s.miErr = s.mi.Ping(ctx); s.miErr != nil {
-			return
-		}
-		s.miProps, s.miErr = s.mi.Query(ctx, queryMI)
-		if s.miErr == nil && len(s.miProps.Rows) != 1 {
-			s.miErr = fmt.Errorf("MI properties: %d rows, want 1", len(s.miProps.Rows))
-		}
-	})
+	s.miOnce.Do(func() { s.miProps, s.miErr = loginAndRead(ctx, s.mi, s.opts.Timeout, queryMI, "MI") })
 	return s.miErr
 }
 
