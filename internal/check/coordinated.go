@@ -63,6 +63,13 @@ func (r *Round) Err() error { return r.err }
 // run). Call it after Run.
 func (r *Round) Result() *linkmeshv1.CheckRound { return r.res }
 
+// Wait runs the round if no row has yet and waits for it to end: what must
+// not overlap it (P3-MI's stand-in on the same port) runs after.
+func (r *Round) Wait(ctx context.Context) error {
+	_, err := r.get(ctx)
+	return err
+}
+
 // Throughput is the burst's throughput in bits per second (0: not measured).
 // Call it after Run.
 func (r *Round) Throughput() float64 {

@@ -138,3 +138,36 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// After returns c with its Run waiting until the check id of checks has
+// ended (at once when there is none, or it does not run). checks is changed
+// in place to signal its end. P3-MI uses it so that EP sees what listens on
+// SQL Server's endpoint port, never P3-MI's stand-in; checks must run with
+// Run, where the check id, earlier in the list, starts first.
+func After(checks []Check, id string, c Check) Check {
+	var done chan struct{}
+	for i := range checks {
+		if checks[i].ID != id || checks[i].Run == nil {
+			continue
+		}
+		run := checks[i].Run
+		done = make(chan struct{})
+		checks[i].Run = func(ctx context.Context) Outcome {
+			defer close(done)
+			return run(ctx)
+		}
+	}
+	if done == nil {
+		return c
+	}
+	run := c.Run
+	c.Run = func(ctx context.Context) Outcome {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return Outcome{Status: Skip, Reason: fmt.Sprintf("not tested: interrupted while waiting for %s", id)}
+		}
+		return run(ctx)
+	}
+	return c
+}

@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 )
 
 func fixed(o Outcome) func(context.Context) Outcome {
@@ -61,5 +63,39 @@ func TestReplace(t *testing.T) {
 	got := Replace(base, Check{ID: "P3", Run: fixed(Outcome{Status: Pass})}, Check{ID: "X"})
 	if len(got) != 4 || got[1].Run == nil || got[3].ID != "X" || base[1].Run != nil {
 		t.Errorf("Replace: %+v (base %+v)", got, base)
+	}
+}
+
+// TestAfter: a check made to run after EP does not start while EP runs (in
+// a synctest bubble: every goroutine blocked is a proof, not a guess), starts
+// once EP ended, and runs at once when there is no EP to wait for.
+func TestAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var started atomic.Bool
+		checks := []Check{{ID: "EP", Required: true, Run: func(context.Context) Outcome {
+			<-release
+			return Outcome{Status: Fail, Reason: "nothing listens"}
+		}}}
+		later := After(checks, "EP", Check{ID: "P3-MI", Run: func(context.Context) Outcome {
+			started.Store(true)
+			return Outcome{Status: Pass, Reason: "through the stand-in"}
+		}})
+		checks = append(checks, later)
+		done := make(chan []Row)
+		go func() { done <- Run(t.Context(), checks, nil) }()
+		synctest.Wait()
+		if started.Load() {
+			t.Fatal("P3-MI started while EP ran")
+		}
+		close(release)
+		rows := <-done
+		if !started.Load() || rows[0].Status != Fail || rows[1].Status != Pass {
+			t.Errorf("rows %+v", rows)
+		}
+	})
+	alone := After(nil, "EP", Check{ID: "P3-MI", Run: func(context.Context) Outcome { return Outcome{Status: Pass} }})
+	if o := alone.Run(t.Context()); o.Status != Pass {
+		t.Errorf("without EP: %+v", o)
 	}
 }

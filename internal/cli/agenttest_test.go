@@ -70,3 +70,23 @@ func TestWithStandIn(t *testing.T) {
 		t.Fatalf("taken port: %+v", o)
 	}
 }
+
+// TestStandInAfterEP: EP (a connect to the endpoint port) runs before P3-MI's
+// stand-in takes the port: with nothing listening, EP fails — it never sees
+// the stand-in — and P3-MI passes through it.
+func TestStandInAfterEP(t *testing.T) {
+	port := freePort(t)
+	ep := dialRow(port)
+	ep.ID, ep.Required = "EP", true
+	checks := []check.Check{ep}
+	agent := withStandIn(dialRow(port), port, io.Discard)
+	agent.Required = true
+	checks = append(checks, check.After(checks, "EP", agent))
+	rows := check.Run(t.Context(), checks, nil)
+	if rows[0].Status != check.Fail {
+		t.Errorf("EP %s %q: it must not see the stand-in", rows[0].Status, rows[0].Reason)
+	}
+	if rows[1].Status != check.Pass || !strings.Contains(rows[1].Measured, "through the stand-in") {
+		t.Errorf("P3-MI %+v", rows[1])
+	}
+}

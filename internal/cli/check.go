@@ -97,6 +97,19 @@ required row that ran passed but one could not run (standalone: P3 and MTU).`, a
 		}
 		checks = slices.Insert(checks, at, *sqlChecks.node)
 	}
+	if a := sqlChecks.agent; a != nil {
+		// EP must see what listens on the endpoint port, not P3-MI's
+		// stand-in; nor may the stand-in take the port from the round's.
+		agent := check.After(checks, "EP", *a)
+		if co != nil {
+			run := agent.Run
+			agent.Run = func(ctx context.Context) check.Outcome {
+				_ = co.round.Wait(ctx) // a round that failed says so in its own rows
+				return run(ctx)
+			}
+		}
+		checks = append(checks, agent)
+	}
 	inputs.SQLReadiness = f.dsn() != ""
 	inputs.MIReadiness, inputs.MIAgentTest = f.miDSNValue() != "", f.miAgentTest
 	host, _ := os.Hostname()
@@ -150,10 +163,12 @@ func (f *checkFlags) register(fs *flag.FlagSet) {
 }
 
 // readiness are the rows that log in to SQL Server and the MI: appended to
-// the report, but for node (P2-node), which goes right after P2.
+// the report, but for node (P2-node), which goes right after P2, and agent
+// (P3-MI), which goes last and runs after EP (and the coordinated round).
 type readiness struct {
-	rows []check.Check
-	node *check.Check
+	rows  []check.Check
+	node  *check.Check
+	agent *check.Check
 }
 
 // sqlChecks are the SQL Server readiness rows (--sql-dsn) and the MI's
@@ -217,7 +232,7 @@ func (f *checkFlags) sqlChecks(cfg check.Config, progress io.Writer) (readiness,
 		if f.co.standIn {
 			c = withStandIn(c, port, progress)
 		}
-		out.rows = append(out.rows, c)
+		out.agent = &c
 	}
 	return out, closeAll, nil
 }

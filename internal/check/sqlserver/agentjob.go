@@ -208,10 +208,10 @@ func judgeAgent(res agentRun, err error, a AgentTest, fix func() *check.Fix) che
 				Steps: []check.Step{{Text: "Run with a login that is sysadmin on the MI, or a member of SQLAgentOperatorRole in msdb:",
 					Command: "USE msdb;\nALTER ROLE SQLAgentOperatorRole ADD MEMBER [<user>];", Shell: check.ShellTSQL}}}
 		}
-	case strings.EqualFold(res.log, "True"):
+	case tncSaid(res.log) == "True":
 		o = check.Outcome{Status: check.Pass, Result: "ok", Measured: fmt.Sprintf("TcpTestSucceeded True (job ran %s)", res.elapsed.Round(time.Second)),
 			Reason: fmt.Sprintf("the MI's own subnet completed a TCP connection to %s:%d: its NSG and route table let the link's MI → SQL Server direction through", a.Target, a.Port)}
-	case strings.EqualFold(res.log, "False"):
+	case tncSaid(res.log) == "False":
 		o = check.Outcome{Status: check.Fail, Measured: fmt.Sprintf("TcpTestSucceeded False (job ran %s)", res.elapsed.Round(time.Second)),
 			Reason: fmt.Sprintf("from inside the MI's subnet, no TCP connection to %s:%d (tnc does not say whether it was refused or dropped): the MI subnet's outbound rules, a route, an on-premises firewall or the SQL Server host's firewall stops it", a.Target, a.Port),
 			Fix:    fix()}
@@ -226,6 +226,26 @@ func judgeAgent(res agentRun, err error, a AgentTest, fix func() *check.Fix) che
 		}
 	}
 	return o
+}
+
+// tncSaid is what tnc answered in the job's output: "True" or "False" as
+// its last such line (with -InformationLevel Quiet it prints only that, after
+// any WARNING lines), or a "TcpTestSucceeded : …" line; "" when neither.
+func tncSaid(log string) string {
+	lines := strings.Split(strings.ReplaceAll(log, "\r", ""), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "TcpTestSucceeded") {
+			l = strings.TrimSpace(v)
+		}
+		switch {
+		case strings.EqualFold(l, "True"):
+			return "True"
+		case strings.EqualFold(l, "False"):
+			return "False"
+		}
+	}
+	return ""
 }
 
 func firstNonEmpty(s ...string) string {

@@ -176,6 +176,8 @@ func TestJudgeAgent(t *testing.T) {
 	}{
 		{"true", agentRun{log: "True", finished: true}, nil, check.Pass, "NSG and route table"},
 		{"false", agentRun{log: "False", finished: true}, nil, check.Fail, "tnc does not say whether it was refused or dropped"},
+		{"false after a warning", agentRun{log: "WARNING: TCP connect to (10.20.0.4 : 5022) failed\r\nFalse\r\n", finished: true}, nil, check.Fail, "no TCP connection"},
+		{"long form", agentRun{log: "ComputerName : 10.20.0.4\r\nRemoteAddress : 10.20.0.4\r\nTcpTestSucceeded : True\r\n", finished: true}, nil, check.Pass, "NSG and route table"},
 		{"powershell missing", agentRun{log: "", status: 0, message: "The PowerShell subsystem failed to load", finished: true}, nil, check.Skip, "PowerShell subsystem"},
 		{"no permission", agentRun{}, errors.New("create the job: EXECUTE permission was denied on sp_add_job"), check.Skip, "not tested"},
 		{"left behind", agentRun{name: "linkmesh-p3mi-1", log: "True", cleanup: errors.New("connection reset")}, nil, check.Warn, "EXEC msdb.dbo.sp_delete_job @job_name = N'linkmesh-p3mi-1';"},
