@@ -86,6 +86,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"check agent test without mi dsn", []string{"check", "--mi", "mi.example.net", "--mi-agent-test"}, 2, "", "--mi-agent-test needs --mi-dsn"},
 		{"check agent test without sql host", []string{"check", "--mi", "mi.example.net", "--mi-dsn", "sqlserver://u:p@mi.example.net?database=master", "--mi-agent-test"}, 2, "", "--mi-agent-test needs --sql-host IP"},
 		{"check agent test with a host name", []string{"check", "--mi", "mi.example.net", "--mi-dsn", "sqlserver://u:p@mi.example.net?database=master", "--mi-agent-test", "--sql-host", "sqlprod01.contoso.com"}, 2, "", "--mi-agent-test needs --sql-host IP"},
+		{"check agent test to loopback", []string{"check", "--mi", "mi.example.net", "--mi-dsn", "sqlserver://u:p@mi.example.net?database=master", "--mi-agent-test", "--sql-host", "127.0.0.1"}, 2, "", "would be tested on the MI itself"},
 		{"check sql host without agent test", []string{"check", "--mi", "mi.example.net", "--sql-host", "10.0.0.4"}, 2, "", "--sql-host: only with --coordinator"},
 		{"check databases without dsn", []string{"check", "--mi", "mi.example.net", "--databases", "Sales"}, 2, "", "--databases needs --sql-dsn"},
 	}

@@ -228,6 +228,12 @@ func (f *checkFlags) sqlChecks(cfg check.Config, progress io.Writer) (readiness,
 			closeAll()
 			return readiness{}, nil, usageErrorf("--mi-agent-test needs --sql-host IP: the SQL Server host's address as the MI reaches it (the job runs tnc to it), e.g. --sql-host 10.20.0.4")
 		}
+		if target.IsLoopback() || target.IsUnspecified() || target.IsMulticast() || target.IsLinkLocalUnicast() {
+			// On the MI, 127.0.0.1:5022 is the MI's own endpoint: a pass
+			// there would prove nothing about SQL Server.
+			closeAll()
+			return readiness{}, nil, usageErrorf("--sql-host %s: give the SQL Server host's address as the MI reaches it; a loopback, unspecified, multicast or link-local address would be tested on the MI itself", target)
+		}
 		c := sess.AgentCheck(sqlserver.AgentTest{Target: target, Port: port}, func() *check.Fix { return check.P3Fix(target, cfg.MISubnet, port) })
 		if f.co.standIn {
 			c = withStandIn(c, port, progress)
