@@ -27,6 +27,13 @@ type fakeSQL struct {
 
 func (f *fakeSQL) Ping(context.Context) error { return nil }
 
+// readCount is how many readings began.
+func (f *fakeSQL) readCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
 func (f *fakeSQL) Query(_ context.Context, q string, _ ...any) (mssql.Table, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -162,13 +169,13 @@ func TestRunInterval(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- r.Run(ctx) }()
 		synctest.Wait()
-		if q.reads != 1 {
-			t.Fatalf("%d reads at start, want 1", q.reads)
+		if n := q.readCount(); n != 1 {
+			t.Fatalf("%d reads at start, want 1", n)
 		}
 		time.Sleep(3 * MinInterval)
 		synctest.Wait()
-		if q.reads != 4 {
-			t.Errorf("%d reads after 3 intervals, want 4", q.reads)
+		if n := q.readCount(); n != 4 {
+			t.Errorf("%d reads after 3 intervals, want 4", n)
 		}
 		cancel()
 		if err := <-done; err != nil {
