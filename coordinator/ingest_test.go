@@ -174,7 +174,7 @@ func TestProbeClockJumpBack(t *testing.T) {
 
 // TestTimestampFarFutureNoOverflow: result times anywhere a protobuf Timestamp
 // reaches (years 1 to 9999; 2262 is where UnixNano overflows) neither freeze
-// the path nor overflow linkmesh_path_last_success_timestamp_seconds: they are
+// the path nor overflow its last success (/api/v1/paths' last_success): they are
 // clamped to within max_clock_skew of now.
 func TestTimestampFarFutureNoOverflow(t *testing.T) {
 	s := runServer(t, reportConfig, nil)
@@ -188,7 +188,7 @@ func TestTimestampFarFutureNoOverflow(t *testing.T) {
 		if _, err := api.Report(ctx, &linkmeshv1.ReportRequest{Probe: "sql1", Epoch: 1, Results: []*linkmeshv1.Result{r}}); err != nil {
 			t.Fatalf("year %d: %v", y, err)
 		}
-		got := lastSuccessSeconds(t, s)
+		got := float64(onlyPath(t, s).LastSuccess.Unix())
 		now := float64(time.Now().Unix())
 		if math.IsNaN(got) || got < now-2*600 || got > now+600+1 {
 			t.Errorf("year %d: last success %v s, want within the 10m skew of now (%v)", y, got, now)
@@ -200,22 +200,6 @@ func TestTimestampFarFutureNoOverflow(t *testing.T) {
 	if n := testutil.ToFloat64(s.ingestStats.clamped.WithLabelValues("past")); n != 1 {
 		t.Errorf("clamped past %v, want 1 (year 1)", n)
 	}
-}
-
-// lastSuccessSeconds scrapes linkmesh_path_last_success_timestamp_seconds.
-func lastSuccessSeconds(t *testing.T, s *Server) float64 {
-	t.Helper()
-	mfs, err := gatherAll(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "linkmesh_path_last_success_timestamp_seconds" && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatal("no linkmesh_path_last_success_timestamp_seconds series")
-	return 0
 }
 
 // TestSequenceJumpBounded: a batch whose sequence numbers jump far past the

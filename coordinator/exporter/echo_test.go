@@ -31,7 +31,7 @@ func TestEchoSeries(t *testing.T) {
 	ingest(t, s, "sql01", 0, hole, hole2, clean, lookup)
 
 	const want = `
-# HELP linkmesh_path_jitter_seconds Mean absolute difference between consecutive RTTs over the last 5 minutes (echo: between the round trips of each attempt).
+# HELP linkmesh_path_jitter_seconds Echo paths: mean absolute difference between consecutive round trips within each attempt, averaged over the last 5 minutes (tcp paths have none: their attempts are an interval apart; the spread of their RTT is linkmesh_path_rtt_p99_seconds against _p50); absent until an attempt measured it.
 # TYPE linkmesh_path_jitter_seconds gauge
 linkmesh_path_jitter_seconds{kind="echo",port="5023",source="sql01",source_site="sql",target="mi01",target_site="mi"} 0.003
 # HELP linkmesh_path_loss_ratio Estimated per-packet loss over the last 5 minutes (at most 256 attempts): 1 - sqrt(exchanges that lost no packet / packet exchanges), an exchange being the handshake's first SYN and its SYN-ACK (tcp, echo) or an echo round trip; assumes the same loss both ways. A failed attempt counts only its own exchanges; attempt failures are in linkmesh_path_probes_total.

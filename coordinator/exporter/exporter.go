@@ -53,7 +53,6 @@ const (
 	pathRTTP50
 	pathRTTP99
 	pathRTT
-	pathLastSuccess
 	pathSYNRetrans
 	pathLoss
 	pathJitter
@@ -94,14 +93,12 @@ var metrics = [numMetrics]metricDef{
 		"99th percentile of the round-trip time of the path's successful attempts in the last 5 minutes (at most the latest 256; with fewer than 100, the slowest); absent when the window holds no success."},
 	pathRTT: {"linkmesh_path_rtt_seconds", prometheus.UntypedValue, pathLabels,
 		"Round-trip time of successful attempts (kernel handshake RTT for tcp where available)."},
-	pathLastSuccess: {"linkmesh_path_last_success_timestamp_seconds", prometheus.GaugeValue, pathLabels,
-		"Probe-clock time of the latest successful attempt on the path."},
 	pathSYNRetrans: {"linkmesh_path_syn_retransmits_total", prometheus.CounterValue, pathLabels,
 		"SYNs the kernel had to send again before the handshake completed: each one is a lost packet on the path. Absent until the first."},
 	pathLoss: {"linkmesh_path_loss_ratio", prometheus.GaugeValue, pathLabels,
 		"Estimated per-packet loss over the last 5 minutes (at most 256 attempts): 1 - sqrt(exchanges that lost no packet / packet exchanges), an exchange being the handshake's first SYN and its SYN-ACK (tcp, echo) or an echo round trip; assumes the same loss both ways. A failed attempt counts only its own exchanges; attempt failures are in linkmesh_path_probes_total."},
 	pathJitter: {"linkmesh_path_jitter_seconds", prometheus.GaugeValue, pathLabels,
-		"Mean absolute difference between consecutive RTTs over the last 5 minutes (echo: between the round trips of each attempt)."},
+		"Echo paths: mean absolute difference between consecutive round trips within each attempt, averaged over the last 5 minutes (tcp paths have none: their attempts are an interval apart; the spread of their RTT is linkmesh_path_rtt_p99_seconds against _p50); absent until an attempt measured it."},
 	pathMTU: {"linkmesh_path_mtu_bytes", prometheus.GaugeValue, pathLabels,
 		"Largest packet (bytes) that crossed the path in its latest path-MTU check (echo paths with MTU checks only)."},
 	pathBlackhole: {"linkmesh_path_mtu_blackhole", prometheus.GaugeValue, pathLabels,
@@ -261,15 +258,12 @@ func (sc *scrape) pathSample(m metric, p *pathstate.Path) (float64, bool) {
 		return st.RTTP50.Seconds(), haveStats && st.RTTMax > 0 // a success with an RTT in the window
 	case pathRTTP99:
 		return st.RTTP99.Seconds(), haveStats && st.RTTMax > 0
-	case pathLastSuccess:
-		return unixSeconds(p.LastSuccess), !p.LastSuccess.IsZero()
 	case pathSYNRetrans:
 		return float64(p.SYNRetransmits), p.SYNRetransmits > 0 && echoOrTCP
 	case pathLoss:
 		return st.LossRatio, haveStats && p.Kind != linkmeshv1.Kind_KIND_DNS
 	case pathJitter:
-		return st.Jitter.Seconds(), haveStats && p.Kind != linkmeshv1.Kind_KIND_DNS &&
-			(st.OK > 1 || (p.Kind == linkmeshv1.Kind_KIND_ECHO && st.Jitter > 0))
+		return st.Jitter.Seconds(), haveStats && p.Kind == linkmeshv1.Kind_KIND_ECHO && st.Jitter > 0
 	case pathMTU:
 		return float64(p.MTU), !p.MTUTime.IsZero()
 	case pathBlackhole:
