@@ -23,8 +23,12 @@ const (
 	// Heartbeat: a probe with nothing to report still reports this often, so the
 	// coordinator can tell a quiet probe from a dead one.
 	Heartbeat = 10 * time.Second
-	// flushDelay gathers results that arrive together into one batch.
-	flushDelay = 100 * time.Millisecond
+	// flushDelay gathers the results of half a second — two of the
+	// scheduler's 250 ms slots — into one report: reports, not attempts, were
+	// an eighth of a probe's CPU at 50 targets × 1/s with 100 ms, and a
+	// result reaches the coordinator at most this much later
+	// (docs/benchmarks.md#probe-footprint).
+	flushDelay = 500 * time.Millisecond
 	// callTimeout bounds one Register or Report call.
 	callTimeout = 10 * time.Second
 	// MaxBatch is the most results sent in one Report.

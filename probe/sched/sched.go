@@ -142,30 +142,42 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 	if timeout <= 0 || timeout > interval {
 		timeout = interval
 	}
+	now := time.Now()
 	phase := time.Duration(rand.Int64N(int64(min(interval, maxStartPhase))))
 	if interval >= startSlot {
-		phase = alignedPhase(time.Now(), phase)
+		phase = alignedPhase(now, phase)
 	}
+	// Attempts are due at next, next + interval, … on the monotonic clock:
+	// the targets of one slot share the same instants to the nanosecond, so
+	// the runtime fires their timers in one wake-up (a ticker per target,
+	// started as each goroutine got to it, spread them over a millisecond).
+	next := now.Add(phase)
 	timer := time.NewTimer(phase)
 	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return
-	case <-timer.C:
-	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
 	ports := newRotation(t)
 	for n := uint64(0); ; n++ {
-		for _, port := range ports.next() {
-			s.once(ctx, p, t, port, timeout, n)
-		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-timer.C:
 		}
+		for _, port := range ports.next() {
+			s.once(ctx, p, t, port, timeout, n)
+		}
+		next = nextDue(next, interval, time.Now())
+		timer.Reset(time.Until(next))
 	}
+}
+
+// nextDue is the first instant after prev, on prev's grid of interval, that
+// is not already past at now: an attempt that outlasted its interval skips
+// the instants it missed, as a ticker drops ticks.
+func nextDue(prev time.Time, interval time.Duration, now time.Time) time.Time {
+	next := prev.Add(interval)
+	if late := now.Sub(next); late > 0 {
+		next = next.Add((late/interval + 1) * interval)
+	}
+	return next
 }
 
 // alignedPhase moves a first attempt due phase after now back to the start
