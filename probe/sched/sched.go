@@ -169,13 +169,15 @@ func (s *Scheduler) runTarget(ctx context.Context, p Prober, t *linkmeshv1.Targe
 	}
 }
 
-// nextDue is the first instant after prev, on prev's grid of interval, that
-// is not already past at now: an attempt that outlasted its interval skips
-// the instants it missed, as a ticker drops ticks.
+// nextDue is when the attempt after the one due at prev is due, on prev's
+// grid of interval, as a ticker would have it: one interval on; or, when the
+// attempt outlasted its interval (a timeout as long as the interval), the
+// latest instant already past at now — it runs at once, as a ticker's
+// pending tick does, and the instants before it are dropped.
 func nextDue(prev time.Time, interval time.Duration, now time.Time) time.Time {
 	next := prev.Add(interval)
 	if late := now.Sub(next); late > 0 {
-		next = next.Add((late/interval + 1) * interval)
+		next = next.Add(late / interval * interval)
 	}
 	return next
 }

@@ -336,9 +336,9 @@ func TestAlignedPhase(t *testing.T) {
 	}
 }
 
-// TestNextDue: an attempt's next instant is on its grid, one interval on, or
-// past every instant it missed when it outlasted its interval (as a ticker
-// drops ticks), never in the past.
+// TestNextDue: an attempt's next instant is on its grid, one interval on; when
+// the attempt outlasted its interval, the latest instant already past, so it
+// runs at once (as a ticker's pending tick) and drops the ones before.
 func TestNextDue(t *testing.T) {
 	first := time.Date(2026, 12, 4, 10, 0, 0, 250_000_000, time.UTC)
 	const iv = time.Second
@@ -349,15 +349,15 @@ func TestNextDue(t *testing.T) {
 	}{
 		{"on time", first, first.Add(300 * time.Millisecond), first.Add(iv)},
 		{"exactly at the next instant", first, first.Add(iv), first.Add(iv)},
-		{"a little late", first, first.Add(iv + time.Millisecond), first.Add(2 * iv)},
-		{"three instants missed", first, first.Add(3*iv + 500*time.Millisecond), first.Add(4 * iv)},
+		{"a little late: at once", first, first.Add(iv + time.Millisecond), first.Add(iv)},
+		{"three instants missed: the latest, at once", first, first.Add(3*iv + 500*time.Millisecond), first.Add(3 * iv)},
 	} {
 		got := nextDue(tc.prev, iv, tc.now)
 		if !got.Equal(tc.want) {
 			t.Errorf("%s: next %v, want %v", tc.name, got.Format("15:04:05.000"), tc.want.Format("15:04:05.000"))
 		}
-		if got.Before(tc.now) {
-			t.Errorf("%s: next %v is before now %v", tc.name, got.Format("15:04:05.000"), tc.now.Format("15:04:05.000"))
+		if tc.now.Sub(got) >= iv {
+			t.Errorf("%s: next %v is a whole interval before now %v: an instant was kept that a ticker drops", tc.name, got.Format("15:04:05.000"), tc.now.Format("15:04:05.000"))
 		}
 		if off := got.Sub(first) % iv; off != 0 {
 			t.Errorf("%s: next %v is %v off the grid", tc.name, got.Format("15:04:05.000"), off)
