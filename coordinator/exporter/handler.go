@@ -14,9 +14,12 @@ import (
 )
 
 // Handler serves /metrics: rest (the registry holding everything but c) and
-// c. A scraper that takes the text format — Prometheus always offers it —
-// gets it from WriteText; one that prefers protobuf (a Prometheus with native
-// histograms on) gets promhttp's answer over both, as before. opts are
+// c. A scraper that takes the text format at all gets it, from WriteText —
+// Prometheus always offers it, also when it prefers protobuf (native
+// histograms on): linkmesh exports no native histogram, so the text answer
+// carries the same samples at a quarter of the time and a fraction of the
+// memory. Only a scraper that refuses text gets promhttp's answer over both
+// (protobuf). opts are
 // promhttp's: MaxRequestsInFlight bounds both kinds of answer together (a
 // request beyond it gets 503 at once), Timeout and EnableOpenMetrics apply
 // to the protobuf answer only (the text answer streams as it is written, and
@@ -28,7 +31,6 @@ func Handler(c *Collector, rest prometheus.Gatherer, opts promhttp.HandlerOpts) 
 	limit := opts.MaxRequestsInFlight
 	opts.MaxRequestsInFlight = 0
 	full := promhttp.HandlerFor(prometheus.Gatherers{rest, own}, opts)
-	formats := expfmt.DefaultAcceptedFormats() // protobuf and text, as promhttp without OpenMetrics
 	var inFlight chan struct{}
 	if limit > 0 {
 		inFlight = make(chan struct{}, limit)
@@ -43,11 +45,11 @@ func Handler(c *Collector, rest prometheus.Gatherer, opts promhttp.HandlerOpts) 
 				return
 			}
 		}
-		format := expfmt.NegotiateAccept(r.Header, formats...)
-		if format.FormatType() != expfmt.TypeTextPlain {
+		if !acceptsText(r.Header.Get("Accept")) {
 			full.ServeHTTP(w, r)
 			return
 		}
+		format := expfmt.NewFormat(expfmt.TypeTextPlain)
 		others, err := rest.Gather()
 		if err != nil {
 			if opts.ErrorLog != nil {
@@ -71,6 +73,40 @@ func Handler(c *Collector, rest prometheus.Gatherer, opts promhttp.HandlerOpts) 
 			opts.ErrorLog.Println("error writing metrics:", err)
 		}
 	})
+}
+
+// acceptsText reports whether an Accept header takes the text format 0.0.4:
+// no header, or text/plain (without a version or version 0.0.4), text/* or
+// */* with a q above 0.
+func acceptsText(header string) bool {
+	if strings.TrimSpace(header) == "" {
+		return true
+	}
+	for part := range strings.SplitSeq(header, ",") {
+		params := strings.Split(part, ";")
+		media := strings.ToLower(strings.TrimSpace(params[0]))
+		if media != "text/plain" && media != "text/*" && media != "*/*" {
+			continue
+		}
+		ok := true
+		for _, p := range params[1:] {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "q":
+				if q, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || q <= 0 {
+					ok = false
+				}
+			case "version":
+				if media == "text/plain" && strings.Trim(strings.TrimSpace(v), `"`) != "0.0.4" {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // acceptsGzip reports whether an Accept-Encoding header takes gzip (with a

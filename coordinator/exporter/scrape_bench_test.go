@@ -57,8 +57,9 @@ func benchStore(b *testing.B, paths int) (*pathstate.Store, *clock) {
 
 // BenchmarkScrape is one /metrics scrape of a coordinator holding 1k, 10k
 // and 100k paths, through the coordinator's handler (exporter.Handler): as
-// Prometheus asks by default (the text answer), and as a Prometheus with
-// native histograms asks (protobuf: client_golang's gather and encoding).
+// Prometheus asks by default (the text answer), as a Prometheus with native
+// histograms asks (protobuf preferred, text taken: the text answer), and as a
+// scraper that takes only protobuf asks (client_golang's gather and encoding).
 // It reports the answer's size (uncompressed) and lines, and the Go heap in
 // use after the scrapes with the store alive (a floor of the process's RSS:
 // the store's memory per path shows there).
@@ -67,7 +68,8 @@ func benchStore(b *testing.B, paths int) (*pathstate.Store, *clock) {
 func BenchmarkScrape(b *testing.B) {
 	formats := []struct{ name, accept string }{
 		{"text", prometheusAccept},
-		{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6," + prometheusAccept},
+		{"native-histograms", nativeHistogramsAccept}, // answered in text too
+		{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"},
 	}
 	for _, n := range []int{1_000, 10_000, 100_000} {
 		for _, f := range formats {

@@ -105,8 +105,9 @@ const prometheusAccept = "application/openmetrics-text;version=1.0.0,application
 
 // TestTextMatchesPromhttp: the text answer is, byte for byte, what promhttp
 // writes for the same registry and collector, with and without the classic
-// histogram, gzip or not; a scraper preferring protobuf gets promhttp's
-// protobuf answer.
+// histogram, gzip or not; a scraper that prefers protobuf but takes text (a
+// Prometheus with native histograms on) gets the text answer too, one that
+// takes only protobuf gets promhttp's protobuf answer.
 func TestTextMatchesPromhttp(t *testing.T) {
 	src := textStore(t)
 	for _, histogram := range []bool{false, true} {
@@ -138,9 +139,44 @@ func TestTextMatchesPromhttp(t *testing.T) {
 			t.Errorf("histogram %v: linkmesh_path_rtt_seconds in the answer: %v", histogram, !histogram)
 		}
 
+		got, _ := scrapeBody(t, h, nativeHistogramsAccept, "")
+		if got != want {
+			t.Errorf("histogram %v, protobuf preferred, text taken: not the text answer:\n%s", histogram, firstDiff(got, want))
+		}
 		_, hdr := scrapeBody(t, h, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "")
 		if ct := hdr.Get("Content-Type"); !strings.Contains(ct, "application/vnd.google.protobuf") {
 			t.Errorf("protobuf asked for: Content-Type %q", ct)
+		}
+	}
+}
+
+// nativeHistogramsAccept is what a Prometheus with native histograms on
+// sends (scrape_protocols' default then: protobuf first, text last).
+const nativeHistogramsAccept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,application/openmetrics-text;version=0.0.1;q=0.3,text/plain;version=1.0.0;q=0.2,text/plain;version=0.0.4;q=0.1,*/*;q=0.05"
+
+// TestAcceptsText: which Accept headers take the text format 0.0.4.
+func TestAcceptsText(t *testing.T) {
+	for _, tc := range []struct {
+		accept string
+		want   bool
+	}{
+		{"", true},
+		{prometheusAccept, true},
+		{nativeHistogramsAccept, true},
+		{"text/plain", true},
+		{"text/plain; version=0.0.4; charset=utf-8", true},
+		{`text/plain;version="0.0.4"`, true},
+		{"TEXT/PLAIN", true},
+		{"text/*;q=0.1", true},
+		{"*/*", true},
+		{"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", false},
+		{"text/plain;version=1.0.0", false},
+		{"text/plain;q=0", false},
+		{"application/json, */*;q=0", false},
+		{"text/plain;q=bad", false},
+	} {
+		if got := acceptsText(tc.accept); got != tc.want {
+			t.Errorf("acceptsText(%q) = %v, want %v", tc.accept, got, tc.want)
 		}
 	}
 }
