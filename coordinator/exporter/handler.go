@@ -45,7 +45,7 @@ func Handler(c *Collector, rest prometheus.Gatherer, opts promhttp.HandlerOpts) 
 				return
 			}
 		}
-		if !acceptsText(r.Header.Get("Accept")) {
+		if !acceptsText(strings.Join(r.Header.Values("Accept"), ",")) {
 			full.ServeHTTP(w, r)
 			return
 		}

@@ -222,7 +222,7 @@ const holdFor = 60 * time.Second
 // which some member saw fewer than 500 (flap-%); and the CPU the five
 // processes used from their start to their exit, in cores (cores).
 //
-//	go test -run '^$' -bench ConvergenceProcesses -benchtime 1x -timeout 20m ./internal/gossip/
+//	go test -run '^$' -bench ConvergenceProcesses -benchtime 1x -count 2 -timeout 30m ./internal/gossip/
 func BenchmarkConvergenceProcesses(b *testing.B) {
 	for _, profile := range []string{"wan", "lan"} {
 		b.Run(fmt.Sprintf("linkmesh-%s-key/n=500/procs=5", profile), func(b *testing.B) {
@@ -251,6 +251,8 @@ func benchProcesses(b *testing.B, profile string, procs, each int) {
 			if i == 0 {
 				seed = addr
 			}
+		case <-h.done:
+			b.Fatalf("member host %d exited before starting its members (its error is above)", i)
 		case <-time.After(time.Minute):
 			b.Fatalf("member host %d did not start its members within a minute", i)
 		}
