@@ -255,15 +255,15 @@ func (sc *scrape) pathSample(m metric, p *pathstate.Path) (float64, bool) {
 	case pathFailures:
 		return float64(p.Failures), true
 	case pathRTTP50:
-		return st.RTTP50.Seconds(), haveStats && st.RTTMax > 0 // a success with an RTT in the window
+		return microseconds(st.RTTP50), haveStats && st.RTTMax > 0 // a success with an RTT in the window
 	case pathRTTP99:
-		return st.RTTP99.Seconds(), haveStats && st.RTTMax > 0
+		return microseconds(st.RTTP99), haveStats && st.RTTMax > 0
 	case pathSYNRetrans:
 		return float64(p.SYNRetransmits), p.SYNRetransmits > 0 && echoOrTCP
 	case pathLoss:
-		return st.LossRatio, haveStats && p.Kind != linkmeshv1.Kind_KIND_DNS
+		return ratio(st.LossRatio), haveStats && p.Kind != linkmeshv1.Kind_KIND_DNS
 	case pathJitter:
-		return st.Jitter.Seconds(), haveStats && p.Kind == linkmeshv1.Kind_KIND_ECHO && st.Jitter > 0
+		return microseconds(st.Jitter), haveStats && p.Kind == linkmeshv1.Kind_KIND_ECHO && st.Jitter > 0
 	case pathMTU:
 		return float64(p.MTU), !p.MTUTime.IsZero()
 	case pathBlackhole:
