@@ -19,6 +19,11 @@ func TestBurstGate(t *testing.T) {
 		{"b's next attempt, not due but owed, gate free", func() bool { return g.claim("b", false) }, true, true},
 		{"b again: no longer owed", func() bool { return g.claim("b", false) }, false, false},
 		{"a due again", func() bool { return g.claim("a", true) }, true, true},
+		{"a check round's burst, gate free: held", g.hold, true, false},
+		{"a due while the round's burst runs: owed", func() bool { return g.claim("a", true) }, false, false},
+		{"another round's burst beside it: runs, not held (then the first ends)", g.hold, false, true},
+		{"a's next attempt, owed, gate free again", func() bool { return g.claim("a", false) }, true, false},
+		{"a round's burst while a bursts: runs, not held", g.hold, false, true},
 	}
 	for _, st := range steps {
 		if got := st.do(); got != st.want {

@@ -73,10 +73,15 @@ func (k echoKind) Probe(ctx context.Context, t *linkmeshv1.Target, n uint64) att
 	}
 	if b := o.GetBurstBytes(); b > 0 {
 		due := n%max(uint64(o.GetBurstEvery()), 1) == 0
-		// A check round's burst always runs (the round waits for it); a
-		// planned target's waits for any other planned burst of this probe
-		// to end: two at once would share the link and each read half.
+		// A planned target's burst waits for any other burst of this probe
+		// to end: two at once would share the link and each read half. A
+		// check round's burst always runs (the round waits for it, within
+		// its attempt's time); it holds the gate when it is free, so no
+		// planned burst starts beside it.
 		burst := due && t.GetAttempts() > 0
+		if burst && k.bursts.hold() {
+			defer k.bursts.release()
+		}
 		if t.GetAttempts() == 0 && k.bursts.claim(t.GetId(), due) {
 			defer k.bursts.release()
 			burst = true
@@ -117,6 +122,19 @@ func (g *burstGate) claim(id string, due bool) bool {
 	}
 	g.busy = true
 	delete(g.owed, id)
+	return true
+}
+
+// hold takes the gate for a burst that runs whether or not it gets it (a
+// check round's), if no other burst runs: planned bursts that fall due
+// meanwhile are owed. The caller releases a successful hold.
+func (g *burstGate) hold() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.busy {
+		return false
+	}
+	g.busy = true
 	return true
 }
 
